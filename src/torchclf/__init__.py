@@ -1,0 +1,54 @@
+"""torchclf: neural-network classification with PyTorch, as a library, a CLI and a playground.
+
+The public API. Names load on first use (PEP 562), so ``torchclf --help`` does not pay
+for importing torch and matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Callback": "torchclf.train.callbacks",
+    "EarlyStopping": "torchclf.train.callbacks",
+    "Dataset": "torchclf.data.dataset",
+    "Standardizer": "torchclf.data.dataset",
+    "from_arrays": "torchclf.data.dataset",
+    "load_table": "torchclf.data.tabular",
+    "MLP": "torchclf.model",
+    "count_parameters": "torchclf.model",
+    "manual_tanh": "torchclf.model",
+    "Predictor": "torchclf.run",
+    "Run": "torchclf.run",
+    "RunConfig": "torchclf.config",
+    "load_config": "torchclf.config",
+    "run_config": "torchclf.experiment",
+    "load_run": "torchclf.runs",
+    "resolve_device": "torchclf.runtime",
+    "seed_everything": "torchclf.runtime",
+    "fit": "torchclf.train.loop",
+    "TrainingDiverged": "torchclf.train.loop",
+    "UserError": "torchclf.errors",
+}
+_MODULES = {"datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
+            "plots": "torchclf.plots", "recipes": "torchclf.recipes"}
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
+    if name in _EXPORTS:
+        attr = "load" if name == "load_config" else name
+        value = getattr(importlib.import_module(_EXPORTS[name]), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'torchclf' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

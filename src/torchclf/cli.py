@@ -1,0 +1,385 @@
+"""The ``torchclf`` command line: the only module that prints.
+
+Each command turns flags into library calls (a RunConfig, a run directory) and prints
+the result. Heavy imports (torch, matplotlib, pandas) happen inside the commands, so
+``torchclf --help`` answers at once. User mistakes exit 2 with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import IO, Sequence
+
+PROG = "torchclf"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line naming the fix, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip().replace("-", "_"), value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Neural-network classification with PyTorch.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("datasets", help="list the built-in datasets and their parameters")
+
+    t = sub.add_parser("train", help="train a model on a built-in dataset or a CSV/Parquet file")
+    t.add_argument("source", nargs="?", help="built-in dataset name or path to a table file")
+    t.add_argument("--config", help="a run.toml; flags given here override it")
+    _add_run_options(t)
+
+    pr = sub.add_parser("predict", help="probabilities and labels for the rows of a table")
+    pr.add_argument("run", help="a run directory written by 'torchclf train'")
+    pr.add_argument("input", help="CSV or Parquet file with the run's feature columns")
+    pr.add_argument("--output", "-o", help="write CSV here instead of standard output")
+
+    ev = sub.add_parser("evaluate", help="metrics of a saved run on its test split or a file")
+    ev.add_argument("run")
+    ev.add_argument("data", nargs="?", help="a labelled table (default: the run's test split)")
+    ev.add_argument("--target", help="label column of DATA (default: the run's)")
+
+    pl = sub.add_parser("plot", help="write boundary, curves and confusion PNGs for a run")
+    pl.add_argument("run")
+    pl.add_argument("--out", help="folder for the PNGs (default: the run directory)")
+    pl.add_argument("--resolution", type=_positive_int, default=200)
+
+    rc = sub.add_parser("recipes", help="the lesson's experiments: list, show, run")
+    rsub = rc.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    rsub.add_parser("list", help="every recipe and the accuracy it promises")
+    show = rsub.add_parser("show", help="print a recipe's TOML")
+    show.add_argument("name")
+    run = rsub.add_parser("run", help="train a recipe and check its promised accuracy")
+    run.add_argument("name")
+    _add_output_options(run)
+    return p
+
+
+def _add_run_options(t: argparse.ArgumentParser) -> None:
+    d = t.add_argument_group("data")
+    d.add_argument("--target", help="label column of a table file (default: last column)")
+    d.add_argument("--n-samples", type=_positive_int, help="points to generate (built-ins)")
+    d.add_argument("--noise", type=_float, help="noise of a built-in generator")
+    d.add_argument("--param", type=_key_value, action="append", default=[], metavar="K=V",
+                   help="another generator parameter, e.g. n_classes=5 (repeatable)")
+    d.add_argument("--test-size", type=_float, help="fraction held out for test (0.2)")
+    d.add_argument("--split-seed", type=int, help="seed of the train/test split (42)")
+    d.add_argument("--no-standardize", action="store_true", help="train on raw features")
+    m = t.add_argument_group("model")
+    m.add_argument("--hidden", help="hidden sizes, e.g. 8,8; 'none' for linear only")
+    m.add_argument("--activation", help="relu, tanh, manual_tanh, sigmoid, gelu, "
+                                        "leaky_relu or identity")
+    m.add_argument("--dropout", type=_float)
+    m.add_argument("--task", choices=["auto", "binary", "multiclass"],
+                   help="force the loss: binary = 1 logit + BCE, multiclass = K logits + CE")
+    o = t.add_argument_group("training")
+    o.add_argument("--optimizer", help="sgd, adam or adamw")
+    o.add_argument("--lr", type=_float)
+    o.add_argument("--momentum", type=_float)
+    o.add_argument("--weight-decay", type=_float)
+    o.add_argument("--epochs", type=_positive_int)
+    o.add_argument("--batch-size", type=_positive_int, help="default: full batch on small data")
+    o.add_argument("--seed", type=int, help="seeds weights, shuffling and dropout (42)")
+    o.add_argument("--log-every", type=_positive_int, help="epochs between printed lines")
+    o.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
+                   help="stop when validation loss stalls this many epochs; keep the best")
+    o.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda or mps")
+    _add_output_options(t)
+
+
+def _add_output_options(t: argparse.ArgumentParser) -> None:
+    g = t.add_argument_group("output")
+    g.add_argument("--out", help="run directory (default: runs/NAME, never overwriting)")
+    g.add_argument("--runs-dir", default="runs", help="parent of default run directories")
+    g.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
+    g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
+    bar = g.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="always show the progress bar on stderr")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="never show the progress bar (default: only on a terminal)")
+
+
+# -- commands ---------------------------------------------------------------------------
+
+def cmd_datasets(args: argparse.Namespace, out: IO[str]) -> int:
+    from torchclf.data import synthetic
+    for name, fn in synthetic.GENERATORS.items():
+        params = ", ".join(f"{k}={v}" for k, v in synthetic.parameters(name).items())
+        print(f"{name:<8} {(fn.__doc__ or '').strip().splitlines()[0]}", file=out)
+        print(f"{'':<8} {params}", file=out)
+    print("\nYour own data: torchclf train FILE.csv --target COLUMN (CSV or Parquet)", file=out)
+    return 0
+
+
+def _config_from_args(args: argparse.Namespace):
+    from torchclf import config as cfg
+    from torchclf.model import parse_hidden
+
+    if args.config:
+        config = cfg.load(args.config)
+        if args.source:
+            config = config.replace("data", source=args.source, params={})
+    elif args.source:
+        config = cfg.RunConfig()
+        config = config.replace("data", source=args.source)
+    else:
+        raise _usage("train needs a dataset name, a table file or --config FILE")
+    data = {}
+    if args.target is not None:
+        data["target"] = args.target
+    params = dict(config.data.params)
+    if args.n_samples is not None:
+        params["n_samples"] = args.n_samples
+    if args.noise is not None:
+        params["noise"] = args.noise
+    params.update(dict(args.param))
+    if params != config.data.params:
+        data["params"] = params
+    for flag, key in (("test_size", "test_size"), ("split_seed", "split_seed")):
+        if getattr(args, flag) is not None:
+            data[key] = getattr(args, flag)
+    if args.no_standardize:
+        data["standardize"] = False
+    model = {k: getattr(args, k) for k in ("activation", "dropout", "task")
+             if getattr(args, k) is not None}
+    if args.hidden is not None:
+        model["hidden"] = parse_hidden(args.hidden)
+    train = {k: getattr(args, k) for k in ("optimizer", "lr", "momentum", "weight_decay",
+                                          "epochs", "batch_size", "seed", "log_every",
+                                          "early_stopping", "device")
+             if getattr(args, k) is not None}
+    for section, changes in (("data", data), ("model", model), ("train", train)):
+        if changes:
+            config = config.replace(section, **changes)
+    name = Path(config.data.source).stem if not args.config else config.name
+    return config.replace(name=name)
+
+
+def _validate(config) -> None:
+    """Fail on a bad name or value before any data is loaded or weights are built."""
+    from torchclf.errors import UserError
+    from torchclf.model import MLPSpec
+    from torchclf.train.optim import OPTIMIZERS
+    from torchclf.registry import unknown_name
+    from torchclf.runtime import resolve_device
+    MLPSpec(1, config.model.hidden, 1, config.model.activation, config.model.dropout)
+    t = config.train
+    if t.optimizer not in OPTIMIZERS:
+        raise unknown_name("optimizer", t.optimizer, OPTIMIZERS)
+    if not t.lr > 0:
+        raise UserError(f"expected lr > 0, got {t.lr}")
+    resolve_device(t.device)
+
+
+def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]):
+    from torchclf.console import LessonPrinter, ProgressBar, metrics_table
+    from torchclf.experiment import run_config
+    from torchclf.runs import unique_run_dir
+
+    _validate(config)
+    show_bar = args.progress if args.progress is not None else err.isatty()
+    callbacks = []
+    bar = ProgressBar(err) if show_bar else None
+    if bar is not None:
+        callbacks.append(bar)
+    if not args.quiet:
+        callbacks.append(LessonPrinter(out, bar))
+    target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
+    run = run_config(config, callbacks)
+    if run.stop_reason:
+        print(run.stop_reason, file=out)
+    run.save(target, plots=not args.no_plots)
+    print(metrics_table(run.metrics), file=out)
+    print(f"saved run to {target}", file=out)
+    return run, target
+
+
+def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    _train_and_save(_config_from_args(args), args, out, err)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
+    import pandas as pd
+    from torchclf.data.tabular import read_features
+    from torchclf.persist import load_model
+
+    predictor = load_model(_run_dir(args.run))
+    X, frame = read_features(args.input, predictor.feature_names)
+    proba = predictor.predict_proba(X)
+    result = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(predictor.classes)})
+    result.insert(0, "predicted", predictor.predict(X) if len(X) else [])
+    table = pd.concat([frame.reset_index(drop=True), result], axis=1)
+    if args.output:
+        from torchclf.io import atomic_write_text
+        atomic_write_text(args.output, table.to_csv(index=False))
+        print(f"wrote {len(table)} predictions to {args.output}", file=out)
+    else:
+        out.write(table.to_csv(index=False))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
+    from torchclf.console import confusion_table, metrics_table
+    from torchclf.runs import load_run
+
+    if args.data:
+        from torchclf.persist import load_model
+        from torchclf.data.tabular import load_table
+        predictor = load_model(_run_dir(args.run))
+        ds = load_table(args.data, target=args.target)
+        _check_classes(ds.classes, predictor.classes, args.data)
+        ds = _recode(ds, predictor.classes)
+        metrics = {"test": predictor.report(ds)}
+        classes = predictor.classes
+    else:
+        run = load_run(_run_dir(args.run), with_data=True)
+        metrics = {"train": run.predictor.report(run.train),
+                   "test": run.predictor.report(run.test)}
+        classes = run.predictor.classes
+    print(metrics_table(metrics), file=out)
+    print("\nconfusion matrix (test)", file=out)
+    print(confusion_table(metrics["test"]["confusion_matrix"], classes), file=out)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
+    from torchclf.plots import plot_boundary, save_figure
+    from torchclf.runs import load_run
+
+    run = load_run(_run_dir(args.run), with_data=True)
+    folder = Path(args.out) if args.out else Path(args.run)
+    folder.mkdir(parents=True, exist_ok=True)
+    run.metrics = {"train": run.predictor.report(run.train),
+                   "test": run.predictor.report(run.test)}
+    figures = {"boundary.png": plot_boundary(run.predictor.predict_proba, run.train, run.test,
+                                             resolution=args.resolution),
+               "curves.png": run.plot_curves(), "confusion.png": run.plot_confusion("test")}
+    for name, fig in figures.items():
+        save_figure(fig, folder / name)
+        print(f"wrote {folder / name}", file=out)
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from torchclf import recipes
+    if args.action in (None, "list"):
+        for name in recipes.names():
+            c = recipes.load(name)
+            sign = "<=" if c.expect_at_most else ">="
+            print(f"{name:<15} test acc {sign} {100 * c.expect_test_accuracy:5.1f}%  "
+                  f"{c.description}", file=out)
+        return 0
+    if args.action == "show":
+        out.write(recipes.text(args.name))
+        return 0
+    config = recipes.load(args.name)
+    print(f"recipe {config.name}: {config.description}", file=out)
+    run, _ = _train_and_save(config, args, out, err)
+    acc = run.metrics["test"]["accuracy"]
+    sign = "<=" if config.expect_at_most else ">="
+    ok = recipes.reached(config, acc)
+    print(f"{'PASS' if ok else 'FAIL'}: test accuracy {100 * acc:.2f}% "
+          f"(expected {sign} {100 * config.expect_test_accuracy:.1f}%)", file=out)
+    return 0 if ok else 1
+
+
+# -- plumbing ---------------------------------------------------------------------------
+
+def _usage(message: str) -> Exception:
+    from torchclf.errors import UserError
+    return UserError(message)
+
+
+def _run_dir(path: str) -> Path:
+    from torchclf.errors import UserError
+    p = Path(path)
+    if not p.is_dir():
+        raise UserError(f"run directory not found: {path} (train one with 'torchclf train')")
+    return p
+
+
+def _check_classes(found: tuple, known: tuple, where: str) -> None:
+    from torchclf.errors import UserError
+    unknown = [c for c in found if c not in known]
+    if unknown:
+        raise UserError(f"{where} has labels the model never saw: {unknown[:5]}; "
+                        f"known labels: {list(known)}")
+
+
+def _recode(ds, classes: tuple):
+    """Re-express ``ds`` labels as codes of the model's class list."""
+    import numpy as np
+    from torchclf.data.dataset import Dataset
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[ds.classes[c]] for c in ds.y], dtype=np.int64)
+    return Dataset(ds.X, y, classes, ds.feature_names, ds.name)
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
+         err: IO[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 recipe missed, 2 user mistake)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from torchclf import __version__
+        print(f"torchclf {__version__}", file=out)
+        return 0
+    if args.command is None:
+        parser.print_help(out)
+        return 0
+    from torchclf.errors import UserError
+    try:
+        if args.command == "datasets":
+            return cmd_datasets(args, out)
+        if args.command == "train":
+            return cmd_train(args, out, err)
+        if args.command == "predict":
+            return cmd_predict(args, out)
+        if args.command == "evaluate":
+            return cmd_evaluate(args, out)
+        if args.command == "plot":
+            return cmd_plot(args, out)
+        return cmd_recipes(args, out, err)
+    except UserError as e:
+        print(f"{PROG}: error: {e}", file=err)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

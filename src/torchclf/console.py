@@ -1,0 +1,83 @@
+"""What the CLI shows while and after training: the lesson's line, a progress bar, tables.
+
+These are callbacks and formatters writing to streams the CLI hands in; the library
+itself never prints.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import IO
+
+from torchclf.train.callbacks import Callback, TrainState
+
+
+def _pct(x: float) -> str:
+    return "   n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:6.2f}%"
+
+
+def lesson_line(row: dict) -> str:
+    """``Epoch: 100 | Loss: 0.2867 | Acc: 86.00% | Test loss: 0.2984 | Test acc: 87.00%``."""
+    line = f"Epoch: {row['epoch']:>5} | Loss: {row['loss']:.4f} | Acc: {_pct(row['accuracy'])}"
+    test_loss = row.get("test_loss", math.nan)
+    if not math.isnan(test_loss):
+        line += f" | Test loss: {test_loss:.4f} | Test acc: {_pct(row['test_accuracy'])}"
+    return line
+
+
+class LessonPrinter(Callback):
+    """Prints the lesson's line at every log point."""
+
+    def __init__(self, out: IO[str], bar: "ProgressBar | None" = None) -> None:
+        self.out, self.bar = out, bar
+
+    def on_log(self, state: TrainState, row: dict) -> None:
+        line = lesson_line(row)
+        if self.bar is not None and self.bar.tqdm is not None:
+            self.bar.tqdm.write(line, file=self.out)
+        else:
+            print(line, file=self.out, flush=True)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs on stderr, with the latest loss when it is known."""
+
+    def __init__(self, err: IO[str]) -> None:
+        self.err = err
+        self.tqdm = None
+
+    def on_fit_start(self, state: TrainState) -> None:
+        from tqdm import tqdm
+        self.tqdm = tqdm(total=state.epochs, file=self.err, unit="epoch", leave=False,
+                         dynamic_ncols=True, mininterval=0.2)
+
+    def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
+        self.tqdm.update(1)
+        if row is not None:
+            self.tqdm.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
+
+    def on_fit_end(self, state: TrainState) -> None:
+        self.tqdm.close()
+
+
+def metrics_table(metrics: dict) -> str:
+    """Train and test metrics side by side."""
+    splits = [s for s in ("train", "test") if s in metrics]
+    keys = [("accuracy", "accuracy", _pct), ("precision_macro", "precision (macro)", _pct),
+            ("recall_macro", "recall (macro)", _pct), ("f1_macro", "F1 (macro)", _pct),
+            ("log_loss", "log loss", lambda v: f"{v:7.4f}")]
+    lines = [f"{'':<18}" + "".join(f"{s:>10}" for s in splits)]
+    for key, label, fmt in keys:
+        lines.append(f"{label:<18}" + "".join(f"{fmt(metrics[s][key]):>10}" for s in splits))
+    return "\n".join(lines)
+
+
+def confusion_table(matrix: list[list[int]], classes: tuple) -> str:
+    """Rows = true class, columns = predicted class."""
+    names = [str(c) for c in classes]
+    width = max(6, *(len(n) for n in names)) + 1
+    corner = "true \\ pred"
+    lines = [f"{corner:<{width + 6}}" + "".join(f"{n:>{width}}" for n in names)]
+    for name, row in zip(names, matrix):
+        lines.append(f"{name:<{width + 6}}" + "".join(f"{v:>{width}}" for v in row))
+    return "\n".join(lines)

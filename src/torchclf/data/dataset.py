@@ -1,0 +1,177 @@
+"""The Dataset every front end passes around, its stratified split and the Standardizer.
+
+Data lives here as NumPy arrays: the data layer knows nothing of models or torch, so the
+same Dataset feeds training, plotting, the CLI and the web playground.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from torchclf.errors import UserError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Features, integer-coded labels and what the codes mean.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float32 array
+    y : (n_samples,) int64 array of class codes ``0 .. n_classes - 1``
+    classes : the original label of each code, e.g. ``("setosa", "versicolor")``
+    feature_names : one name per column of ``X``
+    name : where the data came from, for titles and configs
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple[Any, ...]
+    feature_names: tuple[str, ...]
+    name: str = "data"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        X = np.ascontiguousarray(self.X, dtype=np.float32)
+        y = np.ascontiguousarray(self.y, dtype=np.int64)
+        if X.ndim != 2:
+            raise UserError(f"expected X with 2 dimensions (samples, features), got shape {X.shape}")
+        if y.shape != (X.shape[0],):
+            raise UserError(f"expected y with shape ({X.shape[0]},), got {y.shape}")
+        if len(self.feature_names) != X.shape[1]:
+            raise UserError(
+                f"expected {X.shape[1]} feature names, got {len(self.feature_names)}"
+            )
+        if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
+            raise UserError(f"labels must be codes 0..{len(self.classes) - 1}")
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "feature_names", tuple(str(f) for f in self.feature_names))
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def subset(self, index: np.ndarray, name: str | None = None) -> "Dataset":
+        """The rows at ``index``, keeping classes and feature names."""
+        return Dataset(
+            self.X[index], self.y[index], self.classes, self.feature_names,
+            name or self.name, dict(self.meta),
+        )
+
+    def split(self, test_size: float = 0.2, seed: int = 42,
+              stratify: bool = True) -> tuple["Dataset", "Dataset"]:
+        """Split into (train, test); stratified so both keep the class balance."""
+        train_idx, test_idx = split_indices(self.y, test_size, seed, stratify)
+        train, test = self.subset(train_idx, self.name), self.subset(test_idx, self.name)
+        for part in (train, test):  # so a run can record how its data was made
+            part.meta["split"] = {"test_size": test_size, "seed": seed}
+        return train, test
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Map class codes back to the original labels."""
+        return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
+
+
+def split_indices(y: np.ndarray, test_size: float = 0.2, seed: int = 42,
+                  stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row indices, disjoint and covering every row.
+
+    With ``stratify`` each class contributes ``round(test_size * count)`` rows to the
+    test side (at least one where the class has two or more rows), so small classes are
+    never missing from either side.
+    """
+    if not 0.0 < test_size < 1.0:
+        raise UserError(f"expected test size between 0 and 1 (exclusive), got {test_size}")
+    y = np.asarray(y)
+    n = len(y)
+    if n < 2:
+        raise UserError(f"need at least 2 samples to split into train and test, got {n}")
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        perm = rng.permutation(n)
+        n_test = min(max(1, int(round(test_size * n))), n - 1)
+        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    test_parts, train_parts = [], []
+    for code in np.unique(y):
+        rows = np.flatnonzero(y == code)
+        rows = rows[rng.permutation(len(rows))]
+        n_test = int(round(test_size * len(rows)))
+        if len(rows) >= 2:
+            n_test = min(max(n_test, 1), len(rows) - 1)
+        else:
+            n_test = 0
+        test_parts.append(rows[:n_test])
+        train_parts.append(rows[n_test:])
+    test = np.concatenate(test_parts)
+    if len(test) == 0:
+        raise UserError("the test split is empty: use more samples or a larger test size")
+    return np.sort(np.concatenate(train_parts)), np.sort(test)
+
+
+class Standardizer:
+    """Zero mean, unit variance per feature; fitted on the training split only.
+
+    Constant columns keep a scale of 1 so they pass through unchanged instead of
+    dividing by zero.
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray) -> "Standardizer":
+        X = np.asarray(X, dtype=np.float64)
+        self.mean_ = X.mean(axis=0).astype(np.float32)
+        scale = X.std(axis=0)
+        scale[scale < 1e-12] = 1.0
+        self.scale_ = scale.astype(np.float32)
+        return self
+
+    def _check(self) -> None:
+        if self.mean_ is None:
+            raise RuntimeError("Standardizer is not fitted: call fit(X_train) first")
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return ((np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_).astype(np.float32)
+
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return (np.asarray(X, dtype=np.float32) * self.scale_ + self.mean_).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        self._check()
+        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Standardizer":
+        s = cls()
+        s.mean_ = np.asarray(d["mean"], dtype=np.float32)
+        s.scale_ = np.asarray(d["scale"], dtype=np.float32)
+        return s
+
+
+def from_arrays(X: Sequence, y: Sequence, feature_names: Sequence[str] | None = None,
+                name: str = "data") -> Dataset:
+    """A Dataset from any labels (strings, ints, bools): codes follow sorted label order."""
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    if X.ndim != 2:
+        raise UserError(f"expected X with 2 dimensions (samples, features), got shape {X.shape}")
+    classes, codes = np.unique(y, return_inverse=True)
+    names = tuple(feature_names) if feature_names is not None else tuple(
+        f"x{i}" for i in range(X.shape[1]))
+    return Dataset(X, codes.reshape(-1), tuple(c.item() if hasattr(c, "item") else c
+                                                 for c in classes), names, name)

@@ -1,0 +1,61 @@
+"""From a RunConfig to a trained Run: the path the CLI, recipes and playground share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from torchclf.config import DataConfig, RunConfig
+from torchclf.data import synthetic
+from torchclf.data.dataset import Dataset
+from torchclf.errors import UserError
+from torchclf.model import MLP
+from torchclf.run import Run
+from torchclf.train.callbacks import Callback
+from torchclf.train.loop import fit
+
+FILE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".gz")
+
+
+def is_file_source(source: str) -> bool:
+    """A path (has a separator or a table suffix) rather than a built-in name."""
+    return ("/" in source or "\\" in source or Path(source).suffix.lower() in FILE_SUFFIXES
+            or Path(source).exists() and source not in synthetic.GENERATORS)
+
+
+def load_data(data: DataConfig) -> Dataset:
+    """The full dataset named by ``data.source``: a built-in generator or a table file."""
+    if is_file_source(data.source):
+        if data.params:
+            raise UserError("dataset parameters apply to built-in datasets only, "
+                            f"not to the file {data.source}")
+        from torchclf.data.tabular import load_table
+        return load_table(data.source, target=data.target)
+    if data.target is not None:
+        raise UserError(f"--target applies to CSV/Parquet files; {data.source!r} is built in")
+    return synthetic.make(data.source, **data.params)
+
+
+def split_data(config: RunConfig) -> tuple[Dataset, Dataset]:
+    """(train, test) exactly as a run with this config saw them."""
+    ds = load_data(config.data)
+    return ds.split(config.data.test_size, seed=config.data.split_seed)
+
+
+def build_model(config: RunConfig, ds: Dataset) -> MLP:
+    """The config's MLP for this data, its initial weights fixed by the train seed."""
+    m = config.model
+    return MLP(ds.n_features, m.hidden, ds.n_classes, m.activation, m.dropout,
+               task=m.task, seed=config.train.seed)
+
+
+def run_config(config: RunConfig, callbacks: Sequence[Callback] = ()) -> Run:
+    """Load, split, build and train as the config says."""
+    train, test = split_data(config)
+    model = build_model(config, train)
+    t = config.train
+    return fit(model, train, test, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
+               batch_size=t.batch_size, weight_decay=t.weight_decay, momentum=t.momentum,
+               seed=t.seed, log_every=t.log_every, standardize=config.data.standardize,
+               early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
+               config=config.to_dict())

@@ -1,0 +1,136 @@
+"""A trained model with everything needed to use it: a Predictor, and the Run around it.
+
+A Predictor maps raw feature rows (as the user has them) to probabilities and labels:
+it applies the recorded Standardizer and decodes class codes. A Run adds the history,
+the metrics and the config of the training that made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from torchclf import task as tasks
+from torchclf.data.dataset import Dataset, Standardizer
+from torchclf.errors import UserError
+from torchclf.metrics import classification_report
+
+PREDICT_CHUNK = 65536
+
+
+@dataclass
+class Predictor:
+    """Model + task + scaler + class names: raw rows in, probabilities out."""
+
+    model: torch.nn.Module
+    task: str
+    classes: tuple
+    feature_names: tuple[str, ...]
+    scaler: Standardizer | None = None
+
+    @torch.no_grad()
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(n, n_features) raw features -> (n, K) probabilities.
+
+        Runs where the model already is, in eval mode, and leaves the model's device
+        and mode exactly as they were.
+        """
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise UserError(f"expected {len(self.feature_names)} features "
+                            f"({', '.join(self.feature_names)}), got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise UserError("input contains nan or inf values: clean or impute them first")
+        if self.scaler is not None:
+            X = self.scaler.transform(X)
+        param = next(self.model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = [tasks.probabilities(self.model(torch.as_tensor(X[i:i + PREDICT_CHUNK],
+                                                                  device=device)), self.task)
+                   for i in range(0, len(X), PREDICT_CHUNK)]
+        finally:
+            self.model.train(was_training)
+        if not out:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return torch.cat(out).float().cpu().numpy()
+
+    def predict_codes(self, X: np.ndarray) -> np.ndarray:
+        """(n,) class codes 0..K-1."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """(n,) labels as the user gave them (strings, ints or bools)."""
+        return np.asarray(self.classes, dtype=object)[self.predict_codes(X)]
+
+    def report(self, ds: Dataset) -> dict:
+        """Accuracy, macro precision/recall/F1, log loss and confusion matrix on ``ds``."""
+        return classification_report(ds.y, self.predict_proba(ds.X))
+
+
+@dataclass
+class Run:
+    """The result of ``fit``: predictor, per-epoch history, metrics and config."""
+
+    predictor: Predictor
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    config: dict = field(default_factory=dict)
+    train: Dataset | None = None
+    test: Dataset | None = None
+    stop_reason: str = ""
+
+    @classmethod
+    def from_training(cls, model: torch.nn.Module, train: Dataset, test: Dataset | None,
+                      task: str, scaler: Standardizer | None, history: dict, config: dict,
+                      stop_reason: str = "") -> "Run":
+        predictor = Predictor(model, task, train.classes, train.feature_names, scaler)
+        metrics = {"train": predictor.report(train)}
+        if test is not None:
+            metrics["test"] = predictor.report(test)
+        return cls(predictor, history, metrics, config, train, test, stop_reason)
+
+    # -- convenience, so a notebook reads like the lesson ---------------------------
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.predictor.model
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.predictor.predict_proba(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predictor.predict(X)
+
+    def plot_boundary(self, resolution: int = 200):
+        """Figure with Train | Test decision boundaries, as in the lesson."""
+        from torchclf.plots import plot_boundary
+        return plot_boundary(self.predictor.predict_proba, self._need("train"), self.test,
+                             resolution=resolution)
+
+    def plot_curves(self):
+        """Figure with loss and accuracy per epoch, train and test."""
+        from torchclf.plots import plot_curves
+        return plot_curves(self.history)
+
+    def plot_confusion(self, split: str = "test"):
+        """Figure with the confusion matrix of ``split`` ("train" or "test")."""
+        from torchclf.plots import plot_confusion
+        return plot_confusion(np.asarray(self.metrics[split]["confusion_matrix"]),
+                              self.predictor.classes, title=f"Confusion matrix ({split})")
+
+    def save(self, path: str | Path, plots: bool = True) -> Path:
+        """Write the run directory atomically; reload it with ``load_run``."""
+        from torchclf.runs import save_run
+        return save_run(self, path, plots=plots)
+
+    def _need(self, name: str) -> Dataset:
+        ds = getattr(self, name)
+        if ds is None:
+            raise UserError(f"this run has no {name} data to plot: pass it to the plot call")
+        return ds

@@ -1,0 +1,127 @@
+"""The run directory on disk: written whole or not at all, and read back.
+
+Everything is first written into a hidden temporary sibling directory, then renamed
+into place, so a crash mid-write never leaves a half-written run; an existing run
+at the same path is only removed once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from torchclf.errors import UserError
+from torchclf.persist import load_model, save_model
+from torchclf.run import Run
+
+CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"
+PLOTS = ("boundary.png", "curves.png", "confusion.png")
+
+
+def save_run(run: Run, path: str | Path, plots: bool = True) -> Path:
+    """Write config, model files, history, metrics (and plots) to ``path`` atomically."""
+    import tomli_w
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        (tmp / CONFIG).write_text(tomli_w.dumps(run.config), encoding="utf-8")
+        save_model(run.predictor, tmp)
+        _write_history(run.history, tmp / HISTORY)
+        (tmp / METRICS).write_text(json.dumps(_finite(run.metrics), indent=2) + "\n",
+                                   encoding="utf-8")
+        if plots:
+            _write_plots(run, tmp)
+        _swap_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_run(path: str | Path, device: str = "cpu", with_data: bool = False) -> Run:
+    """Read a run directory; ``with_data`` also rebuilds its train/test split."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"run directory not found: {path}")
+    predictor = load_model(path, device)
+    from torchclf import config as cfg
+    config = cfg.load(path / CONFIG).to_dict() if (path / CONFIG).exists() else {}
+    metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).exists() else {}
+    run = Run(predictor, _read_history(path / HISTORY), metrics, config)
+    if with_data:
+        from torchclf.experiment import split_data
+        run.train, run.test = split_data(cfg.from_dict(config, str(path / CONFIG)))
+    return run
+
+
+def unique_run_dir(root: str | Path, name: str) -> Path:
+    """``root/name``, or ``root/name-2``, ``-3``... so no earlier run is overwritten."""
+    root = Path(root)
+    candidate, i = root / name, 2
+    while candidate.exists():
+        candidate, i = root / f"{name}-{i}", i + 1
+    return candidate
+
+
+def _write_plots(run: Run, directory: Path) -> None:
+    from torchclf.plots import save_figure
+    if run.train is not None:
+        save_figure(run.plot_boundary(), directory / "boundary.png")
+    save_figure(run.plot_curves(), directory / "curves.png")
+    split = "test" if "test" in run.metrics else "train"
+    save_figure(run.plot_confusion(split), directory / "confusion.png")
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    if not path.is_dir():
+        raise UserError(f"{path} exists and is not a directory: choose another output path")
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    os.replace(path, old / "run")
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_history(history: dict[str, list[float]], path: Path) -> None:
+    columns = list(history)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for row in zip(*(history[c] for c in columns)):
+            w.writerow(["" if isinstance(v, float) and math.isnan(v) else
+                        (int(v) if c == "epoch" else repr(float(v)))
+                        for c, v in zip(columns, row)])
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    if not path.exists():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return {}
+    columns = rows[0]
+    out: dict[str, list[float]] = {c: [] for c in columns}
+    for row in rows[1:]:
+        for c, v in zip(columns, row):
+            out[c].append(int(v) if c == "epoch" else (float(v) if v != "" else math.nan))
+    return out
+
+
+def _finite(obj):
+    """JSON has no nan: write null instead."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

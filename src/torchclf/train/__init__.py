@@ -1,0 +1,1 @@
+"""Training: the fit loop, its callbacks and optimizers by name."""

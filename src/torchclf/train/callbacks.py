@@ -1,0 +1,71 @@
+"""Hooks into the training loop: documented no-ops to override, plus early stopping.
+
+The loop calls every hook of every callback; a callback stops training by setting
+``state.stop = True``. Printing belongs to front ends, which pass their own callbacks.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class TrainState:
+    """What a callback may read (and ``stop``, which it may set)."""
+
+    model: torch.nn.Module
+    epochs: int
+    epoch: int = -1
+    stop: bool = False
+    stop_reason: str = ""
+    history: dict = field(default_factory=dict)
+
+
+class Callback:
+    """Base class: override the hooks you need."""
+
+    def on_fit_start(self, state: TrainState) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
+        """After each epoch; ``row`` holds synced numbers when the loop synced this epoch."""
+
+    def on_log(self, state: TrainState, row: dict) -> None:
+        """At each log point (every ``log_every`` epochs and the last), with test metrics."""
+
+    def on_fit_end(self, state: TrainState) -> None:
+        """After the last epoch, also when stopped early."""
+
+
+class EarlyStopping(Callback):
+    """Stop when validation loss has not improved for ``patience`` epochs.
+
+    With ``restore_best`` the model ends with the weights of its best validation epoch,
+    not the last one.
+    """
+
+    def __init__(self, patience: int = 20, min_delta: float = 0.0,
+                 restore_best: bool = True) -> None:
+        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        self.best_loss = float("inf")
+        self.best_epoch = -1
+        self._best_state: dict | None = None
+
+    def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
+        if row is None or "val_loss" not in row:
+            return
+        if row["val_loss"] < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch = row["val_loss"], state.epoch
+            if self.restore_best:
+                self._best_state = copy.deepcopy(state.model.state_dict())
+        elif state.epoch - self.best_epoch >= self.patience:
+            state.stop = True
+            state.stop_reason = (f"early stopping at epoch {state.epoch}: validation loss "
+                                 f"best at epoch {self.best_epoch}")
+
+    def on_fit_end(self, state: TrainState) -> None:
+        if self.restore_best and self._best_state is not None:
+            state.model.load_state_dict(self._best_state)
