@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import IO, Sequence
 
 PROG = "torchclf"
+# Commands that live in their own modules: each has add_parser(subparsers) registering a
+# parser whose defaults include handler=run, and run(args, out, err) -> exit code.
+EXTENSIONS = ("torchclf.cli_sweep", "torchclf.cli_tune", "torchclf.web.cli")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,7 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     run = rsub.add_parser("run", help="train a recipe and check its promised accuracy")
     run.add_argument("name")
     _add_output_options(run)
+    for module in _extensions():
+        module.add_parser(sub)
     return p
+
+
+def _extensions() -> list:
+    import importlib
+    found = []
+    for name in EXTENSIONS:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise
+    return found
 
 
 def _add_run_options(t: argparse.ArgumentParser) -> None:
@@ -372,7 +389,9 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
             return cmd_evaluate(args, out)
         if args.command == "plot":
             return cmd_plot(args, out)
-        return cmd_recipes(args, out, err)
+        if args.command == "recipes":
+            return cmd_recipes(args, out, err)
+        return args.handler(args, out, err)
     except UserError as e:
         print(f"{PROG}: error: {e}", file=err)
         return 2
