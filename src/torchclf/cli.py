@@ -130,6 +130,9 @@ def _add_run_options(t: argparse.ArgumentParser) -> None:
     o.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
                    help="stop when validation loss stalls this many epochs; keep the best")
     o.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda or mps")
+    o.add_argument("--nproc", type=_positive_int, default=1,
+                   help="data-parallel processes (DDP: gloo on CPU, nccl on GPUs); "
+                        "also enabled when started by torchrun")
     _add_output_options(t)
 
 
@@ -242,7 +245,13 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
 
 
 def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    _train_and_save(_config_from_args(args), args, out, err)
+    import os
+    config = _config_from_args(args)
+    if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _validate(config)
+        from torchclf.distributed import train_distributed
+        return train_distributed(config, args, out, err)
+    _train_and_save(config, args, out, err)
     return 0
 
 

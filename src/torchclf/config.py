@@ -55,6 +55,7 @@ class TrainConfig:
     batch_size: int | None = None
     seed: int = 42
     log_every: int = 100
+    eval_every: int | None = None  # test evaluations; None: about 100 over the run
     early_stopping: int | None = None
     device: str = "auto"
 
@@ -148,7 +149,7 @@ def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"expected a number for {key} in {where}, got {value!r}")
         return float(value)
-    if isinstance(default, int) or key in ("batch_size", "early_stopping"):
+    if isinstance(default, int) or key in ("batch_size", "early_stopping", "eval_every"):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, including the playground's tests in a real headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --browser
+. .venv/bin/activate
+python -m pytest "$@"

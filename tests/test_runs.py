@@ -1,0 +1,104 @@
+"""Run directories: complete, atomic, reloadable with identical predictions, tamper-evident."""
+
+import json
+
+import numpy as np
+import pytest
+
+import torchclf as tc
+from torchclf.errors import UserError
+from torchclf.runs import unique_run_dir
+
+EXPECTED = {"config.toml", "model.safetensors", "model.json", "history.csv", "metrics.json",
+            "boundary.png", "curves.png", "confusion.png"}
+
+
+def test_save_writes_every_file_and_reload_predicts_identically(trained_run, tmp_path):
+    path = trained_run.save(tmp_path / "moons")
+    assert {p.name for p in path.iterdir()} == EXPECTED
+    for png in ("boundary.png", "curves.png", "confusion.png"):
+        assert (path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded = tc.load_run(path)
+    grid = np.random.default_rng(0).uniform(-2, 3, size=(500, 2)).astype(np.float32)
+    assert np.array_equal(loaded.predict_proba(grid), trained_run.predict_proba(grid))
+    assert loaded.metrics == json.loads(json.dumps(trained_run.metrics))
+    assert loaded.history["epoch"] == trained_run.history["epoch"]
+    assert np.allclose(loaded.history["loss"], trained_run.history["loss"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_model_json_records_what_prediction_needs(trained_run, tmp_path):
+    path = trained_run.save(tmp_path / "r", plots=False)
+    info = json.loads((path / "model.json").read_text())
+    assert info["architecture"]["spec"]["hidden"] == [8, 8]
+    assert info["task"] == "binary" and info["classes"] == [0, 1]
+    assert info["feature_names"] == ["x1", "x2"]
+    assert len(info["scaler"]["mean"]) == 2
+    assert {"torch", "torchclf", "python"} <= set(info["versions"])
+
+
+def test_string_labels_survive_the_round_trip(tmp_path):
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    train, test = tc.from_arrays(X, y, ["a", "b", "c"]).split(seed=0)
+    run = tc.fit(tc.MLP(3, (4,), 2, seed=0), train, test, epochs=50, lr=0.5)
+    loaded = tc.load_run(run.save(tmp_path / "s", plots=False))
+    assert loaded.predict(test.X).tolist() == run.predict(test.X).tolist()
+    assert set(loaded.predict(test.X)) <= {"yes", "no"}
+
+
+def test_resaving_replaces_the_run_whole(trained_run, tmp_path):
+    path = trained_run.save(tmp_path / "r", plots=False)
+    (path / "stale.txt").write_text("old")
+    trained_run.save(path, plots=False)
+    assert not (path / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def test_failed_save_leaves_the_old_run_and_no_temp_files(trained_run, tmp_path, monkeypatch):
+    path = trained_run.save(tmp_path / "r", plots=False)
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr("torchclf.runs._write_history", boom)
+    with pytest.raises(OSError):
+        trained_run.save(path, plots=False)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def test_unique_run_dir_never_reuses_a_name(tmp_path):
+    (tmp_path / "moons").mkdir()
+    (tmp_path / "moons-2").mkdir()
+    assert unique_run_dir(tmp_path, "moons").name == "moons-3"
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda p: (p / "model.safetensors").write_bytes(b"\x00" * 10), "corrupt or truncated"),
+    (lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:-20]),
+     "corrupt or truncated"),
+    (lambda p: (p / "model.json").write_text("{not json"), "corrupt"),
+    (lambda p: (p / "model.json").unlink(), "missing"),
+])
+def test_damaged_model_files_give_clear_errors(trained_run, tmp_path, damage, match):
+    path = trained_run.save(tmp_path / "r", plots=False)
+    damage(path)
+    with pytest.raises(UserError, match=match):
+        tc.load_run(path)
+
+
+def test_model_json_that_does_not_match_the_weights(trained_run, tmp_path):
+    path = trained_run.save(tmp_path / "r", plots=False)
+    info = json.loads((path / "model.json").read_text())
+    info["architecture"]["spec"]["hidden"] = [16, 8]
+    (path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(UserError, match="do not match"):
+        tc.load_run(path)
+
+
+def test_load_run_rebuilds_the_split(trained_run, tmp_path):
+    run = tc.run_config(tc.RunConfig().replace("train", epochs=5))
+    loaded = tc.load_run(run.save(tmp_path / "r", plots=False), with_data=True)
+    assert np.array_equal(loaded.test.X, run.test.X)
+    assert loaded.predictor.report(loaded.test) == run.metrics["test"]
