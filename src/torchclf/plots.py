@@ -85,7 +85,10 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
     axes = fig.subplots(1, len(parts), squeeze=False)[0]
     for ax, (name, ds) in zip(axes, parts):
         ax.imshow(image, origin="lower", extent=box, aspect="auto", interpolation="bilinear")
-        if k <= 12:
+        if k == 2:  # the smooth p = 0.5 line rather than the edge of the label pixels
+            ax.contour(grid.xx, grid.yy, grid.proba[..., 1], levels=[0.5], colors="black",
+                       linewidths=0.8)
+        elif k <= 12:
             ax.contour(grid.xx, grid.yy, grid.labels, levels=np.arange(k) + 0.5,
                        colors="black", linewidths=0.8)
         _scatter(ax, view.to_2d(ds.X), ds.y, train.classes, colors)

@@ -111,7 +111,7 @@ class Run:
         """Figure with Train | Test decision boundaries, as in the lesson."""
         from torchclf.plots import plot_boundary
         return plot_boundary(self.predictor.predict_proba, self._need("train"), self.test,
-                             resolution=resolution)
+                             resolution=resolution, title=self.config.get("name"))
 
     def plot_curves(self):
         """Figure with loss and accuracy per epoch, train and test."""
