@@ -130,6 +130,10 @@ def _add_run_options(t: argparse.ArgumentParser) -> None:
     o.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
                    help="stop when validation loss stalls this many epochs; keep the best")
     o.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda or mps")
+    o.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                   help="write a resumable checkpoint next to the run every N epochs")
+    o.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue an interrupted run from its .checkpoint.pt file")
     o.add_argument("--nproc", type=_positive_int, default=1,
                    help="data-parallel processes (DDP: gloo on CPU, nccl on GPUs); "
                         "also enabled when started by torchrun")
@@ -165,6 +169,8 @@ def _config_from_args(args: argparse.Namespace):
     from torchclf import config as cfg
     from torchclf.model import parse_hidden
 
+    if getattr(args, "resume", None):
+        return cfg.from_dict(_checkpoint(args).config, str(args.resume))
     if args.config:
         config = cfg.load(args.config)
         if args.source:
@@ -221,24 +227,49 @@ def _validate(config) -> None:
     resolve_device(t.device)
 
 
+def _checkpoint(args: argparse.Namespace):
+    if getattr(args, "_loaded_checkpoint", None) is None:
+        from torchclf.train.checkpoint import Checkpoint
+        args._loaded_checkpoint = Checkpoint.load(args.resume)
+    return args._loaded_checkpoint
+
+
 def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]):
+    """Train with printing, checkpoints and signal handling; save the run directory.
+
+    Returns (run, path), or (None, exit code) when a signal interrupted training.
+    """
+    import signal
     from torchclf.console import LessonPrinter, ProgressBar, metrics_table
     from torchclf.experiment import run_config
     from torchclf.runs import unique_run_dir
+    from torchclf.train.callbacks import StopOnSignal
+    from torchclf.train.loop import TrainingInterrupted
 
     _validate(config)
+    resume = _checkpoint(args) if getattr(args, "resume", None) else None
+    if resume is not None:
+        target = Path(resume.extra.get("out") or unique_run_dir(args.runs_dir, config.name))
+    else:
+        target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
     show_bar = args.progress if args.progress is not None else err.isatty()
-    callbacks = []
     bar = ProgressBar(err) if show_bar else None
-    if bar is not None:
-        callbacks.append(bar)
+    stopper = StopOnSignal()
+    callbacks = [stopper] + ([bar] if bar is not None else [])
     if not args.quiet:
         callbacks.append(LessonPrinter(out, bar))
-    target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
-    run = run_config(config, callbacks)
+    checkpoint = target.parent / f"{target.name}.checkpoint.pt"
+    try:
+        run = run_config(config, callbacks, checkpoint_path=checkpoint,
+                         checkpoint_every=getattr(args, "checkpoint_every", None),
+                         resume=resume, checkpoint_extra={"out": str(target)})
+    except TrainingInterrupted as e:
+        print(f"{PROG}: {e}; continue with: {PROG} train --resume {e.checkpoint}", file=err)
+        return None, 128 + (stopper.received or signal.SIGINT)
     if run.stop_reason:
         print(run.stop_reason, file=out)
     run.save(target, plots=not args.no_plots)
+    checkpoint.unlink(missing_ok=True)
     print(metrics_table(run.metrics), file=out)
     print(f"saved run to {target}", file=out)
     return run, target
@@ -251,8 +282,8 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         _validate(config)
         from torchclf.distributed import train_distributed
         return train_distributed(config, args, out, err)
-    _train_and_save(config, args, out, err)
-    return 0
+    run, result = _train_and_save(config, args, out, err)
+    return 0 if run is not None else result
 
 
 def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
@@ -331,7 +362,9 @@ def cmd_recipes(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return 0
     config = recipes.load(args.name)
     print(f"recipe {config.name}: {config.description}", file=out)
-    run, _ = _train_and_save(config, args, out, err)
+    run, result = _train_and_save(config, args, out, err)
+    if run is None:
+        return result
     acc = run.metrics["test"]["accuracy"]
     sign = "<=" if config.expect_at_most else ">="
     ok = recipes.reached(config, acc)

@@ -72,6 +72,12 @@ class RunConfig:
     expect_test_accuracy: float | None = None
     expect_at_most: bool = False   # the lesson's failing model: accuracy stays near chance
 
+    def __post_init__(self) -> None:
+        name = str(self.name)
+        if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise UserError(f"run name {name!r} must be a plain folder name "
+                            "(no '/', '\\' or '..'): it names a folder under the runs directory")
+
     def replace(self, section: str | None = None, **changes: Any) -> "RunConfig":
         """A copy with fields changed, in a section (``"train"``) or at the top level."""
         if section is None:

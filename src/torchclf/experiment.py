@@ -49,8 +49,11 @@ def build_model(config: RunConfig, ds: Dataset) -> MLP:
                task=m.task, seed=config.train.seed)
 
 
-def run_config(config: RunConfig, callbacks: Sequence[Callback] = ()) -> Run:
-    """Load, split, build and train as the config says."""
+def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_options) -> Run:
+    """Load, split, build and train as the config says.
+
+    ``fit_options`` pass through to ``fit`` (checkpointing and resuming).
+    """
     train, test = split_data(config)
     model = build_model(config, train)
     t = config.train
@@ -60,4 +63,4 @@ def run_config(config: RunConfig, callbacks: Sequence[Callback] = ()) -> Run:
                eval_every=t.eval_every or max(1, t.epochs // 100),
                standardize=config.data.standardize,
                early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
-               config=config.to_dict())
+               config=config.to_dict(), **fit_options)

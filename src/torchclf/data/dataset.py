@@ -45,6 +45,11 @@ class Dataset:
             raise UserError(
                 f"expected {X.shape[1]} feature names, got {len(self.feature_names)}"
             )
+        finite = np.isfinite(X)
+        if not finite.all():
+            r, c = map(int, np.argwhere(~finite)[0])
+            raise UserError(f"X has a non-finite value ({X[r, c]}) at row {r}, feature "
+                            f"{self.feature_names[c]!r}: drop or impute such rows first")
         if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
             raise UserError(f"labels must be codes 0..{len(self.classes) - 1}")
         object.__setattr__(self, "X", X)

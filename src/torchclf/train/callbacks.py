@@ -7,6 +7,8 @@ The loop calls every hook of every callback; a callback stops training by settin
 from __future__ import annotations
 
 import copy
+import signal
+import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -21,7 +23,9 @@ class TrainState:
     epoch: int = -1
     stop: bool = False
     stop_reason: str = ""
+    interrupted: bool = False   # stopped from outside: checkpoint and raise, no result
     history: dict = field(default_factory=dict)
+    n_rows: int = 0             # training rows per epoch
 
 
 class Callback:
@@ -29,6 +33,9 @@ class Callback:
 
     def on_fit_start(self, state: TrainState) -> None:
         """Before the first epoch."""
+
+    def on_batch_end(self, state: TrainState, rows: int) -> None:
+        """After each optimizer step on ``rows`` rows."""
 
     def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
         """After each epoch; ``row`` holds synced numbers when the loop synced this epoch."""
@@ -69,3 +76,34 @@ class EarlyStopping(Callback):
     def on_fit_end(self, state: TrainState) -> None:
         if self.restore_best and self._best_state is not None:
             state.model.load_state_dict(self._best_state)
+
+
+class StopOnSignal(Callback):
+    """SIGTERM or SIGINT ends training cleanly after the current epoch.
+
+    The loop then writes its checkpoint (if it has a path) and raises
+    ``TrainingInterrupted``; the previous handlers are restored either way.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signum
+
+    def on_fit_start(self, state: TrainState) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+
+    def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
+        if self.received is not None:
+            state.stop = state.interrupted = True
+            state.stop_reason = f"interrupted by signal {signal.Signals(self.received).name}"
+
+    def on_fit_end(self, state: TrainState) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}

@@ -1,15 +1,16 @@
 """fit(): the lesson's training loop, once, correctly.
 
 Per epoch: forward, loss, backward, step, exactly as the lesson writes it. Losses and
-accuracies stay on the device in preallocated buffers and reach the host only at log
-points, so a GPU is never stalled every epoch; the test split is evaluated at log points
-(or every ``eval_every`` epochs) rather than every epoch.
+accuracies stay on the device in preallocated buffers and reach the host only at sync
+points (log, evaluation and checkpoint epochs, and at least every ``SYNC_EVERY``
+epochs so a diverged loss is caught early), so a GPU is not stalled every epoch.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -20,15 +21,26 @@ from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device, seed_everything
 from torchclf.train.callbacks import Callback, EarlyStopping, TrainState
+from torchclf.train.checkpoint import Checkpoint
 from torchclf.train.optim import make_optimizer
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
 DEFAULT_BATCH = 256
+SYNC_EVERY = 50          # epochs between host syncs at the latest (divergence check)
 
 
 class TrainingDiverged(UserError):
     """The loss became nan or inf: the learning rate is almost always too high."""
+
+
+class TrainingInterrupted(Exception):
+    """Stopped by a signal; a checkpoint was written if a path was given."""
+
+    def __init__(self, epoch: int, checkpoint: Path | None) -> None:
+        self.epoch, self.checkpoint = epoch, checkpoint
+        where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
+        super().__init__(f"interrupted after epoch {epoch}{where}")
 
 
 def _tensors(ds: Dataset, scaler: Standardizer | None, device: torch.device,
@@ -53,6 +65,16 @@ def evaluate(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, task: str
     return loss, acc
 
 
+def _check_data(train: Dataset, test: Dataset | None) -> None:
+    if len(train) == 0:
+        raise UserError("the training data is empty: it needs at least one row per class")
+    if len(np.unique(train.y)) < 2:
+        raise UserError("the training data holds a single class: classification needs "
+                        "examples of at least 2 classes")
+    if test is not None and test.n_features != train.n_features:
+        raise UserError(f"train has {train.n_features} features but test has {test.n_features}")
+
+
 def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         optimizer: str = "sgd", lr: float = 0.1, epochs: int = 100,
         batch_size: int | None = None, weight_decay: float = 0.0, momentum: float = 0.0,
@@ -60,7 +82,9 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         standardize: bool = False, early_stopping: int | None = None,
         validation_fraction: float = 0.1, device: str | torch.device | None = "auto",
         task: str | None = None, callbacks: Sequence[Callback] = (),
-        config: dict | None = None) -> "Run":
+        config: dict | None = None, checkpoint_path: str | Path | None = None,
+        checkpoint_every: int | None = None, resume: Checkpoint | None = None,
+        checkpoint_extra: dict | None = None) -> "Run":
     """Train ``model`` on ``train``, evaluating on ``test``; return a Run.
 
     Parameters
@@ -76,6 +100,10 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     eval_every : epochs between test evaluations; None: at log points only
     standardize : fit a Standardizer on ``train`` and apply it everywhere
     early_stopping : patience in epochs on a validation split carved from ``train``
+    checkpoint_path, checkpoint_every : write a resumable checkpoint every N epochs
+        (and when interrupted by a signal, see ``StopOnSignal``)
+    resume : a Checkpoint to continue from; the result is bit-identical on CPU to an
+        uninterrupted run with the same arguments
     """
     from torchclf.run import Run
 
@@ -83,11 +111,14 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         raise UserError(f"expected epochs >= 1, got {epochs}")
     if batch_size is not None and batch_size < 1:
         raise UserError(f"expected batch size >= 1, got {batch_size}")
-    for name, every in (("log_every", log_every), ("eval_every", eval_every)):
+    for name, every in (("log_every", log_every), ("eval_every", eval_every),
+                        ("checkpoint_every", checkpoint_every)):
         if every is not None and every < 1:
             raise UserError(f"expected {name} >= 1, got {every}")
-    if test is not None and test.n_features != train.n_features:
-        raise UserError(f"train has {train.n_features} features but test has {test.n_features}")
+    if resume is not None and early_stopping is not None:
+        raise UserError("resuming is not supported with early stopping: "
+                        "train again without --early-stopping")
+    _check_data(train, test)
     task = getattr(model, "task", None) or tasks.resolve_task(train.n_classes, task)
     dev = resolve_device(device)
     if seed is not None:
@@ -112,19 +143,34 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     bs = batch_size or (n if n <= FULL_BATCH_LIMIT else DEFAULT_BATCH)
     gen = torch.Generator(device="cpu").manual_seed(0 if seed is None else seed)
 
-    loss_buf = torch.zeros(epochs, device=dev)
-    acc_buf = torch.zeros(epochs, device=dev)
     history: dict[str, list[float]] = {c: [] for c in HISTORY_COLUMNS}
     if val_t is not None:
         history.update(val_loss=[], val_accuracy=[])
-    state = TrainState(model=model, epochs=epochs, history=history)
-    synced = 0  # epochs whose numbers have reached the host
-    start = time.perf_counter()
+    start_epoch = 0
+    if resume is not None:
+        start_epoch = _restore(resume, model, opt, gen, history, epochs)
+    loss_buf = torch.zeros(epochs, device=dev)
+    acc_buf = torch.zeros(epochs, device=dev)
+    state = TrainState(model=model, epochs=epochs, history=history, n_rows=n,
+                       epoch=start_epoch - 1)
+    synced = start_epoch  # epochs whose numbers have reached the host
+    start = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
+
+    def save_checkpoint(done: int) -> Path | None:
+        if checkpoint_path is None:
+            return None
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise TrainingDiverged(f"training diverged by epoch {done - 1}: the weights are "
+                                   f"no longer finite; lower the learning rate (now {lr:g})")
+        return Checkpoint(done, model.state_dict(), opt.state_dict(), gen.get_state(),
+                          torch.get_rng_state(), history, config or {},
+                          checkpoint_extra or {}).save(checkpoint_path)
+
     for cb in callbacks:
         cb.on_fit_start(state)
 
     y_flat = y.reshape(-1).long()
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
         state.epoch = epoch
         if bs >= n:
             logits = model(X)
@@ -134,6 +180,8 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             opt.step()
             loss_buf[epoch] = loss.detach()
             acc_buf[epoch] = (tasks.labels(logits.detach(), task) == y_flat).float().mean()
+            for cb in callbacks:
+                cb.on_batch_end(state, n)
         else:
             order = torch.randperm(n, generator=gen).to(dev)
             total, correct = torch.zeros((), device=dev), torch.zeros((), device=dev)
@@ -147,49 +195,82 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
                 opt.step()
                 total += loss.detach() * len(idx)
                 correct += (tasks.labels(logits.detach(), task) == yb.reshape(-1).long()).sum()
+                for cb in callbacks:
+                    cb.on_batch_end(state, len(idx))
             loss_buf[epoch] = total / n
             acc_buf[epoch] = correct / n
 
-        is_last = epoch == epochs - 1
+        done = epoch + 1
+        is_last = done == epochs
         is_log = log_every is not None and epoch % log_every == 0
         is_eval = is_log or is_last or (eval_every is not None and epoch % eval_every == 0)
-        need_row = is_eval or val_t is not None
+        is_ckpt = checkpoint_every is not None and done % checkpoint_every == 0
         row = None
-        if need_row:
+        if is_eval or is_ckpt or val_t is not None or done - synced >= SYNC_EVERY:
             row = _sync(history, loss_buf, acc_buf, synced, epoch, opt, start)
-            synced = epoch + 1
+            synced = done
+            _check_finite(history, lr)
             if is_eval and test_t is not None:
-                tl, ta = evaluate(model, *test_t, task, loss_fn)
-                row["test_loss"], row["test_accuracy"] = float(tl), float(ta)
-                history["test_loss"][-1], history["test_accuracy"][-1] = row["test_loss"], \
-                    row["test_accuracy"]
+                row.update(_record(history, "test", evaluate(model, *test_t, task, loss_fn)))
             if val_t is not None:
-                vl, va = evaluate(model, *val_t, task, loss_fn)
-                row["val_loss"], row["val_accuracy"] = float(vl), float(va)
-                history["val_loss"][-1], history["val_accuracy"][-1] = row["val_loss"], \
-                    row["val_accuracy"]
-            _check_finite(history, synced, lr)
+                row.update(_record(history, "val", evaluate(model, *val_t, task, loss_fn)))
         for cb in callbacks:
             cb.on_epoch_end(state, row)
         if is_log or (is_last and log_every is not None):
             for cb in callbacks:
                 cb.on_log(state, row)
+        if is_ckpt and not is_last:
+            save_checkpoint(done)
         if state.stop:
+            if synced < done:
+                _sync(history, loss_buf, acc_buf, synced, epoch, opt, start)
+                synced = done
+                _check_finite(history, lr)
+            if state.interrupted:
+                for cb in callbacks:
+                    cb.on_fit_end(state)
+                raise TrainingInterrupted(done, save_checkpoint(done))
             if not is_eval and test_t is not None:
-                tl, ta = evaluate(model, *test_t, task, loss_fn)
-                history["test_loss"][-1], history["test_accuracy"][-1] = float(tl), float(ta)
+                _record(history, "test", evaluate(model, *test_t, task, loss_fn))
             break
 
     for cb in callbacks:
         cb.on_fit_end(state)
     model.eval()
     if config is None:
-        config = _describe_call(model, val_source or train, task, dict(
+        config = _describe_call(model, val_source, task, dict(
             optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, momentum=momentum, seed=seed, log_every=log_every,
-            early_stopping=early_stopping, device=str(device)), standardize)
+            eval_every=eval_every, early_stopping=early_stopping, device=str(device)),
+            standardize)
     return Run.from_training(model, train, test, task, scaler, history, config,
                              stop_reason=state.stop_reason)
+
+
+def _restore(ckpt: Checkpoint, model: torch.nn.Module, opt: torch.optim.Optimizer,
+             gen: torch.Generator, history: dict, epochs: int) -> int:
+    """Load a checkpoint's state into the live objects; returns epochs already done."""
+    if ckpt.epoch >= epochs:
+        raise UserError(f"the checkpoint is at epoch {ckpt.epoch}, past the {epochs} "
+                        "epochs of this run: nothing left to train")
+    try:
+        model.load_state_dict(ckpt.model_state)
+        opt.load_state_dict(ckpt.optimizer_state)
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise UserError(f"the checkpoint does not match this model or optimizer ({e})") \
+            from None
+    gen.set_state(ckpt.shuffle_rng)
+    torch.set_rng_state(ckpt.torch_rng)
+    for key in history:
+        history[key].extend(ckpt.history.get(key, []))
+    return ckpt.epoch
+
+
+def _record(history: dict, split: str, result: tuple[torch.Tensor, torch.Tensor]) -> dict:
+    """Write an evaluation into the newest history row; returns it as row entries."""
+    loss, acc = float(result[0]), float(result[1])
+    history[f"{split}_loss"][-1], history[f"{split}_accuracy"][-1] = loss, acc
+    return {f"{split}_loss": loss, f"{split}_accuracy": acc}
 
 
 def _describe_call(model: torch.nn.Module, train: Dataset, task: str, train_args: dict,
@@ -214,7 +295,11 @@ def _describe_call(model: torch.nn.Module, train: Dataset, task: str, train_args
 
 def _sync(history: dict, loss_buf: torch.Tensor, acc_buf: torch.Tensor, synced: int,
           epoch: int, opt: torch.optim.Optimizer, start: float) -> dict:
-    """Copy epochs ``synced..epoch`` to the host history; return the newest row."""
+    """Copy epochs ``synced..epoch`` to the host history; return the newest row.
+
+    ``seconds`` is the time since the start when the numbers were read, the same for
+    every epoch read together.
+    """
     losses = loss_buf[synced:epoch + 1].tolist()
     accs = acc_buf[synced:epoch + 1].tolist()
     lr = float(opt.param_groups[0]["lr"])
@@ -231,9 +316,11 @@ def _sync(history: dict, loss_buf: torch.Tensor, acc_buf: torch.Tensor, synced: 
     return {k: v[-1] for k, v in history.items()}
 
 
-def _check_finite(history: dict, synced: int, lr: float) -> None:
-    losses = np.asarray(history["loss"])
-    bad = np.flatnonzero(~np.isfinite(losses))
+def _check_finite(history: dict, lr: float) -> None:
+    losses = history["loss"]
+    if math.isfinite(sum(losses[-SYNC_EVERY:])) and math.isfinite(losses[-1]):
+        return
+    bad = np.flatnonzero(~np.isfinite(np.asarray(losses)))
     if len(bad):
         epoch = int(history["epoch"][bad[0]])
         raise TrainingDiverged(

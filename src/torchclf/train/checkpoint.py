@@ -1,0 +1,77 @@
+"""Checkpoints that resume bit-identically: weights, optimizer, random states, history.
+
+A checkpoint is one file written atomically, holding only tensors and plain values, and
+read back with ``torch.load(weights_only=True)``, which refuses to execute code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from torchclf.errors import UserError
+from torchclf.io import atomic_write_bytes
+
+FORMAT = "torchclf-checkpoint-1"
+
+
+@dataclass
+class Checkpoint:
+    """Everything the loop needs to carry on exactly where it stopped."""
+
+    epoch: int                  # epochs completed
+    model_state: dict
+    optimizer_state: dict
+    shuffle_rng: torch.Tensor   # torch.Generator state for mini-batch order
+    torch_rng: torch.Tensor     # global CPU RNG (dropout)
+    history: dict
+    config: dict                # the run's config, so `--resume` needs nothing else
+    extra: dict                 # front-end data, e.g. where the run will be saved
+
+    def save(self, path: str | Path) -> Path:
+        blob = {
+            "format": FORMAT,
+            "epoch": self.epoch,
+            "model_state": {k: v.detach().cpu() for k, v in self.model_state.items()},
+            "optimizer_state": _to_cpu(self.optimizer_state),
+            "shuffle_rng": self.shuffle_rng,
+            "torch_rng": self.torch_rng,
+            "meta": json.dumps({"history": self.history, "config": self.config,
+                                "extra": self.extra}),
+        }
+        buffer = io.BytesIO()
+        torch.save(blob, buffer)
+        return atomic_write_bytes(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Checkpoint":
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"checkpoint not found: {path}")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            if blob.get("format") != FORMAT:
+                raise ValueError("not a torchclf checkpoint")
+            meta = json.loads(blob["meta"])
+            return cls(int(blob["epoch"]), blob["model_state"], blob["optimizer_state"],
+                       blob["shuffle_rng"], blob["torch_rng"], meta["history"],
+                       meta["config"], meta.get("extra", {}))
+        except UserError:
+            raise
+        except Exception as e:  # truncated, tampered or foreign file
+            raise UserError(f"cannot read checkpoint {path} ({type(e).__name__}): "
+                            "it is corrupt or not a torchclf checkpoint") from None
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj

@@ -1,0 +1,173 @@
+"""Bad input, divergence, interruption and resume: nothing is lost or half-written."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import torchclf as tc
+from torchclf.errors import UserError
+from torchclf.train.callbacks import Callback
+from torchclf.train.checkpoint import Checkpoint
+from torchclf.train.loop import TrainingInterrupted
+
+
+class InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, state, row):
+        if state.epoch == self.epoch:
+            state.stop = state.interrupted = True
+
+
+def spirals():
+    return tc.datasets.spirals(n_samples=300).split(seed=0)
+
+
+def train_spirals(**kwargs):
+    train, test = spirals()
+    model = tc.MLP(2, (16, 16), 3, dropout=0.1, seed=1)
+    run = tc.fit(model, train, test, optimizer="adam", lr=0.01, epochs=120, batch_size=64,
+                 seed=1, log_every=20, standardize=True, **kwargs)
+    return model, run
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    ref_model, ref_run = train_spirals()
+    ckpt = tmp_path / "run.checkpoint.pt"
+    with pytest.raises(TrainingInterrupted) as info:
+        train_spirals(checkpoint_path=ckpt, checkpoint_every=25, callbacks=[InterruptAt(69)])
+    assert info.value.epoch == 70 and info.value.checkpoint == ckpt
+    resumed_model, resumed_run = train_spirals(resume=Checkpoint.load(ckpt))
+    for p, q in zip(ref_model.parameters(), resumed_model.parameters()):
+        assert torch.equal(p, q)
+    assert resumed_run.history["loss"] == ref_run.history["loss"]
+    assert resumed_run.metrics == ref_run.metrics
+
+
+class PoisonAt(Callback):
+    """Turns the weights to nan after one epoch, as a blown-up update would."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, state, row):
+        if state.epoch == self.epoch:
+            with torch.no_grad():
+                for p in state.model.parameters():
+                    p.fill_(float("nan"))
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path, moons_split):
+    train, test = moons_split
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(tc.TrainingDiverged, match="diverged at epoch 35.*lower the learning"):
+        tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, epochs=100, checkpoint_path=ckpt,
+               checkpoint_every=10, callbacks=[PoisonAt(34)])
+    saved = Checkpoint.load(ckpt)
+    assert saved.epoch == 30
+    assert all(torch.isfinite(v).all() for v in saved.model_state.values())
+    assert all(np.isfinite(saved.history["loss"]))
+
+
+def test_divergence_is_caught_without_log_points(moons_split):
+    train, test = moons_split
+    with pytest.raises(tc.TrainingDiverged, match=r"diverged at epoch \d+"):
+        tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, lr=1e12, epochs=100_000)
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", None])
+def test_tampered_or_truncated_checkpoint(tmp_path, damage):
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(TrainingInterrupted):
+        train_spirals(checkpoint_path=ckpt, callbacks=[InterruptAt(3)])
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2] if damage is None else damage)
+    with pytest.raises(UserError, match="corrupt or not a torchclf checkpoint"):
+        Checkpoint.load(ckpt)
+
+
+def test_checkpoint_loading_refuses_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch pwned",))
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "torchclf-checkpoint-1", "x": Evil()}, path)
+    with pytest.raises(UserError):
+        Checkpoint.load(path)
+    assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
+
+
+@pytest.mark.parametrize("X,y,match", [
+    ([[0.0, np.nan], [1.0, 2.0]], [0, 1], "non-finite value"),
+    ([[0.0, np.inf], [1.0, 2.0]], [0, 1], "non-finite value"),
+])
+def test_non_finite_features_are_rejected(X, y, match):
+    with pytest.raises(UserError, match=match):
+        tc.from_arrays(X, y)
+
+
+def test_degenerate_training_sets():
+    one_class = tc.from_arrays([[0.0], [1.0], [2.0]], ["a", "a", "a"])
+    with pytest.raises(UserError, match="at least 2 classes"):
+        tc.fit(tc.MLP(1, (2,), 2), one_class, epochs=1)
+    empty = tc.from_arrays(np.zeros((0, 2)), np.array([], dtype=int))
+    with pytest.raises(UserError, match="empty"):
+        tc.fit(tc.MLP(2, (2,), 2), empty, epochs=1)
+    with pytest.raises(UserError, match="at least 2 samples"):
+        tc.from_arrays([[0.0]], ["a"]).split()
+    many_classes = tc.from_arrays(np.arange(3.0).reshape(-1, 1), ["a", "b", "c"])
+    with pytest.raises(UserError, match="test split is empty"):
+        many_classes.split()
+
+
+def test_wrong_feature_count_at_predict(trained_run):
+    with pytest.raises(UserError, match="expected 2 features"):
+        trained_run.predict(np.zeros((3, 5)))
+    with pytest.raises(UserError, match="nan or inf"):
+        trained_run.predict(np.array([[np.nan, 0.0]]))
+
+
+def test_run_names_cannot_escape_the_runs_folder():
+    with pytest.raises(UserError, match="plain folder name"):
+        tc.RunConfig(name="../../etc")
+
+
+def cli(*args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "torchclf", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp_path):
+    common = ["--epochs", 800, "--batch-size", 64, "--optimizer", "adam", "--lr", 0.01,
+              "--dropout", 0.1, "--log-every", 500, "--no-plots"]
+    ref = cli("train", "spirals", *common, "--out", "ref", cwd=tmp_path)
+    proc = cli("train", "spirals", *common, "--out", "cut", "--checkpoint-every", 20,
+               cwd=tmp_path)
+    ckpt = tmp_path / "cut.checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert ckpt.exists(), proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "--resume" in err
+    assert not (tmp_path / "cut").exists()  # no half-written run directory
+    resumed = subprocess.run([sys.executable, "-m", "torchclf", "train", "--resume", ckpt,
+                              "--no-plots"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not ckpt.exists()
+    ref.communicate(timeout=300)
+    assert ref.returncode == 0
+    assert (tmp_path / "cut" / "model.safetensors").read_bytes() == \
+        (tmp_path / "ref" / "model.safetensors").read_bytes()
+    assert (tmp_path / "cut" / "metrics.json").read_text() == \
+        (tmp_path / "ref" / "metrics.json").read_text()
