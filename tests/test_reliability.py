@@ -171,3 +171,62 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp_
         (tmp_path / "ref" / "model.safetensors").read_bytes()
     assert (tmp_path / "cut" / "metrics.json").read_text() == \
         (tmp_path / "ref" / "metrics.json").read_text()
+
+
+FILES = {
+    "nan.csv": "a,b,y\n1,2,0\nnan,3,1\n4,5,0\n6,7,1\n",
+    "inf.csv": "a,b,y\n1,2,0\n2,inf,1\n4,5,0\n6,7,1\n",
+    "text.csv": "a,b,y\n1,2,0\n2,three,1\n4,5,0\n6,7,1\n",
+    "dupes.csv": "a,a,y\n1,2,0\n2,3,1\n4,5,0\n6,7,1\n",
+    "oneclass.csv": "a,b,y\n1,2,0\n2,3,0\n4,5,0\n",
+    "onerow.csv": "a,b,y\n1,2,0\n",
+    "empty.csv": "",
+    "header.csv": "a,b,y\n",
+    "malformed.csv": 'a,b,y\n1,2,0\n3,"4,1\n',
+    "sheet.xlsx": "PK\x03\x04",
+    "wrongfeatures.csv": "p,q\n1,2\n",
+}
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "nan.csv"], "missing value in column 'a' at data row 2"),
+    (["train", "inf.csv"], "infinite value in column 'b' at data row 2"),
+    (["train", "text.csv"], "column 'b' is not numeric (data row 2: 'three')"),
+    (["train", "dupes.csv"], "duplicate column names: a"),
+    (["train", "oneclass.csv"], "only one class"),
+    (["train", "onerow.csv"], "only one class"),
+    (["train", "empty.csv"], "is empty"),
+    (["train", "header.csv"], "no data rows"),
+    (["train", "malformed.csv"], "cannot read"),
+    (["train", "sheet.xlsx"], "unsupported file type"),
+    (["train", "moons", "--test-size", "1.5"], "test size between 0 and 1"),
+    (["train", "moons", "--dropout", "2"], "dropout"),
+    (["train", "moons", "--optimizer", "adamm"], "did you mean 'adam'"),
+    (["train", "moons", "--device", "tpu"], "unknown device"),
+    (["train", "moons", "--task", "regression"], "invalid choice"),
+    (["train", "--resume", "nope.pt"], "checkpoint not found"),
+    (["train", "--resume", "sheet.xlsx"], "not a torchclf checkpoint"),
+])
+def test_cli_bad_input_matrix(tmp_path, argv, needle):
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text)
+    before = set(os.listdir(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "torchclf", *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert set(os.listdir(tmp_path)) == before  # nothing written, nothing half-written
+
+
+def test_cli_predict_with_the_wrong_columns(tmp_path, trained_run):
+    run_dir = trained_run.save(tmp_path / "run", plots=False)
+    (tmp_path / "wrong.csv").write_text("p,q\n1,2\n")
+    (tmp_path / "nan.csv").write_text("x1,x2\n1,nan\n")
+    for name, needle in (("wrong.csv", "lacks the model's feature column(s) x1, x2"),
+                         ("nan.csv", "missing value in column 'x2'")):
+        proc = subprocess.run([sys.executable, "-m", "torchclf", "predict", run_dir,
+                               tmp_path / name, "-o", tmp_path / "out.csv"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+        assert not (tmp_path / "out.csv").exists()
