@@ -69,7 +69,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, moons_split):
     ckpt = tmp_path / "c.pt"
     with pytest.raises(tc.TrainingDiverged, match="diverged at epoch 35.*lower the learning"):
         tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, epochs=100, checkpoint_path=ckpt,
-               checkpoint_every=10, callbacks=[PoisonAt(34)])
+               checkpoint_every=10, callbacks=[PoisonAt(34)], engine="autograd")
     saved = Checkpoint.load(ckpt)
     assert saved.epoch == 30
     assert all(torch.isfinite(v).all() for v in saved.model_state.values())

@@ -2,6 +2,9 @@
 
 The loop calls every hook of every callback; a callback stops training by setting
 ``state.stop = True``. Printing belongs to front ends, which pass their own callbacks.
+The fast engine runs the epochs between two sync points in one call and then replays
+their hooks, so a stop request or a change to the model made in between takes effect at
+the next sync point (use ``engine="autograd"`` for epoch-exact intervention).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "l
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
 DEFAULT_BATCH = 256
 SYNC_EVERY = 50          # epochs between host syncs at the latest (divergence check)
+ENGINES = ("auto", "autograd", "fast")
 
 
 class TrainingDiverged(UserError):
@@ -84,7 +85,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         task: str | None = None, callbacks: Sequence[Callback] = (),
         config: dict | None = None, checkpoint_path: str | Path | None = None,
         checkpoint_every: int | None = None, resume: Checkpoint | None = None,
-        checkpoint_extra: dict | None = None) -> "Run":
+        checkpoint_extra: dict | None = None, engine: str = "auto") -> "Run":
     """Train ``model`` on ``train``, evaluating on ``test``; return a Run.
 
     Parameters
@@ -104,6 +105,8 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         (and when interrupted by a signal, see ``StopOnSignal``)
     resume : a Checkpoint to continue from; the result is bit-identical on CPU to an
         uninterrupted run with the same arguments
+    engine : "auto" uses the compiled kernel (``train.fast``) for full-batch MLPs on the
+        CPU and autograd otherwise; "autograd" always uses autograd; "fast" insists
     """
     from torchclf.run import Run
 
@@ -170,9 +173,31 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         cb.on_fit_start(state)
 
     y_flat = y.reshape(-1).long()
-    for epoch in range(start_epoch, epochs):
-        state.epoch = epoch
-        if bs >= n:
+    fast = _fast_trainer(engine, model, opt, X, y, task, bs >= n)
+
+    def is_event(e: int) -> bool:
+        """Epochs after which the host must look: sync, evaluate, log, checkpoint."""
+        return (e == epochs - 1 or val_t is not None or e + 1 - synced >= SYNC_EVERY
+                or (log_every is not None and e % log_every == 0)
+                or (eval_every is not None and e % eval_every == 0)
+                or (checkpoint_every is not None and (e + 1) % checkpoint_every == 0))
+
+    epoch = start_epoch
+    while epoch < epochs:
+        if fast is not None:  # run up to the next event in one kernel call
+            stop_at = next(e for e in range(epoch, epochs) if is_event(e)) + 1
+            fast.run(stop_at - epoch, loss_buf[epoch:stop_at], acc_buf[epoch:stop_at])
+            for e in range(epoch, stop_at - 1):
+                state.epoch = e
+                for cb in callbacks:
+                    cb.on_batch_end(state, n)
+                    cb.on_epoch_end(state, None)
+            epoch = stop_at - 1
+            state.epoch = epoch
+            for cb in callbacks:
+                cb.on_batch_end(state, n)
+        elif bs >= n:
+            state.epoch = epoch
             logits = model(X)
             loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -183,6 +208,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             for cb in callbacks:
                 cb.on_batch_end(state, n)
         else:
+            state.epoch = epoch
             order = torch.randperm(n, generator=gen).to(dev)
             total, correct = torch.zeros((), device=dev), torch.zeros((), device=dev)
             for i in range(0, n, bs):
@@ -206,7 +232,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         is_eval = is_log or is_last or (eval_every is not None and epoch % eval_every == 0)
         is_ckpt = checkpoint_every is not None and done % checkpoint_every == 0
         row = None
-        if is_eval or is_ckpt or val_t is not None or done - synced >= SYNC_EVERY:
+        if is_event(epoch):
             row = _sync(history, loss_buf, acc_buf, synced, epoch, opt, start)
             synced = done
             _check_finite(history, lr)
@@ -233,6 +259,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             if not is_eval and test_t is not None:
                 _record(history, "test", evaluate(model, *test_t, task, loss_fn))
             break
+        epoch += 1
 
     for cb in callbacks:
         cb.on_fit_end(state)
@@ -245,6 +272,24 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             standardize)
     return Run.from_training(model, train, test, task, scaler, history, config,
                              stop_reason=state.stop_reason)
+
+
+def _fast_trainer(engine: str, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                  X: torch.Tensor, y: torch.Tensor, task: str, full_batch: bool):
+    """The kernel trainer when the engine allows it and the model qualifies, else None."""
+    if engine not in ENGINES:
+        from torchclf.registry import unknown_name
+        raise unknown_name("engine", engine, ENGINES)
+    if engine == "autograd":
+        return None
+    from torchclf.train import fast
+    if fast.eligible(model, opt, X, full_batch):
+        return fast.FastTrainer(model, opt, X, y, task)
+    if engine == "fast":
+        raise UserError("engine 'fast' needs a torchclf MLP without dropout, full-batch "
+                        "training on the CPU, SGD/Adam/AdamW and a C compiler: "
+                        "use engine 'auto'")
+    return None
 
 
 def _restore(ckpt: Checkpoint, model: torch.nn.Module, opt: torch.optim.Optimizer,
