@@ -102,6 +102,12 @@ def _extensions() -> list:
 
 
 def _add_run_options(t: argparse.ArgumentParser) -> None:
+    add_data_options(t)
+    _add_model_and_training_options(t)
+
+
+def add_data_options(t: argparse.ArgumentParser) -> None:
+    """Flags choosing and splitting the data; shared by train, sweep and tune."""
     d = t.add_argument_group("data")
     d.add_argument("--target", help="label column of a table file (default: last column)")
     d.add_argument("--n-samples", type=_positive_int, help="points to generate (built-ins)")
@@ -111,6 +117,9 @@ def _add_run_options(t: argparse.ArgumentParser) -> None:
     d.add_argument("--test-size", type=_float, help="fraction held out for test (0.2)")
     d.add_argument("--split-seed", type=int, help="seed of the train/test split (42)")
     d.add_argument("--no-standardize", action="store_true", help="train on raw features")
+
+
+def _add_model_and_training_options(t: argparse.ArgumentParser) -> None:
     m = t.add_argument_group("model")
     m.add_argument("--hidden", help="hidden sizes, e.g. 8,8; 'none' for linear only")
     m.add_argument("--activation", help="relu, tanh, manual_tanh, sigmoid, gelu, "
@@ -180,6 +189,24 @@ def _config_from_args(args: argparse.Namespace):
         config = config.replace("data", source=args.source)
     else:
         raise _usage("train needs a dataset name, a table file or --config FILE")
+    config = apply_data_options(config, args)
+    model = {k: getattr(args, k) for k in ("activation", "dropout", "task")
+             if getattr(args, k) is not None}
+    if args.hidden is not None:
+        model["hidden"] = parse_hidden(args.hidden)
+    train = {k: getattr(args, k) for k in ("optimizer", "lr", "momentum", "weight_decay",
+                                          "epochs", "batch_size", "seed", "log_every",
+                                          "early_stopping", "device")
+             if getattr(args, k) is not None}
+    for section, changes in (("model", model), ("train", train)):
+        if changes:
+            config = config.replace(section, **changes)
+    name = Path(config.data.source).stem if not args.config else config.name
+    return config.replace(name=name)
+
+
+def apply_data_options(config, args: argparse.Namespace):
+    """The config with the data flags of ``add_data_options`` applied."""
     data = {}
     if args.target is not None:
         data["target"] = args.target
@@ -191,24 +218,12 @@ def _config_from_args(args: argparse.Namespace):
     params.update(dict(args.param))
     if params != config.data.params:
         data["params"] = params
-    for flag, key in (("test_size", "test_size"), ("split_seed", "split_seed")):
-        if getattr(args, flag) is not None:
-            data[key] = getattr(args, flag)
+    for key in ("test_size", "split_seed"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
     if args.no_standardize:
         data["standardize"] = False
-    model = {k: getattr(args, k) for k in ("activation", "dropout", "task")
-             if getattr(args, k) is not None}
-    if args.hidden is not None:
-        model["hidden"] = parse_hidden(args.hidden)
-    train = {k: getattr(args, k) for k in ("optimizer", "lr", "momentum", "weight_decay",
-                                          "epochs", "batch_size", "seed", "log_every",
-                                          "early_stopping", "device")
-             if getattr(args, k) is not None}
-    for section, changes in (("data", data), ("model", model), ("train", train)):
-        if changes:
-            config = config.replace(section, **changes)
-    name = Path(config.data.source).stem if not args.config else config.name
-    return config.replace(name=name)
+    return config.replace("data", **data) if data else config
 
 
 def _validate(config) -> None:

@@ -1,0 +1,140 @@
+"""Grids of hyperparameters x seeds, trained at once, reported as mean ± std.
+
+One lucky seed says little; a sweep trains every configuration with several seeds on
+the same split (``train.batched``) and reports each configuration's spread. The best
+configuration can be saved as an ordinary run directory, whose config retrains to the
+same weights with ``torchclf train --config``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from torchclf.config import RunConfig
+from torchclf.data.dataset import Dataset, Standardizer
+from torchclf.errors import UserError
+from torchclf.train.batched import ModelSpec, Trained, train_many
+
+CONFIG_COLUMNS = ["hidden", "activation", "optimizer", "lr"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The values to cross; every combination is trained once per seed."""
+
+    hidden: Sequence[tuple[int, ...]] = ((8, 8),)
+    lr: Sequence[float] = (0.1,)
+    activation: Sequence[str] = ("relu",)
+    optimizer: Sequence[str] = ("sgd",)
+    seeds: int = 5
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def specs(self) -> list[ModelSpec]:
+        if self.seeds < 1:
+            raise UserError(f"expected seeds >= 1, got {self.seeds}")
+        return [ModelSpec(tuple(h), a, o, float(lr), self.momentum, self.weight_decay, seed)
+                for h, a, o, lr in itertools.product(self.hidden, self.activation,
+                                                     self.optimizer, self.lr)
+                for seed in range(self.seeds)]
+
+
+@dataclass
+class SweepResult:
+    """Per-run rows, per-configuration summary, and what is needed to save the best."""
+
+    runs: "pandas.DataFrame"       # noqa: F821  one row per (configuration, seed)
+    summary: "pandas.DataFrame"    # noqa: F821  one row per configuration, best first
+    trained: list[Trained] = field(repr=False)
+    base: RunConfig = field(repr=False)
+    train: Dataset = field(repr=False)
+    test: Dataset = field(repr=False)
+    scaler: Standardizer | None = field(repr=False)
+    epochs: int = 0
+
+    def best(self) -> Trained:
+        """The best seed of the configuration with the best mean test accuracy."""
+        top = self.summary.iloc[0]
+        rows = [t for t in self.trained if _label(t.spec) == top["config"]]
+        return max(rows, key=lambda t: (t.test_accuracy, -t.test_loss))
+
+    def config_of(self, t: Trained) -> RunConfig:
+        """A RunConfig that retrains ``t`` exactly with ``fit``."""
+        s = t.spec
+        c = self.base.replace("model", hidden=tuple(s.hidden), activation=s.activation,
+                              dropout=0.0)
+        return c.replace("train", optimizer=s.optimizer, lr=s.lr, momentum=s.momentum,
+                         weight_decay=s.weight_decay, seed=s.seed, epochs=self.epochs,
+                         batch_size=None, early_stopping=None)
+
+    def save(self, folder: str | Path) -> Path:
+        """results.csv (every run), summary.csv and summary.png, each written atomically."""
+        from torchclf.io import atomic_write_text
+        from torchclf.plots import save_figure
+        folder = Path(folder)
+        atomic_write_text(folder / "results.csv", self.runs.to_csv(index=False))
+        atomic_write_text(folder / "summary.csv", self.summary.to_csv(index=False))
+        save_figure(plot_summary(self.summary), folder / "summary.png")
+        return folder
+
+    def save_best(self, path: str | Path) -> Path:
+        """The best run as a run directory (model files, config, history, plots)."""
+        from torchclf.run import Run
+        from torchclf.runs import save_run
+        t = self.best()
+        history = {"epoch": list(range(len(t.loss))), "loss": [float(v) for v in t.loss]}
+        run = Run.from_training(t.model, self.train, self.test, t.model.task, self.scaler,
+                                history, self.config_of(t).to_dict())
+        return save_run(run, path)
+
+
+def run_sweep(base: RunConfig, grid: Grid, engine: str = "auto",
+              progress: Callable[[int], None] | None = None) -> SweepResult:
+    """Train the grid on ``base``'s data and split; ``base.train.epochs`` epochs each."""
+    import pandas as pd
+    from torchclf.experiment import split_data
+    train, test = split_data(base)
+    trained, scaler = train_many(grid.specs(), train, test, base.train.epochs,
+                                 task=base.model.task, standardize=base.data.standardize,
+                                 device=base.train.device, engine=engine, progress=progress)
+    runs = pd.DataFrame([{
+        "config": _label(t.spec), "hidden": ",".join(map(str, t.spec.hidden)) or "none",
+        "activation": t.spec.activation, "optimizer": t.spec.optimizer, "lr": t.spec.lr,
+        "seed": t.spec.seed, "train_accuracy": t.train_accuracy,
+        "test_accuracy": t.test_accuracy, "test_loss": t.test_loss,
+        "final_loss": float(t.loss[-1])} for t in trained])
+    summary = (runs.groupby(["config", *CONFIG_COLUMNS], sort=False)
+               .agg(test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),
+                    train_mean=("train_accuracy", "mean"), seeds=("seed", "count"))
+               .reset_index().fillna({"test_std": 0.0})
+               .sort_values(["test_mean", "test_std"], ascending=[False, True])
+               .reset_index(drop=True))
+    return SweepResult(runs, summary, trained, base, train, test, scaler, base.train.epochs)
+
+
+def plot_summary(summary):
+    """Mean test accuracy per configuration with ± one standard deviation."""
+    from matplotlib.figure import Figure
+    k = len(summary)
+    fig = Figure(figsize=(8, 1.2 + 0.35 * k), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(k)[::-1]
+    ax.barh(y, 100 * summary["test_mean"], xerr=100 * summary["test_std"], color="#2b6cb0",
+            alpha=0.8, capsize=3)
+    ax.set_yticks(y, summary["config"], fontsize=8)
+    lo = max(0.0, 100 * float((summary["test_mean"] - summary["test_std"]).min()) - 5)
+    ax.set_xlim(lo, 100.5)
+    ax.set_xlabel(f"test accuracy, % (mean ± std over {int(summary['seeds'].max())} seeds)")
+    ax.set_title("Sweep")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _label(spec: ModelSpec) -> str:
+    hidden = "-".join(map(str, spec.hidden)) or "linear"
+    return f"{hidden} {spec.activation} {spec.optimizer} lr={spec.lr:g}"

@@ -1,0 +1,237 @@
+"""Many MLPs trained at once: one stacked computation per architecture.
+
+Models that share an architecture (hidden sizes, activation, optimizer) are stacked
+along a leading model axis: weights (G, out, in), and every forward, backward and
+update step is one ``bmm``/elementwise call for all G models, with per-model learning
+rates, momenta and weight decays as (G, 1, 1) tensors. This runs on any device.
+
+On the CPU with the compiled kernel (``train.fast``) available, the models are
+instead handed to the kernel, one call per model, on as many threads as torch uses:
+the kernel releases the GIL, and for the lesson's sizes this is several times
+faster than stacked tensor calls. Both give each model the result of training it
+alone, which the tests check.
+
+Each model starts from exactly the weights ``MLP(..., seed=s)`` would get.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from torchclf import task as tasks
+from torchclf.data.dataset import Dataset, Standardizer
+from torchclf.errors import UserError
+from torchclf.model import MLP
+from torchclf.runtime import resolve_device
+from torchclf.train.optim import make_optimizer
+
+BATCH_ENGINES = ("auto", "stacked", "kernel")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a batch: its architecture, optimizer settings and seed."""
+
+    hidden: tuple[int, ...] = (8, 8)
+    activation: str = "relu"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    @property
+    def group(self) -> tuple:
+        return (tuple(self.hidden), self.activation, self.optimizer)
+
+
+@dataclass
+class Trained:
+    """A trained model of the batch and its numbers."""
+
+    spec: ModelSpec
+    model: MLP
+    loss: np.ndarray            # (epochs,) training loss before each step
+    train_accuracy: float
+    test_accuracy: float
+    test_loss: float
+
+
+def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs: int,
+               task: str | None = None, standardize: bool = True, device: str = "auto",
+               engine: str = "auto",
+               progress: Callable[[int], None] | None = None) -> tuple[list[Trained], Standardizer | None]:
+    """Train every spec full-batch for ``epochs`` epochs; results in the order given.
+
+    ``progress(k)`` is called with the number of model-epochs just completed.
+    """
+    if engine not in BATCH_ENGINES:
+        from torchclf.registry import unknown_name
+        raise unknown_name("batch engine", engine, BATCH_ENGINES)
+    if not specs:
+        raise UserError("nothing to train: the grid is empty")
+    if int(epochs) != epochs or epochs < 1:
+        raise UserError(f"expected epochs >= 1, got {epochs}")
+    dev = resolve_device(device)
+    scaler = Standardizer().fit(train.X) if standardize else None
+    prep = (lambda X: scaler.transform(X)) if scaler is not None else (lambda X: X)
+    X = torch.as_tensor(prep(train.X), device=dev)
+    Xt = torch.as_tensor(prep(test.X), device=dev)
+    y, yt = torch.as_tensor(train.y, device=dev), torch.as_tensor(test.y, device=dev)
+    task = tasks.resolve_task(train.n_classes, task)
+    models = [MLP(train.n_features, s.hidden, train.n_classes, s.activation, task=task,
+                  seed=s.seed).to(dev) for s in specs]
+    for s in specs:
+        make_optimizer(s.optimizer, [torch.zeros(1, requires_grad=True)], s.lr,
+                       s.weight_decay, s.momentum)  # validates the settings
+    use_kernel = engine == "kernel" or (engine == "auto" and dev.type == "cpu")
+    if use_kernel:
+        from torchclf.train import fast
+        if fast.load_kernel() is None or dev.type != "cpu":
+            if engine == "kernel":
+                raise UserError("batch engine 'kernel' needs the CPU and a C compiler: "
+                                "use 'stacked'")
+            use_kernel = False
+    losses = (_train_with_kernel if use_kernel else _train_stacked)(
+        specs, models, X, y, task, epochs, progress)
+    results = []
+    for spec, model, loss in zip(specs, models, losses):
+        model.eval()
+        with torch.no_grad():
+            tr_logits, te_logits = model(X), model(Xt)
+            loss_fn = tasks.loss_function(task)
+            results.append(Trained(
+                spec, model, loss,
+                float((tasks.labels(tr_logits, task) == y).float().mean()),
+                float((tasks.labels(te_logits, task) == yt).float().mean()),
+                float(loss_fn(te_logits, tasks.targets(yt, task)))))
+    return results, scaler
+
+
+def _train_with_kernel(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
+    from torchclf.train.fast import FastTrainer
+
+    def one(i: int) -> np.ndarray:
+        s, model = specs[i], models[i]
+        opt = make_optimizer(s.optimizer, model.parameters(), s.lr, s.weight_decay, s.momentum)
+        loss, acc = torch.zeros(epochs), torch.zeros(epochs)
+        FastTrainer(model, opt, X, y, task).run(epochs, loss, acc)
+        return loss.numpy()
+
+    threads = max(1, torch.get_num_threads())
+    out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]
+    with ThreadPoolExecutor(threads) as pool:
+        for i, loss in zip(range(len(specs)), pool.map(one, range(len(specs)))):
+            out[i] = loss
+            if progress is not None:
+                progress(epochs)
+    return out
+
+
+def _train_stacked(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
+    groups: dict[tuple, list[int]] = {}
+    for i, s in enumerate(specs):
+        groups.setdefault(s.group, []).append(i)
+    out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]
+    for (hidden, activation, optimizer), index in groups.items():
+        losses = _stacked_group([specs[i] for i in index], [models[i] for i in index], X, y,
+                                task, epochs, activation, optimizer, progress)
+        for j, i in enumerate(index):
+            out[i] = losses[:, j]
+    return out
+
+
+_ACT = {
+    "relu": (torch.relu, lambda z, h: (z > 0).to(z.dtype)),
+    "tanh": (torch.tanh, lambda z, h: 1 - h * h),
+    "manual_tanh": (torch.tanh, lambda z, h: 1 - h * h),
+    "sigmoid": (torch.sigmoid, lambda z, h: h * (1 - h)),
+    "leaky_relu": (torch.nn.functional.leaky_relu,
+                   lambda z, h: torch.where(z > 0, 1.0, 0.01).to(z.dtype)),
+    "gelu": (torch.nn.functional.gelu,
+             lambda z, h: 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+             + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)),
+    "identity": (lambda z: z, lambda z, h: torch.ones_like(z)),
+}
+
+
+@torch.no_grad()
+def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
+                   progress) -> np.ndarray:
+    """Train one architecture's G models as stacked tensors; returns (epochs, G) losses."""
+    G, n = len(models), X.shape[0]
+    linears = [[m for m in model.layers if isinstance(m, torch.nn.Linear)] for model in models]
+    W = [torch.stack([ls[l].weight for ls in linears]).clone() for l in range(len(linears[0]))]
+    B = [torch.stack([ls[l].bias for ls in linears]).clone() for l in range(len(linears[0]))]
+    dev = X.device
+    col = lambda vals: torch.tensor(vals, dtype=X.dtype, device=dev).view(G, 1, 1)
+    lr, mom, wd = (col([getattr(s, k) for s in specs]) for k in ("lr", "momentum",
+                                                                  "weight_decay"))
+    params = W + B
+    s1 = [torch.zeros_like(p) for p in params]
+    s2 = [torch.zeros_like(p) for p in params]
+    act, act_grad = _ACT[activation]
+    Xg = X.unsqueeze(0).expand(G, -1, -1)
+    target = (y.float().view(1, n, 1).expand(G, -1, -1) if task == "binary"
+              else torch.nn.functional.one_hot(y, W[-1].shape[1]).to(X.dtype))
+    losses = torch.zeros(epochs, G, device=dev)
+    for e in range(epochs):
+        hs, zs = [Xg], []
+        h = Xg
+        for l in range(len(W)):
+            z = torch.baddbmm(B[l].unsqueeze(1), h, W[l].transpose(1, 2))
+            zs.append(z)
+            h = act(z) if l < len(W) - 1 else z
+            hs.append(h)
+        logits = hs[-1]
+        if task == "binary":
+            losses[e] = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, target, reduction="none").mean(dim=(1, 2))
+            d = (torch.sigmoid(logits) - target) / n
+        else:
+            logp = torch.log_softmax(logits, dim=2)
+            losses[e] = -(logp * target).sum(2).mean(1)
+            d = (logp.exp() - target) / n
+        grads_W, grads_B = [None] * len(W), [None] * len(W)
+        for l in range(len(W) - 1, -1, -1):
+            grads_W[l] = torch.bmm(d.transpose(1, 2), hs[l])
+            grads_B[l] = d.sum(1)
+            if l > 0:
+                d = torch.bmm(d, W[l]) * act_grad(zs[l - 1], hs[l])
+        for i, (p, g) in enumerate(zip(params, grads_W + grads_B)):
+            shape = (G,) + (1,) * (p.dim() - 1)
+            _update(optimizer, p, g, s1[i], s2[i], lr.view(shape), mom.view(shape),
+                    wd.view(shape), e + 1)
+        if progress is not None:
+            progress(G)
+    for g, model in enumerate(models):
+        for l, lin in enumerate(linears[g]):
+            lin.weight.copy_(W[l][g])
+            lin.bias.copy_(B[l][g])
+    return losses.cpu().numpy()
+
+
+def _update(optimizer, p, g, s1, s2, lr, mom, wd, step) -> None:
+    """torch.optim's SGD / Adam / AdamW step, with per-model hyperparameters."""
+    if optimizer == "sgd":
+        g = g + wd * p
+        if step == 1:
+            s1.copy_(g)
+        else:
+            s1.mul_(mom).add_(g)
+        p.sub_(lr * torch.where(mom != 0, s1, g))
+        return
+    if optimizer == "adamw":
+        p.mul_(1 - lr * wd)
+    else:
+        g = g + wd * p
+    s1.lerp_(g, 0.1)
+    s2.mul_(0.999).addcmul_(g, g, value=0.001)
+    bc1, bc2 = 1 - 0.9 ** step, 1 - 0.999 ** step
+    p.sub_((lr / bc1) * s1 / (s2.sqrt() / math.sqrt(bc2) + 1e-8))
