@@ -32,6 +32,7 @@ _EXPORTS = {
     "fit": "torchclf.train.loop",
     "TrainingDiverged": "torchclf.train.loop",
     "UserError": "torchclf.errors",
+    "TorchClassifier": "torchclf.estimator",
 }
 _MODULES = {"datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
             "plots": "torchclf.plots", "recipes": "torchclf.recipes"}

@@ -81,6 +81,8 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Pre
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"cannot read weights {weights_path} (corrupt or truncated): {e}") \
             from None
+    if state and all(v.dtype == torch.float64 for v in state.values()):
+        model.double()  # keep a float64 model float64, so predictions stay identical
     expected = model.state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in state):
         raise UserError(f"weights in {weights_path} do not match {DESCRIPTION}: "

@@ -49,11 +49,12 @@ class Predictor:
             X = self.scaler.transform(X)
         param = next(self.model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None else torch.float32
         was_training = self.model.training
         self.model.eval()
         try:
-            out = [tasks.probabilities(self.model(torch.as_tensor(X[i:i + PREDICT_CHUNK],
-                                                                  device=device)), self.task)
+            out = [tasks.probabilities(self.model(torch.as_tensor(
+                       X[i:i + PREDICT_CHUNK], device=device, dtype=dtype)), self.task)
                    for i in range(0, len(X), PREDICT_CHUNK)]
         finally:
             self.model.train(was_training)

@@ -1,0 +1,209 @@
+"""Training speed, side by side in one process: the lesson's loop, a lean eager loop,
+scikit-learn's MLPClassifier, and torchclf (autograd and fast engines, and many
+models at once). Prints medians over repeats, ratios and peak memory.
+
+    python benchmarks/speed.py            # full: 1000 epochs, 5 repeats, N=256
+    python benchmarks/speed.py --quick    # a smoke run for CI-sized machines
+    python benchmarks/speed.py --markdown results.md
+
+The job is the lesson's moons exercise: 2-8-8-1 ReLU, 800 training points,
+full-batch SGD lr 0.1, BCEWithLogitsLoss, 1000 epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import threading
+import time
+import warnings
+from typing import Callable
+
+import numpy as np
+import torch
+
+import torchclf as tc
+
+
+class PeakRSS:
+    """Peak resident memory growth while the block runs, sampled every millisecond."""
+
+    def __enter__(self):
+        self.start = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def mib(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def data():
+    ds = tc.datasets.moons(n_samples=1000, noise=0.03, seed=42)
+    return ds.split(test_size=0.2, seed=42)
+
+
+def lesson_loop(train, test, epochs):
+    """The exercise notebook's loop: torchmetrics accuracy and a test pass every epoch."""
+    from torchmetrics import Accuracy
+    X, y = torch.as_tensor(train.X), torch.as_tensor(train.y).float()
+    Xt, yt = torch.as_tensor(test.X), torch.as_tensor(test.y).float()
+    model = tc.MLP(2, (8, 8), 2, seed=0)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    acc_fn = Accuracy(task="multiclass", num_classes=2)
+    for epoch in range(epochs):
+        model.train()
+        y_logits = model(X).squeeze()
+        y_pred = torch.round(torch.sigmoid(y_logits))
+        loss = loss_fn(y_logits, y)
+        acc = acc_fn(y_pred, y.int())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        model.eval()
+        with torch.inference_mode():
+            test_logits = model(Xt).squeeze()
+            test_pred = torch.round(torch.sigmoid(test_logits))
+            test_loss = loss_fn(test_logits, yt)
+            test_acc = acc_fn(test_pred, yt.int())
+        if epoch % 100 == 0:
+            _ = f"{loss:.4f} {acc:.2f} {test_loss:.4f} {test_acc:.2f}"
+    return model
+
+
+def lean_loop(train, test, epochs, seed=0):
+    """A lean eager PyTorch loop: no metrics, no test pass."""
+    X, y = torch.as_tensor(train.X), torch.as_tensor(train.y).float().reshape(-1, 1)
+    model = tc.MLP(2, (8, 8), 2, seed=seed)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(epochs):
+        loss = loss_fn(model(X), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+def sklearn_mlp(train, test, epochs):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return MLPClassifier((8, 8), solver="sgd", learning_rate_init=0.1, momentum=0.0,
+                             batch_size=len(train), max_iter=epochs, tol=0.0,
+                             n_iter_no_change=epochs + 1, alpha=0.0, shuffle=False,
+                             random_state=0).fit(train.X, train.y)
+
+
+def torchclf_fit(engine):
+    def go(train, test, epochs):
+        return tc.fit(tc.MLP(2, (8, 8), 2, seed=0), train, test, optimizer="sgd", lr=0.1,
+                      epochs=epochs, log_every=100, engine=engine, device="cpu")
+    go.__name__ = f"torchclf fit ({engine})"
+    return go
+
+
+def measure(fn: Callable, repeats: int, *args) -> tuple[float, float]:
+    fn(*args)  # warm up (imports, kernel build, allocator)
+    times, peak = [], 0.0
+    for _ in range(repeats):
+        with PeakRSS() as mem:
+            t = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - t)
+        peak = max(peak, mem.mib)
+    return statistics.median(times), peak
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer epochs, repeats and models")
+    p.add_argument("--markdown", help="also write the tables to this file")
+    args = p.parse_args()
+    epochs, repeats, n_models = (200, 2, 32) if args.quick else (1000, 5, 256)
+    train, test = data()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rows = []
+    cases = [("lesson loop (torchmetrics)", lesson_loop), ("lean eager loop", lean_loop),
+             ("scikit-learn MLPClassifier", sklearn_mlp),
+             ("torchclf fit, autograd engine", torchclf_fit("autograd")),
+             ("torchclf fit, fast engine", torchclf_fit("auto"))]
+    for name, fn in cases:
+        t, mem = measure(fn, repeats, train, test, epochs)
+        rows.append((name, t, mem))
+        print(f"{name:<32} {t:8.4f} s  (peak +{mem:.1f} MiB)", flush=True)
+    base = {name: t for name, t, _ in rows}
+    ours = base["torchclf fit, fast engine"]
+
+    # many models at once vs the lean loop one model after another
+    from torchclf.train.batched import ModelSpec, train_many
+    specs = [ModelSpec((8, 8), "relu", "sgd", 0.1, seed=s) for s in range(n_models)]
+    seq_models = 4
+    seq_t, _ = measure(lambda: [lean_loop(train, test, epochs, s) for s in range(seq_models)], 1)
+    seq_rate = seq_models * epochs / seq_t
+    batch_rows = [("lean eager loop, one model after another", seq_rate, 0.0)]
+    for engine in ("stacked", "kernel"):
+        try:
+            t, mem = measure(lambda: train_many(specs, train, test, epochs, engine=engine), 1)
+        except tc.UserError as e:
+            print(f"batched ({engine}): skipped, {e}")
+            continue
+        batch_rows.append((f"torchclf batched, {engine} engine (N={n_models})",
+                           n_models * epochs / t, mem))
+    for name, rate, mem in batch_rows:
+        print(f"{name:<50} {rate:10.0f} model-epochs/s  (peak +{mem:.1f} MiB)")
+
+    # inference on a 1000 x 1000 boundary grid vs 20 training epochs
+    run = tc.fit(tc.MLP(2, (8, 8), 2, seed=0), train, test, lr=0.1, epochs=50)
+    grid = np.random.default_rng(0).uniform(-2, 3, size=(1_000_000, 2)).astype(np.float32)
+    grid_t, _ = measure(run.predict_proba, 3 if not args.quick else 1, grid)
+    epoch_auto = base["torchclf fit, autograd engine"] / epochs
+    epoch_fast = ours / epochs
+
+    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+             f"{epochs} epochs, median of {repeats}.", "",
+             "| moons 2-8-8-1, full-batch SGD | seconds | torchclf fast is | peak memory |",
+             "|---|---|---|---|"]
+    for name, t, mem in rows:
+        ratio = "—" if name == "torchclf fit, fast engine" else f"{t / ours:.1f}x faster"
+        lines.append(f"| {name} | {t:.4f} | {ratio} | +{mem:.1f} MiB |")
+    lines += ["", "| many models at once | model-epochs/s | vs sequential lean loop |",
+              "|---|---|---|"]
+    for name, rate, mem in batch_rows:
+        lines.append(f"| {name} | {rate:,.0f} | {rate / seq_rate:.1f}x |")
+    lines += ["", f"Predicting a 1000x1000 boundary grid: {grid_t * 1000:.1f} ms; "
+                  f"20 training epochs take {20 * epoch_auto * 1000:.1f} ms (autograd) and "
+                  f"{20 * epoch_fast * 1000:.2f} ms (fast engine)."]
+    table = "\n".join(lines)
+    print()
+    print(table)
+    print(f"\ntargets: fast >= 15x lesson loop: {base['lesson loop (torchmetrics)'] / ours:.1f}x; "
+          f">= 5x scikit-learn: {base['scikit-learn MLPClassifier'] / ours:.1f}x")
+    if args.markdown:
+        from torchclf.io import atomic_write_text
+        atomic_write_text(args.markdown, table + "\n")
+
+
+if __name__ == "__main__":
+    main()

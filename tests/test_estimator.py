@@ -1,0 +1,127 @@
+"""TorchClassifier against scikit-learn's own estimator checks and its tools."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris, load_wine
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from torchclf import TorchClassifier
+
+
+@parametrize_with_checks([TorchClassifier(max_iter=60, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def test_learns_iris_and_reports_training(iris):
+    X_train, X_test, y_train, y_test = iris
+    clf = TorchClassifier(random_state=0).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.9
+    assert clf.n_iter_ == len(clf.loss_curve_) <= 1000
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.n_features_in_ == 4 and list(clf.classes_) == [0, 1, 2]
+    proba = clf.predict_proba(X_test)
+    assert np.allclose(proba.sum(1), 1) and proba.shape == (len(X_test), 3)
+    assert clf.decision_function(X_test).shape == (len(X_test), 3)
+
+
+def test_training_stops_when_the_loss_plateaus(iris):
+    X_train, _, y_train, _ = iris
+    clf = TorchClassifier(tol=1e-2, n_iter_no_change=5, random_state=0).fit(X_train, y_train)
+    assert clf.n_iter_ < 1000
+    curve = clf.loss_curve_
+    assert min(curve[-5:]) > min(curve[:-5]) - 1e-2  # no real progress in the last 5
+
+
+def test_early_stopping_stops_and_keeps_the_best_weights(iris):
+    X_train, _, y_train, _ = iris
+    clf = TorchClassifier(max_iter=2000, early_stopping=True, learning_rate_init=0.05,
+                          random_state=0).fit(X_train, y_train)
+    assert clf.n_iter_ < 2000
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], [False, True], [-3, 7]])
+def test_string_bool_and_integer_labels(labels):
+    X = np.random.default_rng(0).normal(size=(120, 2))
+    y = np.where(X[:, 0] + X[:, 1] > 0, labels[1], labels[0])
+    clf = TorchClassifier(random_state=0).fit(X, y)
+    assert set(clf.predict(X)) <= set(labels) and clf.score(X, y) > 0.9
+    assert clf.decision_function(X).shape == (120,)
+
+
+def test_float32_and_float64_give_the_same_model():
+    X, y = load_iris(return_X_y=True)
+    a = TorchClassifier(random_state=1, max_iter=50).fit(X.astype(np.float32), y)
+    b = TorchClassifier(random_state=1, max_iter=50).fit(X.astype(np.float64), y)
+    assert np.allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)
+
+
+def test_same_random_state_same_predictions():
+    X, y = load_wine(return_X_y=True)
+    p1 = TorchClassifier(random_state=3, max_iter=40).fit(X, y).predict_proba(X)
+    p2 = TorchClassifier(random_state=3, max_iter=40).fit(X, y).predict_proba(X)
+    assert np.array_equal(p1, p2)
+
+
+def test_not_fitted_error():
+    with pytest.raises(NotFittedError):
+        TorchClassifier().predict(np.zeros((2, 2)))
+
+
+def test_partial_fit_and_warm_start(iris):
+    X_train, X_test, y_train, y_test = iris
+    clf = TorchClassifier(random_state=0, learning_rate_init=0.01)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X_train, y_train)
+    clf.partial_fit(X_train, y_train, classes=[0, 1, 2])
+    first = clf.score(X_test, y_test)
+    for _ in range(60):
+        clf.partial_fit(X_train, y_train)
+    assert clf.n_iter_ == 61 and clf.score(X_test, y_test) > max(first, 0.85)
+    warm = TorchClassifier(random_state=0, max_iter=5, warm_start=True, early_stopping=False)
+    warm.fit(X_train, y_train)
+    before = [p.detach().clone() for p in warm.model_.parameters()]
+    warm.fit(X_train, y_train)
+    assert warm.n_iter_ == 10
+    assert any((p - q).abs().sum() > 0 for p, q in zip(before, warm.model_.parameters()))
+
+
+def test_pipeline_grid_search_cross_val_clone_and_pickle(iris):
+    X_train, X_test, y_train, y_test = iris
+    pipe = make_pipeline(StandardScaler(), TorchClassifier(max_iter=100, random_state=0))
+    scores = cross_val_score(pipe, X_train, y_train, cv=3)
+    assert scores.mean() > 0.85
+    search = GridSearchCV(pipe, {"torchclassifier__hidden_layer_sizes": [(8,), (32, 32)]},
+                          cv=3).fit(X_train, y_train)
+    assert search.best_score_ > 0.85
+    clf = TorchClassifier(max_iter=100, random_state=0).fit(X_train, y_train)
+    assert clone(clf).get_params() == clf.get_params() and not hasattr(clone(clf), "model_")
+    again = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(again.predict_proba(X_test), clf.predict_proba(X_test))
+
+
+def test_safe_save_and_load_predict_identically(tmp_path):
+    import pandas as pd
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    clf = TorchClassifier(max_iter=80, random_state=0).fit(X, y.map({0: "a", 1: "b", 2: "c"}))
+    clf.save(tmp_path / "wine")
+    loaded = TorchClassifier.load(tmp_path / "wine")
+    assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert list(loaded.predict(X)) == list(clf.predict(X))
+    assert list(loaded.feature_names_in_) == list(X.columns)
+    assert {p.name for p in (tmp_path / "wine").iterdir()} == {"model.json",
+                                                               "model.safetensors"}
