@@ -56,6 +56,16 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def data():
     ds = tc.datasets.moons(n_samples=1000, noise=0.03, seed=42)
     return ds.split(test_size=0.2, seed=42)
@@ -180,7 +190,7 @@ def main() -> None:
     epoch_auto = base["torchclf fit, autograd engine"] / epochs
     epoch_fast = ours / epochs
 
-    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    lines = [f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
              f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
              f"{epochs} epochs, median of {repeats}.", "",
              "| moons 2-8-8-1, full-batch SGD | seconds | torchclf fast is | peak memory |",

@@ -10,13 +10,4 @@ fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[test,web]"
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
-  # The playground's end-to-end tests drive Debian's Chromium (Playwright cannot download one here).
-  if [ "$(id -u)" = "0" ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "setup: could not install chromium; browser tests will be skipped" >&2
-  else
-    echo "setup: chromium missing and not root; browser tests will be skipped" >&2
-  fi
-fi
+python -m pip install --quiet -e ".[test,bench]"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, including the playground's tests in a real headless Chromium.
+# The whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --browser
+bash scripts/setup.sh
 . .venv/bin/activate
 python -m pytest "$@"

@@ -37,7 +37,7 @@ def test_train_prints_lesson_lines_and_writes_the_run(moons_run):
         "Epoch:     0", "Epoch:   100", "Epoch:   200", "Epoch:   299"]
     assert "Test acc:" in lines[-1]
     assert "saved run to" in proc.stdout
-    assert "epoch" in proc.stderr  # the progress bar went to stderr
+    assert "rows/s" in proc.stderr and "epoch" in proc.stderr  # the bar, on stderr
     run = root / "runs" / "moons"
     for name in ("config.toml", "model.safetensors", "model.json", "history.csv",
                  "metrics.json"):
@@ -167,3 +167,19 @@ def test_main_in_process_with_injected_streams():
     out, err = io.StringIO(), io.StringIO()
     assert main(["datasets"], out=out, err=err) == 0
     assert "spirals" in out.getvalue() and err.getvalue() == ""
+
+
+def test_a_large_table_trains_in_mini_batches_with_rows_per_second(tmp_path):
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 20)).astype(np.float32)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)])
+    frame["y"] = np.where(X[:, :3].sum(1) > 0, "pos", "neg")
+    frame.to_parquet(tmp_path / "big.parquet")
+    proc = cli("train", tmp_path / "big.parquet", "--target", "y", "--epochs", 2,
+               "--optimizer", "adam", "--lr", 0.003, "--out", tmp_path / "run", "--no-plots",
+               "--progress")
+    assert "rows/s" in proc.stderr
+    import json
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.9

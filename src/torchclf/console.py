@@ -40,7 +40,8 @@ class LessonPrinter(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over epochs on stderr, with the latest loss when it is known."""
+    """A tqdm bar on stderr counting training rows (so it shows rows per second) and
+    the epoch, with the latest loss when it is known."""
 
     def __init__(self, err: IO[str]) -> None:
         self.err = err
@@ -48,12 +49,16 @@ class ProgressBar(Callback):
 
     def on_fit_start(self, state: TrainState) -> None:
         from tqdm import tqdm
-        self.tqdm = tqdm(total=state.epochs, file=self.err, unit="epoch", leave=False,
-                         dynamic_ncols=True, mininterval=0.2)
+        self.tqdm = tqdm(total=state.epochs * state.n_rows, file=self.err, unit="rows",
+                         unit_scale=True, leave=False, dynamic_ncols=True, mininterval=0.2,
+                         initial=(state.epoch + 1) * state.n_rows)
+
+    def on_batch_end(self, state: TrainState, rows: int) -> None:
+        self.tqdm.update(rows)
 
     def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
-        self.tqdm.update(1)
         if row is not None:
+            self.tqdm.set_description(f"epoch {state.epoch + 1}/{state.epochs}", refresh=False)
             self.tqdm.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
 
     def on_fit_end(self, state: TrainState) -> None:
