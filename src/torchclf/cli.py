@@ -15,7 +15,7 @@ from typing import IO, Sequence
 PROG = "torchclf"
 # Commands that live in their own modules: each has add_parser(subparsers) registering a
 # parser whose defaults include handler=run, and run(args, out, err) -> exit code.
-EXTENSIONS = ("torchclf.cli_sweep", "torchclf.cli_tune", "torchclf.web.cli")
+EXTENSIONS = ("torchclf.cli_sweep",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,9 +143,6 @@ def _add_model_and_training_options(t: argparse.ArgumentParser) -> None:
                    help="write a resumable checkpoint next to the run every N epochs")
     o.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue an interrupted run from its .checkpoint.pt file")
-    o.add_argument("--nproc", type=_positive_int, default=1,
-                   help="data-parallel processes (DDP: gloo on CPU, nccl on GPUs); "
-                        "also enabled when started by torchrun")
     _add_output_options(t)
 
 
@@ -291,12 +288,7 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
 
 
 def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    import os
     config = _config_from_args(args)
-    if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        _validate(config)
-        from torchclf.distributed import train_distributed
-        return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)
     return 0 if run is not None else result
 

@@ -31,18 +31,32 @@ def _kind(path: Path) -> str:
     raise UserError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
 
 
-def read_frame(path: str | Path):
-    """The file as a pandas DataFrame; unreadable, empty or malformed files are UserErrors."""
+def read_frame(path: str | Path, label: str | None = "", float_features: bool = False):
+    """The file as a pandas DataFrame; unreadable, empty or malformed files are UserErrors.
+
+    With ``float_features`` every column but ``label`` (None: the last one) is parsed
+    straight into float32, halving the memory of a large numeric CSV; a file that does
+    not fit that is read again the general way, so its errors can be named precisely.
+    """
     import pandas as pd
     path = Path(path)
     kind = _kind(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
+    sep = "\t" if kind == "tsv" else ","
+    frame = None
+    if float_features and kind != "parquet":
+        try:
+            columns = list(pd.read_csv(path, sep=sep, nrows=0).columns)
+            label = columns[-1] if label is None else label
+            if label in columns:
+                frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in columns
+                                                          if c != label})
+        except Exception:  # anything unusual: the general path below explains it
+            frame = None
     try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+        if frame is None:
+            frame = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: it needs a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
@@ -79,7 +93,9 @@ def load_table(path: str | Path, target: str | None = None,
     values and keep their Python type, so predictions come back as the user wrote them.
     """
     path = Path(path)
-    frame = read_frame(path)
+    frame = read_frame(path, label=target, float_features=True)
+    if len(frame) == 0:
+        raise UserError(f"{path} has no data rows")
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     if target is None:
