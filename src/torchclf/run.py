@@ -20,6 +20,7 @@ from torchclf.errors import UserError
 from torchclf.metrics import classification_report
 
 PREDICT_CHUNK = 65536
+FAST_PREDICT_MIN_ROWS = 4096  # below this, torch's own forward is just as quick
 
 
 @dataclass
@@ -50,6 +51,11 @@ class Predictor:
         param = next(self.model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None else torch.float32
+        if device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS:
+            from torchclf.train.fast import predict_proba as kernel_proba
+            proba = kernel_proba(self.model, torch.from_numpy(np.ascontiguousarray(X)))
+            if proba is not None:
+                return proba.numpy()
         was_training = self.model.training
         self.model.eval()
         try:

@@ -100,7 +100,52 @@ def load_kernel() -> ctypes.CDLL | None:
                               P, P, P, P, P, P, ctypes.c_int, ctypes.c_double,
                               ctypes.c_double, ctypes.c_double, ctypes.c_int, P,
                               ctypes.c_int, P, P]
+    lib.predict_mlp.restype = ctypes.c_int
+    lib.predict_mlp.argtypes = [ctypes.c_int, P, ctypes.c_int, P, ctypes.c_int, P, P, P]
     return lib
+
+
+def predict_proba(model: nn.Module, X: torch.Tensor, threads: int | None = None
+                  ) -> torch.Tensor | None:
+    """(n, K) probabilities of an eligible float32 CPU MLP via the kernel, rows split
+    over threads (the kernel releases the GIL); None when the kernel cannot do it."""
+    from torchclf.model import MLP
+    if not (isinstance(model, MLP) and model.spec.activation in ACTIVATION_CODES
+            and X.device.type == "cpu" and X.dtype == torch.float32
+            and all(p.dtype == torch.float32 and p.device.type == "cpu"
+                    for p in model.parameters())):
+        return None
+    lib = load_kernel()
+    if lib is None:
+        return None
+    linears = _linears(model)
+    X = X.contiguous()
+    n = X.shape[0]
+    out = torch.empty(n, max(2, linears[-1].out_features))
+    sizes = (ctypes.c_int * (len(linears) + 1))(linears[0].in_features,
+                                                *[m.out_features for m in linears])
+    weights = [m.weight.detach().contiguous() for m in linears]
+    biases = [m.bias.detach().contiguous() for m in linears]
+    W = (ctypes.c_void_p * len(weights))(*[w.data_ptr() for w in weights])
+    B = (ctypes.c_void_p * len(biases))(*[b.data_ptr() for b in biases])
+    act = ACTIVATION_CODES[model.spec.activation]
+    parts = max(1, min(threads or torch.get_num_threads(), n // 4096 or 1))
+    bounds = [n * i // parts for i in range(parts + 1)]
+
+    def work(i: int) -> int:
+        lo, hi = bounds[i], bounds[i + 1]
+        return lib.predict_mlp(hi - lo, X[lo:].data_ptr() if hi > lo else None, len(linears),
+                               sizes, act, W, B, out[lo:].data_ptr() if hi > lo else None)
+
+    if parts == 1:
+        codes = [work(0)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(parts) as pool:
+            codes = list(pool.map(work, range(parts)))
+    if any(codes):
+        raise MemoryError("the fast kernel ran out of memory")
+    return out
 
 
 def _linears(model: nn.Module) -> list[nn.Linear] | None:

@@ -233,3 +233,75 @@ done:
     free(H); free(Z); free(delta); free(delta_prev); free(gW); free(gB);
     return ok ? 0 : -1;
 }
+
+/* exp(x) for x <= 0 (Cephes' expf: range reduction and a degree-5 polynomial, about
+ * 1 ulp), written without calls or branches so loops over it vectorise. */
+static inline float exp_nonpositive(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float z = floorf(x * 1.44269504088896341f + 0.5f);
+    x = x - z * 0.693359375f - z * -2.12194440e-4f;
+    float y = ((((1.9875691500E-4f * x + 1.3981999507E-3f) * x + 8.3334519073E-3f) * x
+                + 4.1665795894E-2f) * x + 1.6666665459E-1f) * x + 5.0000001201E-1f;
+    y = y * x * x + x + 1.0f;
+    int bits = ((int)z + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return y * scale;
+}
+
+/* Class probabilities for rows [0, n) of X (row-major n x in) written to P (n x K).
+ * Rows go through in blocks, each transposed to feature-major like train_mlp's
+ * forward; a binary model's one logit becomes (1 - sigmoid, sigmoid). Returns 0, or
+ * -1 if memory ran out. */
+int predict_mlp(int n, const float *X, int n_layers, const int *sizes, int act,
+                float **W, float **B, float *P) {
+    enum { BLOCK = 512 };
+    int max_width = 0;
+    for (int l = 0; l <= n_layers; l++) if (sizes[l] > max_width) max_width = sizes[l];
+    float *a = malloc(sizeof(float) * (size_t)BLOCK * max_width);
+    float *b = malloc(sizeof(float) * (size_t)BLOCK * max_width);
+    if (!a || !b) { free(a); free(b); return -1; }
+    int in0 = sizes[0], k = sizes[n_layers];
+    for (int start = 0; start < n; start += BLOCK) {
+        int m = n - start < BLOCK ? n - start : BLOCK;
+        for (int r = 0; r < m; r++)
+            for (int i = 0; i < in0; i++) a[(size_t)i * m + r] = X[(size_t)(start + r) * in0 + i];
+        for (int l = 0; l < n_layers; l++) {
+            int in = sizes[l], out = sizes[l + 1];
+            for (int o = 0; o < out; o++) {
+                float *zo = b + (size_t)o * m;
+                float bo = B[l][o];
+                for (int r = 0; r < m; r++) zo[r] = bo;
+                for (int i = 0; i < in; i++) {
+                    float woi = W[l][(size_t)o * in + i];
+                    const float *hi = a + (size_t)i * m;
+                    for (int r = 0; r < m; r++) zo[r] += woi * hi[r];
+                }
+            }
+            if (l < n_layers - 1) apply_activation(act, b, b, (size_t)m * out);
+            float *swap = a; a = b; b = swap;
+        }
+        if (k == 1) {   /* a holds the logits: sigmoid in a vectorised pass, then store */
+            for (int r = 0; r < m; r++) {
+                float z = a[r], ez = exp_nonpositive(-fabsf(z));
+                float inv = 1.0f / (1.0f + ez);
+                b[r] = z >= 0 ? inv : ez * inv;
+            }
+            for (int r = 0; r < m; r++) {
+                P[(size_t)(start + r) * 2] = 1.0f - b[r];
+                P[(size_t)(start + r) * 2 + 1] = b[r];
+            }
+            continue;
+        }
+        for (int r = 0; r < m; r++) {   /* softmax over the K x m logits in a */
+            float *pr = P + (size_t)(start + r) * k;
+            float mx = a[r];
+            for (int c = 1; c < k; c++) if (a[(size_t)c * m + r] > mx) mx = a[(size_t)c * m + r];
+            float total = 0.0f;
+            for (int c = 0; c < k; c++) total += (pr[c] = expf(a[(size_t)c * m + r] - mx));
+            for (int c = 0; c < k; c++) pr[c] /= total;
+        }
+    }
+    free(a); free(b);
+    return 0;
+}
