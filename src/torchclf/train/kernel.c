@@ -255,7 +255,7 @@ static inline float exp_nonpositive(float x) {
  * -1 if memory ran out. */
 int predict_mlp(int n, const float *X, int n_layers, const int *sizes, int act,
                 float **W, float **B, float *P) {
-    enum { BLOCK = 512 };
+    enum { BLOCK = 1024 };
     int max_width = 0;
     for (int l = 0; l <= n_layers; l++) if (sizes[l] > max_width) max_width = sizes[l];
     float *a = malloc(sizeof(float) * (size_t)BLOCK * max_width);
