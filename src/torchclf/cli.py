@@ -143,6 +143,9 @@ def _add_model_and_training_options(t: argparse.ArgumentParser) -> None:
                    help="write a resumable checkpoint next to the run every N epochs")
     o.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue an interrupted run from its .checkpoint.pt file")
+    o.add_argument("--nproc", type=_positive_int, default=1,
+                   help="data-parallel processes (DDP: gloo on CPU, nccl on GPUs); "
+                        "also used when started by torchrun")
     _add_output_options(t)
 
 
@@ -288,7 +291,12 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
 
 
 def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import os
     config = _config_from_args(args)
+    if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _validate(config)
+        from torchclf.distributed import train_distributed
+        return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)
     return 0 if run is not None else result
 
@@ -419,6 +427,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
     err = err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.version:
         from torchclf import __version__
         print(f"torchclf {__version__}", file=out)

@@ -25,16 +25,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
 def precision_recall_f1(y_true: np.ndarray, y_pred: np.ndarray,
                         n_classes: int) -> tuple[float, float, float]:
     """Macro-averaged precision, recall and F1; a class never predicted counts 0."""
-    m = confusion_matrix(y_true, y_pred, n_classes).astype(np.float64)
-    tp = np.diag(m)
-    predicted, actual = m.sum(axis=0), m.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, tp / predicted, 0.0)
-        recall = np.where(actual > 0, tp / actual, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    present = (actual + predicted) > 0
-    return (float(precision[present].mean()), float(recall[present].mean()),
-            float(f1[present].mean()))
+    r = report_from_confusion(confusion_matrix(y_true, y_pred, n_classes), 0.0)
+    return r["precision_macro"], r["recall_macro"], r["f1_macro"]
 
 
 def log_loss(y_true: np.ndarray, proba: np.ndarray, eps: float = 1e-7) -> float:
@@ -48,13 +40,27 @@ def classification_report(y_true: np.ndarray, proba: np.ndarray) -> dict:
     """Every metric above for one split, as JSON-ready data."""
     n_classes = proba.shape[1]
     y_pred = proba.argmax(axis=1)
-    p, r, f = precision_recall_f1(y_true, y_pred, n_classes)
+    confusion = confusion_matrix(y_true, y_pred, n_classes)
+    return report_from_confusion(confusion, log_loss(y_true, proba) * len(y_true))
+
+
+def report_from_confusion(confusion: np.ndarray, log_loss_sum: float) -> dict:
+    """The same report from counts alone, so shards can add theirs up first."""
+    confusion = np.asarray(confusion, dtype=np.int64)
+    n = int(confusion.sum())
+    tp = np.diag(confusion).astype(np.float64)
+    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(actual > 0, tp / actual, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    present = (actual + predicted) > 0
     return {
-        "n_samples": int(len(y_true)),
-        "accuracy": accuracy(y_true, y_pred),
-        "precision_macro": p,
-        "recall_macro": r,
-        "f1_macro": f,
-        "log_loss": log_loss(y_true, proba),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, n_classes).tolist(),
+        "n_samples": n,
+        "accuracy": float(tp.sum() / n) if n else float("nan"),
+        "precision_macro": float(precision[present].mean()),
+        "recall_macro": float(recall[present].mean()),
+        "f1_macro": float(f1[present].mean()),
+        "log_loss": float(log_loss_sum / n) if n else float("nan"),
+        "confusion_matrix": confusion.tolist(),
     }
