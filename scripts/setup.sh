@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[test,bench]"
+python -m pip install --quiet -e ".[test,bench,scale]"

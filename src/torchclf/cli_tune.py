@@ -1,0 +1,69 @@
+"""``torchclf tune``: an Optuna search that any number of workers can share."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import IO
+
+
+def add_parser(sub) -> None:
+    from torchclf.cli import _float, _positive_int, add_data_options
+    p = sub.add_parser("tune", help="search lr, width, depth, activation and weight decay "
+                                    "with Optuna; workers on one --storage share the study")
+    p.add_argument("source", help="built-in dataset name or path to a table file")
+    add_data_options(p)
+    g = p.add_argument_group("search")
+    g.add_argument("--trials", type=_positive_int, default=20, help="trials for this worker")
+    g.add_argument("--storage", help="sqlite:///study.db, postgresql://user@host/db; "
+                                     "default: in memory (one worker)")
+    g.add_argument("--study-name", help="default: torchclf-NAME")
+    g.add_argument("--epochs", type=_positive_int, default=300)
+    g.add_argument("--log-every", type=_positive_int, default=25,
+                   help="epochs between validation reports (pruning points)")
+    g.add_argument("--optimizer", default="adam")
+    g.add_argument("--seed", type=int, default=0, help="first trial's seed (trial n: seed + n)")
+    g.add_argument("--timeout", type=_float, help="stop this worker after this many seconds")
+    g.add_argument("--save-best", metavar="DIR",
+                   help="retrain the best configuration on the full training split and "
+                        "save it as a run directory")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from torchclf import config as cfg
+    from torchclf.cli import _validate, apply_data_options
+    from torchclf import tune
+
+    base = cfg.RunConfig().replace("data", source=args.source)
+    base = apply_data_options(base, args).replace(name=Path(args.source).stem)
+    base = base.replace("train", epochs=args.epochs, log_every=args.log_every,
+                        optimizer=args.optimizer.lower(), seed=args.seed)
+    _validate(base)
+    study = tune.open_study(args.study_name or f"torchclf-{base.name}", args.storage)
+    tune.optimize(study, base, args.trials, args.timeout)
+    print(format_trials(study), file=out)
+    if args.save_best:
+        from torchclf.experiment import run_config
+        best = tune.best_config(study)
+        result = run_config(best)
+        result.save(args.save_best)
+        print(f"best trial retrained on the full training split: test accuracy "
+              f"{100 * result.metrics['test']['accuracy']:.2f}%; saved to {args.save_best}",
+              file=out)
+    return 0
+
+
+def format_trials(study, top: int = 5) -> str:
+    """A table of the study's best trials and its counts."""
+    states = [t.state.name for t in study.trials]
+    done = [t for t in study.trials if t.value is not None]
+    lines = [f"study {study.study_name}: {len(study.trials)} trials "
+             f"({states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned)"]
+    lines.append(f"{'trial':>5} {'val acc':>8} {'depth':>5} {'width':>5} {'activation':>10} "
+                 f"{'lr':>9} {'weight decay':>12}")
+    for t in sorted(done, key=lambda t: -t.value)[:top]:
+        p = t.params
+        lines.append(f"{t.number:>5} {100 * t.value:7.2f}% {p['depth']:>5} {p['width']:>5} "
+                     f"{p['activation']:>10} {p['lr']:9.2e} {p['weight_decay']:12.2e}")
+    return "\n".join(lines)
