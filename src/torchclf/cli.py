@@ -15,7 +15,7 @@ from typing import IO, Sequence
 PROG = "torchclf"
 # Commands that live in their own modules: each has add_parser(subparsers) registering a
 # parser whose defaults include handler=run, and run(args, out, err) -> exit code.
-EXTENSIONS = ("torchclf.cli_sweep", "torchclf.cli_tune")
+EXTENSIONS = ("torchclf.cli_sweep", "torchclf.cli_tune", "torchclf.web.cli")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,43 @@
+"""Limits that keep one playground tab from exhausting the machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torchclf.errors import UserError
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_points: int = 5000
+    max_layers: int = 6
+    max_neurons: int = 64
+    max_epochs: int = 100_000
+    max_step: int = 1000          # epochs per request
+    max_upload_bytes: int = 1_000_000
+    max_sessions: int = 64
+    idle_seconds: float = 600.0   # sessions unseen this long are dropped
+
+    def check_points(self, n: int) -> None:
+        if n > self.max_points:
+            raise UserError(f"too many points ({n}): the playground allows {self.max_points}")
+        if n < 4:
+            raise UserError(f"too few points ({n}): use at least 4")
+
+    def check_layers(self, hidden) -> None:
+        if len(hidden) > self.max_layers:
+            raise UserError(f"too many layers ({len(hidden)}): at most {self.max_layers}")
+        if any(not 1 <= h <= self.max_neurons for h in hidden):
+            raise UserError(f"each layer needs 1 to {self.max_neurons} neurons, got {list(hidden)}")
+
+    def check_epochs(self, n: int) -> None:
+        if not 1 <= n <= self.max_epochs:
+            raise UserError(f"epochs must be between 1 and {self.max_epochs}, got {n}")
+
+    def check_step(self, n: int) -> int:
+        if not 1 <= n <= self.max_step:
+            raise UserError(f"a step trains 1 to {self.max_step} epochs, got {n}")
+        return n
+
+
+LIMITS = Limits()

@@ -1,0 +1,165 @@
+"""HTTP routes of the playground; the page is static, state lives in sessions."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from torchclf.errors import UserError
+from torchclf.web.limits import LIMITS
+from torchclf.web.session import Session, Settings, from_csv_text
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app() -> FastAPI:
+    """A new app with its own session table (tests make several)."""
+    app = FastAPI(title="torchclf playground")
+    sessions: dict[str, Session] = {}
+    app.state.sessions = sessions
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    def sweep_idle() -> None:
+        now = time.monotonic()
+        for key in [k for k, s in sessions.items() if now - s.last_seen > LIMITS.idle_seconds]:
+            sessions.pop(key, None)
+
+    def get(sid: str) -> Session:
+        sweep_idle()
+        session = sessions.get(sid)
+        if session is None:
+            raise UserError("this session has expired: press Reset to start again")
+        session.last_seen = time.monotonic()
+        return session
+
+    @app.get("/")
+    def index():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/options")
+    def options():
+        from torchclf.data import synthetic
+        from torchclf.model import ACTIVATIONS
+        from torchclf.train.optim import OPTIMIZERS
+        return {"datasets": list(synthetic.GENERATORS), "activations": list(ACTIVATIONS),
+                "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__}
+
+    @app.post("/api/session")
+    async def create(request: Request):
+        body = await request.json()
+        settings = Settings.parse(body.get("settings", {}))
+        sid = body.get("id") or uuid.uuid4().hex
+        old = sessions.get(sid)
+        custom = old.data if old is not None and settings.dataset == "custom" else None
+        sweep_idle()
+        if sid not in sessions and len(sessions) >= LIMITS.max_sessions:
+            raise UserError("the playground is full: close other tabs or try again later")
+        session = Session.create(settings, custom)
+        sessions[sid] = session
+        return {"id": sid, **session.frame()}
+
+    @app.post("/api/session/{sid}/step")
+    async def step(sid: str, request: Request):
+        body = await request.json()
+        session = get(sid)
+        with session.lock:
+            session.step(int(body.get("epochs", 1)))
+            return session.frame(with_points=bool(body.get("points", False)))
+
+    @app.post("/api/session/{sid}/points")
+    async def add_point(sid: str, request: Request):
+        body = await request.json()
+        session = get(sid)
+        with session.lock:
+            session.add_point(float(body["x"]), float(body["y"]), int(body["label"]))
+            return session.frame()
+
+    @app.post("/api/session/{sid}/upload")
+    async def upload(sid: str, request: Request):
+        raw = await request.body()
+        if len(raw) > LIMITS.max_upload_bytes:
+            raise UserError(f"the file is too large ({len(raw):,} bytes): "
+                            f"at most {LIMITS.max_upload_bytes:,}")
+        data = from_csv_text(raw.decode("utf-8", errors="replace"))
+        old = sessions.get(sid)
+        settings = old.settings if old is not None else Settings()
+        settings = Settings(**{**settings.__dict__, "dataset": "custom"})
+        session = Session.create(settings, data)
+        sessions[sid] = session
+        return {"id": sid, **session.frame()}
+
+    @app.delete("/api/session/{sid}")
+    def close(sid: str):
+        sessions.pop(sid, None)
+        return {"closed": sid}
+
+    @app.get("/api/session/{sid}/export/config.toml")
+    def export_config(sid: str):
+        return PlainTextResponse(get(sid).config().to_toml(), headers=_attachment("config.toml"))
+
+    @app.get("/api/session/{sid}/export/script.py")
+    def export_script(sid: str):
+        return PlainTextResponse(script(get(sid)), headers=_attachment("reproduce.py"))
+
+    @app.get("/api/session/{sid}/export/model.zip")
+    def export_model(sid: str):
+        import tempfile
+        from torchclf.persist import save_model
+        session = get(sid)
+        buffer = io.BytesIO()
+        with tempfile.TemporaryDirectory() as tmp, session.lock:
+            save_model(session.predictor, tmp)
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+                for name in ("model.safetensors", "model.json"):
+                    z.write(Path(tmp) / name, name)
+                z.writestr("config.toml", session.config().to_toml())
+                z.writestr("reproduce.py", script(session))
+                if session.settings.dataset == "custom" or len(session.data) != session.settings.points:
+                    z.writestr("points.csv", session.points_csv())
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers=_attachment("model.zip"))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _attachment(name: str) -> dict:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def script(session: Session) -> str:
+    """A short Python script that reproduces the run with torchclf's public API."""
+    c = session.config()
+    custom = session.settings.dataset == "custom" or len(session.data) != session.settings.points
+    if custom:
+        load = ('# the points as they were in the playground (uploaded or clicked)\n'
+                f'POINTS = """{session.points_csv()}"""\n'
+                'with open("points.csv", "w") as f:\n    f.write(POINTS)\n'
+                'ds = tc.load_table("points.csv", target="label")\n')
+    else:
+        load = f"ds = tc.datasets.make({c.data.source!r}, **{dict(c.data.params)!r})\n"
+    t = c.train
+    return (
+        '"""Reproduces a torchclf playground run: python reproduce.py"""\n'
+        "import torchclf as tc\n\n"
+        f"{load}"
+        f"train, test = ds.split(test_size={c.data.test_size}, seed={c.data.split_seed})\n"
+        f"model = tc.MLP(ds.n_features, hidden={tuple(c.model.hidden)!r}, n_classes=ds.n_classes,\n"
+        f"               activation={c.model.activation!r}, seed={t.seed})\n"
+        f"run = tc.fit(model, train, test, optimizer={t.optimizer!r}, lr={t.lr!r},\n"
+        f"             weight_decay={t.weight_decay!r}, epochs={t.epochs}, "
+        f"batch_size={t.batch_size!r},\n"
+        f"             seed={t.seed}, standardize=True, log_every={t.log_every})\n"
+        'print(f"test accuracy: {run.metrics[\'test\'][\'accuracy\']:.4f}")\n'
+        'run.save("runs/playground")\n'
+    )

@@ -1,0 +1,287 @@
+"""One playground session: data, model, optimizer and history for one browser tab.
+
+Sessions are plain objects driven by the server: ``step(k)`` trains k more epochs on
+the same engine as ``torchclf.fit`` (the compiled kernel for full-batch MLPs on the
+CPU, autograd otherwise) and ``frame()`` returns what the page draws. Nothing here
+knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+
+from torchclf import task as tasks
+from torchclf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from torchclf.data import synthetic
+from torchclf.data.dataset import Dataset, Standardizer, from_arrays
+from torchclf.errors import UserError
+from torchclf.grid import decision_grid
+from torchclf.metrics import confusion_matrix
+from torchclf.model import ACTIVATIONS, MLP
+from torchclf.run import Predictor
+from torchclf.train.optim import OPTIMIZERS, make_optimizer
+from torchclf.web.limits import LIMITS
+
+GRID_RESOLUTION = 60
+
+
+@dataclass
+class Settings:
+    """Everything the controls set; also what the URL carries."""
+
+    dataset: str = "moons"
+    noise: float = 0.1
+    points: int = 400
+    classes: int = 3
+    train_ratio: float = 0.8
+    hidden: tuple[int, ...] = (8, 8)
+    activation: str = "relu"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    batch_size: int = 0          # 0: full batch
+    l2: float = 0.0
+    epochs: int = 5000           # where Play stops
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, data: dict) -> "Settings":
+        """Validate a JSON object from the page; unknown keys and bad values are errors."""
+        known = {f.name: f for f in fields(cls)}
+        out = {}
+        for key, value in data.items():
+            if key not in known:
+                from torchclf.registry import unknown_name
+                raise unknown_name("setting", key, known)
+            default = getattr(cls, key)
+            try:
+                if key == "hidden":
+                    out[key] = tuple(int(h) for h in value)
+                elif isinstance(default, str):
+                    out[key] = str(value)
+                else:
+                    out[key] = type(default)(value)
+            except (TypeError, ValueError):
+                raise UserError(f"bad value for {key}: {value!r}") from None
+        s = cls(**out)
+        s.check()
+        return s
+
+    def check(self) -> None:
+        if self.dataset not in synthetic.GENERATORS and self.dataset != "custom":
+            from torchclf.registry import unknown_name
+            raise unknown_name("dataset", self.dataset, [*synthetic.GENERATORS, "custom"])
+        LIMITS.check_points(self.points)
+        LIMITS.check_layers(self.hidden)
+        LIMITS.check_epochs(self.epochs)
+        if self.activation not in ACTIVATIONS:
+            from torchclf.registry import unknown_name
+            raise unknown_name("activation", self.activation, ACTIVATIONS)
+        if self.optimizer not in OPTIMIZERS:
+            from torchclf.registry import unknown_name
+            raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
+        if not 0.1 <= self.train_ratio <= 0.9:
+            raise UserError(f"train ratio must be between 0.1 and 0.9, got {self.train_ratio}")
+        if not 0 < self.lr <= 10:
+            raise UserError(f"learning rate must be in (0, 10], got {self.lr}")
+        if not 0 <= self.noise <= 3:
+            raise UserError(f"noise must be between 0 and 3, got {self.noise}")
+        if not 2 <= self.classes <= 8:
+            raise UserError(f"classes must be between 2 and 8, got {self.classes}")
+        if self.batch_size < 0 or self.l2 < 0:
+            raise UserError("batch size and L2 must not be negative")
+
+
+@dataclass
+class Session:
+    """A tab's training state. ``lock`` serialises requests from the same tab."""
+
+    settings: Settings
+    data: Dataset
+    train: Dataset = field(init=False)
+    test: Dataset = field(init=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    last_seen: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    # -- building ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, settings: Settings, custom: Dataset | None = None) -> "Session":
+        return cls(settings, custom if custom is not None else generate(settings))
+
+    def reset(self) -> None:
+        """New split, new weights, epoch 0 (the data and added points stay)."""
+        s = self.settings
+        self.train, self.test = self.data.split(1 - s.train_ratio, seed=s.seed)
+        self.scaler = Standardizer().fit(self.train.X)
+        self.model = MLP(self.data.n_features, s.hidden, self.data.n_classes, s.activation,
+                         seed=s.seed)
+        self.opt = make_optimizer(s.optimizer, self.model.parameters(), s.lr, s.l2)
+        self.gen = torch.Generator().manual_seed(s.seed)
+        self.epoch = 0
+        self.history = {"epoch": [], "loss": [], "accuracy": [], "test_loss": [],
+                        "test_accuracy": []}
+        self._tensors()
+
+    def _tensors(self) -> None:
+        task = self.model.task
+        self.X = torch.as_tensor(self.scaler.transform(self.train.X))
+        self.y = tasks.targets(torch.as_tensor(self.train.y), task)
+        self.Xt = torch.as_tensor(self.scaler.transform(self.test.X))
+        self.yt = tasks.targets(torch.as_tensor(self.test.y), task)
+        self.loss_fn = tasks.loss_function(task)
+        self.fast = None
+        if not self.settings.batch_size or self.settings.batch_size >= len(self.X):
+            from torchclf.train import fast
+            if fast.eligible(self.model, self.opt, self.X, True):
+                self.fast = fast.FastTrainer(self.model, self.opt, self.X, self.y, task)
+
+    def add_point(self, x: float, y: float, label: int) -> None:
+        """A clicked point joins the training set (in data coordinates)."""
+        if self.data.n_features != 2:
+            raise UserError("points can only be added to 2-feature data")
+        if not 0 <= label < self.data.n_classes:
+            raise UserError(f"class must be between 0 and {self.data.n_classes - 1}")
+        LIMITS.check_points(len(self.data) + 1)
+        point = np.array([[x, y]], dtype=np.float32)
+        self.data = Dataset(np.vstack([self.data.X, point]), np.r_[self.data.y, label],
+                            self.data.classes, self.data.feature_names, self.data.name)
+        self.train = Dataset(np.vstack([self.train.X, point]), np.r_[self.train.y, label],
+                             self.train.classes, self.train.feature_names, self.train.name)
+        self._tensors()
+
+    # -- training ---------------------------------------------------------------------------
+    def step(self, epochs: int) -> None:
+        """Train ``epochs`` more epochs (never past ``settings.epochs``)."""
+        epochs = min(LIMITS.check_step(epochs), self.settings.epochs - self.epoch)
+        if epochs <= 0:
+            return
+        task, n = self.model.task, len(self.X)
+        losses, accs = torch.zeros(epochs), torch.zeros(epochs)
+        self.model.train()
+        if self.fast is not None:
+            self.fast.run(epochs, losses, accs)
+        else:
+            bs = self.settings.batch_size or n
+            for e in range(epochs):
+                order = torch.randperm(n, generator=self.gen)
+                total, correct = 0.0, 0.0
+                for i in range(0, n, bs):
+                    idx = order[i:i + bs]
+                    logits = self.model(self.X[idx])
+                    loss = self.loss_fn(logits, self.y[idx])
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.opt.step()
+                    total += float(loss.detach()) * len(idx)
+                    correct += float((tasks.labels(logits.detach(), task)
+                                      == self.y[idx].reshape(-1).long()).sum())
+                losses[e], accs[e] = total / n, correct / n
+        self.model.eval()
+        if not torch.isfinite(losses).all():
+            raise UserError(f"training diverged near epoch {self.epoch + epochs}: "
+                            "lower the learning rate and press Reset")
+        self.epoch += epochs
+        with torch.no_grad():
+            test_logits = self.model(self.Xt)
+            test_loss = float(self.loss_fn(test_logits, self.yt))
+            test_acc = float((tasks.labels(test_logits, task)
+                              == self.yt.reshape(-1).long()).float().mean())
+        self.history["epoch"].append(self.epoch)
+        self.history["loss"].append(float(losses[-1]))
+        self.history["accuracy"].append(float(accs[-1]))
+        self.history["test_loss"].append(test_loss)
+        self.history["test_accuracy"].append(test_acc)
+
+    # -- what the page shows ----------------------------------------------------------------
+    @property
+    def predictor(self) -> Predictor:
+        return Predictor(self.model, self.model.task, self.data.classes,
+                         self.data.feature_names, self.scaler)
+
+    def frame(self, with_points: bool = True) -> dict:
+        """Epoch, metrics, curves, confusion matrix, boundary grid (and the points)."""
+        grid = decision_grid(self.predictor.predict_proba, self.data.X,
+                             self.data.feature_names, GRID_RESOLUTION)
+        pred = self.predictor.predict_codes(self.test.X) if len(self.test) else np.zeros(0)
+        out = {
+            "epoch": self.epoch, "max_epochs": self.settings.epochs,
+            "history": self.history, "grid": grid.to_json(),
+            "classes": [str(c) for c in self.data.classes],
+            "confusion": confusion_matrix(self.test.y, pred, self.data.n_classes).tolist(),
+            "n_train": len(self.train), "n_test": len(self.test),
+            "engine": "kernel" if self.fast is not None else "autograd",
+        }
+        if with_points:
+            out["train"] = _points(self.train, grid)
+            out["test"] = _points(self.test, grid)
+        return out
+
+    # -- export -------------------------------------------------------------------------------
+    def config(self) -> RunConfig:
+        """The run as a torchclf config (built-in data; custom data points to points.csv)."""
+        s = self.settings
+        if s.dataset == "custom":
+            data = DataConfig(source="points.csv", target="label",
+                              test_size=round(1 - s.train_ratio, 4), split_seed=s.seed)
+        else:
+            data = DataConfig(source=s.dataset, params=generator_params(s),
+                              test_size=round(1 - s.train_ratio, 4), split_seed=s.seed)
+        return RunConfig(name=f"playground-{s.dataset}", data=data,
+                         model=ModelConfig(hidden=s.hidden, activation=s.activation),
+                         train=TrainConfig(optimizer=s.optimizer, lr=s.lr, weight_decay=s.l2,
+                                           epochs=max(self.epoch, 1), seed=s.seed,
+                                           batch_size=s.batch_size or None,
+                                           log_every=max(1, max(self.epoch, 1) // 10)))
+
+    def points_csv(self) -> str:
+        """The data with its labels, for a run that used uploaded or clicked points."""
+        lines = ["x1,x2,label"] + [f"{a},{b},{self.data.classes[c]}"
+                                   for (a, b), c in zip(self.data.X.tolist(), self.data.y)]
+        return "\n".join(lines) + "\n"
+
+
+def generator_params(s: Settings) -> dict:
+    params = {"n_samples": s.points, "noise": s.noise, "seed": s.seed}
+    if s.dataset in ("blobs", "spirals"):
+        params["n_classes"] = s.classes
+    return params
+
+
+def generate(s: Settings) -> Dataset:
+    if s.dataset == "custom":
+        raise UserError("upload a CSV (or pick a built-in dataset) for custom data")
+    return synthetic.make(s.dataset, **generator_params(s))
+
+
+def from_csv_text(text: str) -> Dataset:
+    """An uploaded CSV: two numeric feature columns and a label column, in that order."""
+    import io
+    import pandas as pd
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except Exception as e:
+        raise UserError(f"cannot read the CSV: {str(e).splitlines()[0]}") from None
+    if frame.shape[1] != 3:
+        raise UserError(f"the CSV needs exactly 3 columns (x1, x2, label), got {frame.shape[1]}")
+    LIMITS.check_points(len(frame))
+    from torchclf.data.tabular import _numeric
+    X = _numeric(frame, list(frame.columns[:2]), "upload")
+    labels = frame.iloc[:, 2]
+    if labels.isna().any():
+        raise UserError("the CSV has rows without a label")
+    ds = from_arrays(X, labels.to_numpy(), [str(c) for c in frame.columns[:2]], "custom")
+    if ds.n_classes < 2 or ds.n_classes > 8:
+        raise UserError(f"the CSV needs 2 to 8 classes, got {ds.n_classes}")
+    return ds
+
+
+def _points(ds: Dataset, grid) -> list:
+    P = grid.view.to_2d(ds.X)
+    return [[round(float(a), 4), round(float(b), 4), int(c)] for (a, b), c in zip(P, ds.y)]

@@ -1,0 +1,135 @@
+"""The playground's HTTP API: sessions, training, points, uploads, limits, exports."""
+
+import io
+import subprocess
+import sys
+import time
+import tomllib
+import zipfile
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from torchclf.config import from_dict  # noqa: E402
+from torchclf.web.limits import LIMITS  # noqa: E402
+from torchclf.web.server import create_app  # noqa: E402
+
+
+@pytest.fixture
+def client():
+    return TestClient(create_app())
+
+
+def start(client, **settings):
+    r = client.post("/api/session", json={"settings": settings})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def train(client, sid, epochs, per=100):
+    frame = None
+    for _ in range(epochs // per):
+        frame = client.post(f"/api/session/{sid}/step", json={"epochs": per}).json()
+    return frame
+
+
+def test_moons_accuracy_rises(client):
+    first = start(client, dataset="moons", points=300, noise=0.1)
+    assert first["epoch"] == 0 and len(first["train"]) == 240 and len(first["test"]) == 60
+    frame = train(client, first["id"], 1000)
+    assert frame["epoch"] == 1000
+    assert frame["history"]["test_accuracy"][-1] > 0.95 > frame["history"]["test_accuracy"][0]
+    assert frame["grid"]["resolution"] == 60 and len(frame["confusion"]) == 2
+
+
+def test_every_dataset_and_many_classes(client):
+    for name in ("circles", "moons", "blobs", "spirals", "xor", "gauss"):
+        frame = start(client, dataset=name, classes=5, points=200)
+        assert len(frame["classes"]) == (5 if name in ("blobs", "spirals") else 2)
+
+
+def test_tabs_do_not_mix(client):
+    a = start(client, dataset="moons", lr=0.1)
+    b = start(client, dataset="spirals", classes=4, optimizer="adam", lr=0.01)
+    fa = train(client, a["id"], 200)
+    fb = train(client, b["id"], 100)
+    assert fa["epoch"] == 200 and fb["epoch"] == 100
+    assert len(fa["classes"]) == 2 and len(fb["classes"]) == 4
+
+
+def test_clicked_points_join_the_training_set(client):
+    f = start(client, dataset="moons", points=100)
+    g = client.post(f"/api/session/{f['id']}/points", json={"x": 0.5, "y": 0.5, "label": 1}).json()
+    assert len(g["train"]) == len(f["train"]) + 1 and g["train"][-1][2] == 1
+
+
+def test_upload_a_csv(client):
+    f = start(client)
+    text = "a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'x' if i % 2 else 'y'}\n" for i in range(40))
+    r = client.post(f"/api/session/{f['id']}/upload", content=text)
+    assert r.status_code == 200 and r.json()["classes"] == ["x", "y"]
+    bad = client.post(f"/api/session/{f['id']}/upload", content="a,b\n1,2\n")
+    assert bad.status_code == 400 and "3 columns" in bad.json()["error"]
+
+
+@pytest.mark.parametrize("settings,needle", [
+    ({"points": 10**6}, "too many points"), ({"hidden": [8] * 9}, "too many layers"),
+    ({"hidden": [500]}, "neurons"), ({"epochs": 10**9}, "epochs"),
+    ({"dataset": "moonz"}, "did you mean 'moons'"), ({"activation": "rellu"}, "did you mean"),
+    ({"lr": -1}, "learning rate"), ({"colour": 1}, "unknown setting"),
+])
+def test_limits_give_a_clear_message(client, settings, needle):
+    r = client.post("/api/session", json={"settings": settings})
+    assert r.status_code == 400 and needle in r.json()["error"]
+
+
+def test_step_and_upload_limits(client):
+    f = start(client)
+    r = client.post(f"/api/session/{f['id']}/step", json={"epochs": LIMITS.max_step + 1})
+    assert r.status_code == 400 and "a step trains" in r.json()["error"]
+    big = "a,b,c\n" + "1,2,x\n" * (LIMITS.max_upload_bytes // 6 + 10)
+    r = client.post(f"/api/session/{f['id']}/upload", content=big)
+    assert r.status_code == 400 and "too large" in r.json()["error"]
+    r = client.post("/api/session/nope/step", json={"epochs": 1})
+    assert r.status_code == 400 and "expired" in r.json()["error"]
+
+
+def test_idle_sessions_are_cleaned_up(client, monkeypatch):
+    f = start(client)
+    sessions = client.app.state.sessions
+    sessions[f["id"]].last_seen = time.monotonic() - LIMITS.idle_seconds - 1
+    start(client)
+    assert f["id"] not in sessions
+    g = start(client)
+    assert client.delete(f"/api/session/{g['id']}").status_code == 200
+    assert g["id"] not in sessions
+
+
+def test_exports_reproduce_the_run(client, tmp_path):
+    f = start(client, dataset="moons", points=300, noise=0.1, optimizer="adam", lr=0.02)
+    frame = train(client, f["id"], 300)
+    config = client.get(f"/api/session/{f['id']}/export/config.toml").text
+    parsed = from_dict(tomllib.loads(config))
+    assert parsed.train.epochs == 300 and parsed.model.hidden == (8, 8)
+    script = client.get(f"/api/session/{f['id']}/export/script.py").text
+    (tmp_path / "reproduce.py").write_text(script)
+    out = subprocess.run([sys.executable, "reproduce.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("test accuracy:")[1])
+    assert accuracy == pytest.approx(frame["history"]["test_accuracy"][-1], abs=1e-4)
+    z = zipfile.ZipFile(io.BytesIO(client.get(f"/api/session/{f['id']}/export/model.zip").content))
+    assert {"model.safetensors", "model.json", "config.toml", "reproduce.py"} <= set(z.namelist())
+
+
+def test_script_for_clicked_points_carries_the_data(client, tmp_path):
+    f = start(client, dataset="moons", points=100)
+    client.post(f"/api/session/{f['id']}/points", json={"x": 3.0, "y": 3.0, "label": 0})
+    train(client, f["id"], 100)
+    (tmp_path / "r.py").write_text(client.get(f"/api/session/{f['id']}/export/script.py").text)
+    out = subprocess.run([sys.executable, "r.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "points.csv").read_text().count("\n") == 102

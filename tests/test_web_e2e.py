@@ -1,0 +1,104 @@
+"""The playground in a real headless Chromium, against a real server on 127.0.0.1."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)",
+                allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    from torchclf.web.server import create_app
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def canvas(page):
+    return page.evaluate("document.getElementById('boundary').toDataURL()")
+
+
+def accuracy(page, which):
+    text = page.text_content(f"#{which}_acc")
+    return float(text.rstrip("%")) / 100
+
+
+def test_train_moons_watch_it_learn_add_points_and_export(server, browser, tmp_path):
+    page = browser.new_page(accept_downloads=True, viewport={"width": 1000, "height": 1100})
+    page.goto(f"{server}/#dataset=moons&points=300&noise=0.1&hidden=8,8&lr=0.1&epochs=3000")
+    page.wait_for_function("document.getElementById('epoch').textContent === '0'")
+    page.wait_for_timeout(300)
+    before = canvas(page)
+    page.click("#step")
+    page.wait_for_selector("#test_acc")
+    first = accuracy(page, "test")
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) >= 1500",
+                           timeout=60_000)
+    page.click("#pause")
+    assert canvas(page) != before
+    assert accuracy(page, "test") > max(first, 0.95)
+    assert "dataset=moons" in page.url and ("hidden=8%2C8" in page.url
+                                            or "hidden=8,8" in page.url)
+    shot = tmp_path / "playground.png"
+    page.screenshot(path=str(shot))  # docs/images/playground.png is made the same way
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+
+    n_before = page.evaluate("frame.train.length")
+    box = page.locator("#boundary").bounding_box()
+    page.mouse.click(box["x"] + 40, box["y"] + 40)
+    page.wait_for_function(f"frame.train.length === {n_before + 1}")
+
+    with page.expect_download() as info:
+        page.click("#export_script")
+    script = tmp_path / "reproduce.py"
+    info.value.save_as(script)
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "test accuracy:" in out.stdout
+
+
+def test_two_tabs_train_separately(server, browser):
+    a = browser.new_page()
+    b = browser.new_page()
+    a.goto(f"{server}/#dataset=moons&points=200")
+    b.goto(f"{server}/#dataset=spirals&classes=4&points=200&optimizer=adam&lr=0.01")
+    for page in (a, b):
+        page.wait_for_selector("#confusion tr")
+    a.click("#step")
+    a.wait_for_function("document.getElementById('epoch').textContent === '1'")
+    assert b.text_content("#epoch") == "0"
+    assert a.evaluate("frame.classes.length") == 2 and b.evaluate("frame.classes.length") == 4
+    assert a.evaluate("sessionId") != b.evaluate("sessionId")
