@@ -96,9 +96,12 @@ def postgres():
     if subprocess.run([*as_nobody, initdb, "-D", root / "data", "-A", "trust", "-U",
                        "postgres"], capture_output=True).returncode != 0:
         pytest.skip("initdb could not create a cluster here")
-    subprocess.run([*as_nobody, pg_ctl, "-D", root / "data", "-o",
-                    f"-p {port} -k {root} -h 127.0.0.1", "-l", root / "log", "-w", "start"],
-                   check=True, capture_output=True)
+    started = subprocess.run([*as_nobody, pg_ctl, "-D", root / "data", "-o",
+                              f"-p {port} -k {root} -h 127.0.0.1", "-l", root / "log", "-w",
+                              "start"], capture_output=True)
+    if started.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip("the PostgreSQL server did not start here")
     try:
         subprocess.run([sys.executable, "-c", f"import psycopg; c = psycopg.connect("
                         f"host='127.0.0.1', port={port}, user='postgres', dbname='postgres'); "
