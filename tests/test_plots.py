@@ -1,91 +1,206 @@
-"""Plots compute without matplotlib, write valid PNGs, and never touch the model."""
+"""The boundary grid (NumPy only) and the figures: right numbers, valid PNGs, no side effects.
+
+Self-contained: datasets are built with NumPy and models are plain NumPy callables, so
+these tests need nothing from torchclf but the Dataset, grid and plots modules.
+"""
+
+from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-import torch
 
-import torchclf as tc
-from torchclf.grid import View2D, decision_grid
+from torchclf.data.dataset import Dataset
+from torchclf.grid import CHUNK, View2D, decision_grid
 from torchclf.plots import plot_boundary, plot_confusion, plot_curves, plot_data, save_figure
 
+RES = 50
 
-def logistic(X):
-    p = 1 / (1 + np.exp(-4 * X[:, 0]))
+
+def blobs(n_classes: int, n_features: int, n: int = 120, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=3.0, size=(n_classes, n_features))
+    y = np.arange(n) % n_classes
+    X = centers[y] + rng.normal(size=(n, n_features))
+    return Dataset(X, y, tuple(f"class {c}" for c in range(n_classes)),
+                   tuple(f"f{i}" for i in range(n_features)), f"blobs{n_classes}x{n_features}")
+
+
+class LinearSoftmax:
+    """A stand-in model: softmax(X @ W + b), with weights we can check stay untouched."""
+
+    def __init__(self, ds: Dataset) -> None:
+        means = np.stack([ds.X[ds.y == c].mean(axis=0) for c in range(ds.n_classes)])
+        self.W = means.T.astype(np.float64)            # nearest-mean-like scores
+        self.b = -0.5 * (means ** 2).sum(axis=1)
+        self.calls: list[tuple[tuple[int, ...], np.dtype]] = []
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        self.calls.append((X.shape, X.dtype))
+        z = X @ self.W + self.b
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def logistic(X: np.ndarray) -> np.ndarray:
+    """Class 1 where x0 > 0."""
+    p = 1 / (1 + np.exp(-4 * X[:, 0].astype(np.float64)))
     return np.c_[1 - p, p]
 
 
-def is_png(path):
+def is_png(path) -> bool:
     data = path.read_bytes()
     return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
-def test_view_is_identity_for_two_features_and_a_plane_for_more():
+DATASETS = {"binary-2d": (2, 2), "four-classes-2d": (4, 2), "three-classes-5d": (3, 5)}
+
+
+# -- (a) the 2-D view ------------------------------------------------------------------------
+def test_view_is_identity_for_two_features():
     X = np.random.default_rng(0).normal(size=(50, 2))
     view = View2D.fit(X, ["a", "b"])
-    assert np.array_equal(view.to_2d(X), X) and view.axis_labels == ("a", "b")
-    Z = np.random.default_rng(1).normal(size=(200, 5))
-    pca = View2D.fit(Z, list("abcde"))
-    on_plane = pca.from_2d(np.array([[1.0, 2.0], [-0.5, 0.3]]))
-    assert np.allclose(pca.to_2d(on_plane), [[1.0, 2.0], [-0.5, 0.3]])
-    assert pca.axis_labels[0].startswith("PC1")
+    assert view.kind == "identity" and view.axis_labels == ("a", "b") and view.note == ""
+    assert np.array_equal(view.to_2d(X), X) and np.array_equal(view.from_2d(X), X)
 
 
+def test_pca_view_round_trips_points_on_its_plane():
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(200, 5)) * [5, 3, 1, 0.5, 0.1] + [1, 2, 3, 4, 5]
+    view = View2D.fit(Z, list("abcde"))
+    assert view.kind == "pca" and "mean" in view.note
+    assert view.axis_labels[0].startswith("PC1 (") and view.axis_labels[1].startswith("PC2 (")
+    assert np.allclose(view.axes @ view.axes.T, np.eye(2))
+    P = rng.normal(size=(30, 2)) * 4
+    on_plane = view.from_2d(P)
+    assert on_plane.shape == (30, 5)
+    assert np.allclose(view.to_2d(on_plane), P)
+    assert np.allclose(view.from_2d(view.to_2d(on_plane)), on_plane)
+    assert np.allclose(view.from_2d(np.zeros((1, 2))), Z.mean(axis=0))  # plane through the mean
+
+
+def test_one_feature_view_puts_points_on_the_x_axis():
+    X = np.array([[1.0], [2.0], [5.0]])
+    view = View2D.fit(X, ["only"])
+    assert np.array_equal(view.to_2d(X), [[1, 0], [2, 0], [5, 0]])
+    assert np.array_equal(view.from_2d([[3.0, 7.0]]), [[3.0]])
+    grid = decision_grid(logistic, X, ["only"], resolution=RES)
+    assert grid.yy.min() < 0 < grid.yy.max()  # the zero-width y axis still gets a box
+
+
+# -- (b) the grid ----------------------------------------------------------------------------
 def test_grid_labels_follow_the_model_and_serialise():
     X = np.random.default_rng(0).uniform(-1, 1, size=(40, 2)).astype(np.float32)
-    grid = decision_grid(logistic, X, ["a", "b"], resolution=50)
-    assert grid.proba.shape == (50, 50, 2)
-    assert np.allclose(grid.proba.sum(-1), 1)
+    grid = decision_grid(logistic, X, ["a", "b"], resolution=RES)
+    assert grid.xx.shape == grid.yy.shape == grid.labels.shape == (RES, RES)
+    assert grid.proba.shape == (RES, RES, 2)
+    assert np.allclose(grid.proba.sum(axis=-1), 1)
     assert np.array_equal(grid.labels, (grid.xx > 0).astype(int))
-    data = json.loads(json.dumps(grid.to_json()))
-    assert data["resolution"] == 50 and len(data["labels"]) == 50
+    assert np.allclose(grid.confidence, grid.proba.max(axis=-1))
+    x0, x1, y0, y1 = grid.box  # data range plus 10 % each side
+    assert x0 < X[:, 0].min() and x1 > X[:, 0].max() and y0 < X[:, 1].min()
+    data = json.loads(json.dumps(grid.to_json(with_proba=True)))
+    assert data["resolution"] == RES and len(data["labels"]) == RES == len(data["labels"][0])
+    assert len(data["x"]) == RES and data["axis_labels"] == ["a", "b"]
+    assert np.array(data["proba"]).shape == (RES, RES, 2)
+    assert all(c == round(c, 4) for row in data["confidence"] for c in row)
+    assert "proba" not in grid.to_json()
 
 
-@pytest.mark.parametrize("make", [
-    lambda: tc.datasets.moons(n_samples=200),
-    lambda: tc.datasets.blobs(n_samples=200, n_classes=4),
-    lambda: tc.datasets.blobs(n_samples=200, n_classes=3, n_features=5),
-])
-def test_every_plot_writes_a_png(tmp_path, make):
-    ds = make()
-    train, test = ds.split(seed=0)
-    model = tc.MLP(ds.n_features, (8,), ds.n_classes, seed=0)
-    run = tc.fit(model, train, test, optimizer="adam", lr=0.05, epochs=30, log_every=10)
-    figures = {"data": plot_data(ds), "curves": plot_curves(run.history),
-               "confusion": run.plot_confusion(),
-               "boundary": plot_boundary(run.predict_proba, train, test, resolution=50)}
-    for name, fig in figures.items():
-        assert is_png(save_figure(fig, tmp_path / f"{name}.png"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "boundary.png", "confusion.png", "curves.png", "data.png"]
+def test_grid_calls_the_model_in_float32_chunks():
+    ds = blobs(3, 5)
+    model = LinearSoftmax(ds)
+    resolution = 300  # 90 000 rows: more than one chunk
+    grid = decision_grid(model.predict_proba, ds.X, ds.feature_names, resolution=resolution)
+    assert grid.proba.shape == (resolution, resolution, 3)
+    assert len(model.calls) == 2 and sum(s[0] for s, _ in model.calls) == resolution ** 2
+    assert all(s[0] <= CHUNK and s[1] == 5 and dt == np.float32 for s, dt in model.calls)
 
 
+def test_grid_rejects_a_model_that_does_not_return_probabilities():
+    X = np.zeros((4, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="predict_proba"):
+        decision_grid(lambda A: A[:, 0], X, ["a", "b"], resolution=RES)
+
+
+# -- (c) every figure ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_every_plot_writes_a_png(tmp_path, name):
+    ds = blobs(*DATASETS[name])
+    order = np.random.default_rng(0).permutation(len(ds))
+    train, test = ds.subset(order[:90], "train"), ds.subset(order[90:], "test")
+    model = LinearSoftmax(ds)
+    W = model.W.copy()
+    history = {"epoch": [0, 1, 2, 3], "loss": [1.2, 0.8, 0.5, 0.4],
+               "accuracy": [0.4, 0.6, 0.8, 0.9], "test_loss": [1.3, 0.9, 0.6, 0.5],
+               "test_accuracy": [0.4, 0.5, 0.7, 0.8]}
+    matrix = np.bincount(ds.y * ds.n_classes + model.predict_proba(ds.X).argmax(axis=1),
+                         minlength=ds.n_classes ** 2).reshape(ds.n_classes, ds.n_classes)
+    boundary = plot_boundary(model.predict_proba, train, test, resolution=RES, title=name)
+    titles = [ax.get_title() for ax in boundary.axes]
+    assert titles[0].startswith("Train") and titles[1].startswith("Test")
+    assert ("PCA" in boundary.get_suptitle()) == (ds.n_features > 2)
+    figures = {"data": plot_data(ds), "curves": plot_curves(history),
+               "confusion": plot_confusion(matrix, ds.classes), "boundary": boundary,
+               "train-only": plot_boundary(model.predict_proba, train, resolution=RES)}
+    assert len(figures["train-only"].axes) == 1
+    for fig_name, fig in figures.items():
+        assert is_png(save_figure(fig, tmp_path / f"{fig_name}.png"))
+    assert np.array_equal(model.W, W)  # plotting only calls the model
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.png" for n in figures)
+
+
+def test_plots_draw_on_a_given_axes():
+    from matplotlib.figure import Figure
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert plot_data(blobs(2, 2), ax=left) is fig
+    assert plot_confusion(np.array([[5, 1], [0, 4]]), ("cat", "dog"), ax=right) is fig
+    assert [t.get_text() for t in right.get_xticklabels()] == ["cat", "dog"]
+    assert {t.get_text() for t in right.texts} == {"5", "1", "0", "4"}
+    assert right.get_xlabel() == "predicted" and right.get_ylabel() == "true"
+    assert {t.get_text() for t in left.get_legend().get_texts()} == {"class 0", "class 1"}
+
+
+# -- (d) curves with unmeasured test epochs --------------------------------------------------
 def test_curves_skip_unmeasured_test_epochs(tmp_path):
-    history = {"epoch": [0, 1, 2], "loss": [1.0, 0.5, 0.2], "accuracy": [0.5, 0.7, 0.9],
-               "test_loss": [1.0, float("nan"), 0.3], "test_accuracy": [0.5, float("nan"), 0.8]}
+    nan = float("nan")
+    history = {"epoch": [0, 1, 2, 3], "loss": [1.0, 0.5, 0.3, 0.2],
+               "accuracy": [0.5, 0.7, 0.8, 0.9],
+               "test_loss": [1.0, nan, nan, 0.3], "test_accuracy": [0.5, nan, nan, 0.8]}
     fig = plot_curves(history)
-    loss_ax = fig.axes[0]
-    test_line = [l for l in loss_ax.lines if "test" in l.get_label()][0]
-    assert list(test_line.get_xdata()) == [0, 2]
-    assert is_png(save_figure(fig, tmp_path / "c.png"))
+    loss_ax, acc_ax = fig.axes
+    test_line = next(line for line in loss_ax.lines if "test" in line.get_label())
+    assert list(test_line.get_xdata()) == [0, 3] and list(test_line.get_ydata()) == [1.0, 0.3]
+    assert len(acc_ax.lines) == 2
+    assert is_png(save_figure(fig, tmp_path / "curves.png"))
+    only_train = plot_curves({"epoch": [0, 1], "loss": [1.0, 0.5], "test_loss": [nan, nan]})
+    assert [len(ax.lines) for ax in only_train.axes] == [1, 0]
 
 
-def test_plotting_never_moves_copies_or_switches_the_model(trained_run):
-    model = trained_run.model
-    model.train()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    ids = [id(p) for p in model.parameters()]
-    trained_run.plot_boundary(resolution=40)
-    assert model.training
-    assert [id(p) for p in model.parameters()] == ids
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert next(model.parameters()).device.type == "cpu"
-    model.eval()
+# -- (e) atomic saving -----------------------------------------------------------------------
+def test_save_figure_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "data.png"
+    fig = plot_data(blobs(2, 2))
+    save_figure(fig, path)
+    save_figure(fig, path)  # overwriting is atomic too
+    assert [p.name for p in tmp_path.iterdir()] == ["data.png"] and is_png(path)
 
 
-def test_confusion_plot_labels_classes(tmp_path):
-    fig = plot_confusion(np.array([[5, 1], [0, 4]]), ("cat", "dog"))
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"]
-    assert {t.get_text() for t in ax.texts} == {"5", "1", "0", "4"}
+def test_a_failed_save_keeps_the_old_file_and_leaves_nothing_behind(tmp_path):
+    path = tmp_path / "data.png"
+    save_figure(plot_data(blobs(2, 2)), path)
+    before = path.read_bytes()
+    broken = plot_data(blobs(2, 2))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    broken.savefig = fail
+    with pytest.raises(RuntimeError):
+        save_figure(broken, path)
+    with pytest.raises(RuntimeError):
+        save_figure(broken, tmp_path / "new.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["data.png"]
+    assert path.read_bytes() == before

@@ -102,3 +102,19 @@ def test_load_run_rebuilds_the_split(trained_run, tmp_path):
     loaded = tc.load_run(run.save(tmp_path / "r", plots=False), with_data=True)
     assert np.array_equal(loaded.test.X, run.test.X)
     assert loaded.predictor.report(loaded.test) == run.metrics["test"]
+
+
+def test_plotting_never_moves_copies_or_switches_the_model(trained_run):
+    import torch
+    model = trained_run.model
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ids = [id(p) for p in model.parameters()]
+    try:
+        trained_run.plot_boundary(resolution=40)
+        assert model.training
+        assert [id(p) for p in model.parameters()] == ids
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+        assert next(model.parameters()).device.type == "cpu"
+    finally:
+        model.eval()

@@ -1,9 +1,10 @@
-"""What a decision-boundary picture shows, computed without matplotlib.
+"""What a decision-boundary picture shows, computed with NumPy only (no matplotlib).
 
-The plots and the web playground draw the same ``BoundaryGrid``. Data with more than
-two features is shown on a 2-D view: the plane through the data mean spanned by its
-two principal axes. The boundary drawn there is the model's true boundary restricted
-to that plane, not a projection of it.
+``torchclf.plots`` and the web playground draw the same ``BoundaryGrid``, so the picture
+in a PNG and in the browser agree. Data with more than two features is shown on a 2-D
+view: the plane through the data mean spanned by its top two principal axes. The
+boundary drawn there is the model's true boundary *restricted to that plane* (every
+other principal direction held at the mean), not a projection of the full boundary.
 """
 
 from __future__ import annotations
@@ -14,113 +15,179 @@ from typing import Callable, Sequence
 import numpy as np
 
 ProbaFn = Callable[[np.ndarray], np.ndarray]
-CHUNK = 65536
+"""(m, d) float32 feature rows -> (m, K) class probabilities, K >= 2."""
+
+CHUNK = 65536  # most rows handed to predict_proba at once
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class View2D:
-    """Maps feature space to the picture's 2-D plane and back.
+    """How points of any dimension are shown in 2-D, and how the picture maps back.
 
-    ``kind`` is "identity" (2 features), "pad" (1 feature: y is a dummy axis) or
-    "pca" (3+ features: the plane of the top two principal axes through the mean).
+    ``kind`` is "identity" (2 features), "pad" (1 feature: x is the feature, y is 0) or
+    "pca" (3+ features). For "pca", ``to_2d`` projects onto the top two principal axes
+    of the fitted X and ``from_2d`` returns the point of the plane through ``mean``
+    spanned by those axes, so a model evaluated there shows its boundary on that plane.
+    Points off the plane are drawn at their projection, so a point's colour may differ
+    from the region under it.
+
+    mean : (d,) ; axes : (2, d) orthonormal rows ; axis_labels : names for x and y.
     """
 
     kind: str
-    mean: np.ndarray          # (d,)
-    axes: np.ndarray          # (2, d) orthonormal rows (pca only)
+    mean: np.ndarray
+    axes: np.ndarray
     axis_labels: tuple[str, str]
 
     @classmethod
     def fit(cls, X: np.ndarray, feature_names: Sequence[str]) -> "View2D":
+        """The view for (n, d) ``X``; PCA (via SVD) is fitted on X when d > 2."""
         X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] < 1:
+            raise ValueError(f"expected X of shape (n, d) with d >= 1, got {X.shape}")
         d = X.shape[1]
+        names = [str(f) for f in feature_names]
+        if len(names) != d:
+            raise ValueError(f"expected {d} feature names, got {len(names)}")
         mean = X.mean(axis=0) if len(X) else np.zeros(d)
-        if d == 2:
-            return cls("identity", mean, np.eye(2), (feature_names[0], feature_names[1]))
         if d == 1:
-            return cls("pad", mean, np.ones((2, 1)), (feature_names[0], ""))
+            return cls("pad", mean, np.array([[1.0], [0.0]]), (names[0], ""))
+        if d == 2:
+            return cls("identity", mean, np.eye(2), (names[0], names[1]))
         _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
-        var = s ** 2 / max((s ** 2).sum(), 1e-12)
-        return cls("pca", mean, vt[:2], (f"PC1 ({100 * var[0]:.0f}% var)",
-                                         f"PC2 ({100 * var[1]:.0f}% var)"))
+        axes = _complete_basis(vt[:2], d)
+        # SVD signs are arbitrary: make each axis' largest entry positive so pictures are stable
+        axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])[:, None]
+        var = np.zeros(2)
+        total = float((s ** 2).sum())
+        if total > 0:
+            var[:len(s[:2])] = s[:2] ** 2 / total
+        return cls("pca", mean, axes, (f"PC1 ({100 * var[0]:.0f}% var)",
+                                       f"PC2 ({100 * var[1]:.0f}% var)"))
 
     def to_2d(self, X: np.ndarray) -> np.ndarray:
-        """(n, d) -> (n, 2)."""
+        """(n, d) feature rows -> (n, 2) picture coordinates (float64)."""
         X = np.asarray(X, dtype=np.float64)
         if self.kind == "identity":
-            return X
+            return X.copy()
         if self.kind == "pad":
             return np.c_[X[:, 0], np.zeros(len(X))]
         return (X - self.mean) @ self.axes.T
 
     def from_2d(self, P: np.ndarray) -> np.ndarray:
-        """(m, 2) plane points -> (m, d) feature rows (on the plane for pca)."""
+        """(m, 2) picture points -> (m, d) feature rows (on the PCA plane for "pca")."""
         P = np.asarray(P, dtype=np.float64)
         if self.kind == "identity":
-            return P
+            return P.copy()
         if self.kind == "pad":
-            return P[:, :1]
+            return P[:, :1].copy()
         return self.mean + P @ self.axes
 
     @property
     def note(self) -> str:
+        """One line for a figure when the view is not the raw features, else ""."""
         if self.kind == "pca":
-            return "more than 2 features: shown on the plane of the two principal axes"
+            return (f"{len(self.mean)} features: boundary on the PCA plane through the mean "
+                    "(PC1, PC2); points projected onto it")
         return ""
 
 
-@dataclass(frozen=True)
-class BoundaryGrid:
-    """A ``resolution x resolution`` grid of class probabilities over the 2-D view."""
+def _complete_basis(rows: np.ndarray, d: int) -> np.ndarray:
+    """(r, d) orthonormal rows, r <= 2 -> (2, d), adding unit vectors if too few samples."""
+    basis = [np.asarray(r, dtype=np.float64) for r in rows]
+    for e in np.eye(d):
+        if len(basis) == 2:
+            break
+        v = e - sum((e @ b) * b for b in basis)
+        if np.linalg.norm(v) > 1e-6:
+            basis.append(v / np.linalg.norm(v))
+    return np.array(basis)
 
-    xx: np.ndarray          # (r, r) plane x
-    yy: np.ndarray          # (r, r) plane y
-    proba: np.ndarray       # (r, r, K)
+
+@dataclass(frozen=True, eq=False)
+class BoundaryGrid:
+    """Class probabilities on a ``resolution x resolution`` grid over a 2-D view.
+
+    xx, yy : (r, r) picture coordinates (row 0 is the bottom, ``yy`` grows with the row)
+    proba : (r, r, K) ; labels : (r, r) int argmax ; confidence : (r, r) max probability
+    """
+
+    xx: np.ndarray
+    yy: np.ndarray
+    proba: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray
     view: View2D
 
     @property
-    def labels(self) -> np.ndarray:
-        """(r, r) predicted class codes."""
-        return self.proba.argmax(axis=-1)
+    def box(self) -> tuple[float, float, float, float]:
+        """(x_min, x_max, y_min, y_max)."""
+        return (float(self.xx[0, 0]), float(self.xx[0, -1]),
+                float(self.yy[0, 0]), float(self.yy[-1, 0]))
 
-    @property
-    def confidence(self) -> np.ndarray:
-        """(r, r) probability of the predicted class."""
-        return self.proba.max(axis=-1)
+    def to_json(self, with_proba: bool = False) -> dict:
+        """Plain lists and numbers (4 decimals) for a web client; rows go bottom to top.
 
-    def to_json(self) -> dict:
-        """Plain lists for a web client: bounds, labels and confidence row by row."""
-        return {
-            "x_min": float(self.xx[0, 0]), "x_max": float(self.xx[0, -1]),
-            "y_min": float(self.yy[0, 0]), "y_max": float(self.yy[-1, 0]),
+        ``proba`` ((r, r, K) nested lists) is included only with ``with_proba``: it is
+        K times the size of the rest.
+        """
+        x0, x1, y0, y1 = self.box
+        out = {
+            "x_min": round(x0, 4), "x_max": round(x1, 4),
+            "y_min": round(y0, 4), "y_max": round(y1, 4),
             "resolution": int(self.xx.shape[0]),
+            "n_classes": int(self.proba.shape[-1]),
+            "x": np.round(self.xx[0], 4).tolist(),
+            "y": np.round(self.yy[:, 0], 4).tolist(),
             "labels": self.labels.astype(int).tolist(),
-            "confidence": np.round(self.confidence, 3).tolist(),
+            "confidence": np.round(self.confidence.astype(np.float64), 4).tolist(),
             "axis_labels": list(self.view.axis_labels),
+            "view": self.view.kind,
+            "note": self.view.note,
         }
+        if with_proba:
+            out["proba"] = np.round(self.proba.astype(np.float64), 4).tolist()
+        return out
 
 
 def bounds(P: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
-    """Box around 2-D points with a relative margin (never zero-width)."""
+    """(x_min, x_max, y_min, y_max) around (n, 2) points plus ``margin`` x range per side.
+
+    A zero-width side (one point, or the dummy axis of 1-feature data) gets +-0.5.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    if len(P) == 0:
+        return -1.0, 1.0, -1.0, 1.0
     lo, hi = P.min(axis=0), P.max(axis=0)
-    pad = np.maximum((hi - lo) * margin, 0.5 * (hi - lo == 0) + 1e-3)
-    return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
+    span = hi - lo
+    pad = np.where(span > 0, span * margin, 0.5)
+    return (float(lo[0] - pad[0]), float(hi[0] + pad[0]),
+            float(lo[1] - pad[1]), float(hi[1] + pad[1]))
 
 
 def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence[str],
                   resolution: int = 200, margin: float = 0.1,
                   view: View2D | None = None,
                   box: tuple[float, float, float, float] | None = None) -> BoundaryGrid:
-    """Evaluate ``predict_proba`` on a grid covering ``X`` (in chunks, so any size fits).
+    """Evaluate ``predict_proba`` on a grid covering the 2-D view of (n, d) ``X``.
 
-    ``predict_proba`` maps (m, d) float32 feature rows to (m, K) probabilities; it is
-    only called, so the model behind it is never moved, copied or switched.
+    The view is fitted on X unless given; the box is ``bounds(view.to_2d(X), margin)``
+    unless given. Rows go to ``predict_proba`` as float32 (m, d) chunks of at most
+    ``CHUNK`` rows; it is only called, so the model behind it is never touched.
     """
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
     view = view or View2D.fit(X, feature_names)
     x0, x1, y0, y1 = box or bounds(view.to_2d(X), margin)
     xx, yy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
-    plane = np.c_[xx.ravel(), yy.ravel()]
-    rows = view.from_2d(plane).astype(np.float32)
-    parts = [np.asarray(predict_proba(rows[i:i + CHUNK])) for i in range(0, len(rows), CHUNK)]
+    rows = view.from_2d(np.c_[xx.ravel(), yy.ravel()]).astype(np.float32)
+    parts = []
+    for i in range(0, len(rows), CHUNK):
+        chunk = rows[i:i + CHUNK]
+        p = np.asarray(predict_proba(chunk), dtype=np.float64)
+        if p.ndim != 2 or p.shape[0] != len(chunk) or p.shape[1] < 2:
+            raise ValueError(f"predict_proba must return ({len(chunk)}, K>=2) probabilities, "
+                             f"got shape {p.shape}")
+        parts.append(p)
     proba = np.concatenate(parts).reshape(resolution, resolution, -1)
-    return BoundaryGrid(xx, yy, proba, view)
+    return BoundaryGrid(xx, yy, proba, proba.argmax(axis=-1), proba.max(axis=-1), view)
