@@ -144,20 +144,3 @@ def test_divergence_is_still_caught(moons):
     train, test = moons
     with pytest.raises(tc.TrainingDiverged):
         tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, lr=1e12, epochs=500, engine="fast")
-
-
-@pytest.mark.parametrize("n_classes,activation", [(2, "relu"), (3, "tanh"), (4, "gelu")])
-def test_kernel_predictions_equal_torch_forward(n_classes, activation):
-    import torchclf.run as run_module
-    model = tc.MLP(3, (16, 8), n_classes, activation, seed=0)
-    predictor = tc.Predictor(model, model.task, tuple(range(n_classes)), ("a", "b", "c"))
-    X = np.random.default_rng(0).normal(0, 5, size=(10_000, 3)).astype(np.float32)
-    kernel = predictor.predict_proba(X)
-    old = run_module.FAST_PREDICT_MIN_ROWS
-    run_module.FAST_PREDICT_MIN_ROWS = 10**12
-    try:
-        reference = predictor.predict_proba(X)
-    finally:
-        run_module.FAST_PREDICT_MIN_ROWS = old
-    assert np.allclose(kernel, reference, atol=1e-6)
-    assert np.array_equal(kernel.argmax(1), reference.argmax(1))

@@ -53,9 +53,9 @@ class Predictor:
         dtype = param.dtype if param is not None else torch.float32
         if device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS:
             from torchclf.train.fast import predict_proba as kernel_proba
-            proba = kernel_proba(self.model, torch.from_numpy(np.ascontiguousarray(X)))
+            proba = kernel_proba(self.model, X)
             if proba is not None:
-                return proba.numpy()
+                return proba
         was_training = self.model.training
         self.model.eval()
         try:

@@ -2,10 +2,11 @@
 
 For the lesson's models an epoch is a few thousand multiply-adds, and PyTorch spends
 almost all of an eager epoch dispatching ~40 tiny operations. ``kernel.c`` does the
-same forward, hand-derived backward and torch.optim update in plain loops. It is
-compiled once with the system C compiler into a per-user cache; where there is no
-compiler (or ``TORCHCLF_ENGINE=autograd``), fit uses the plain autograd loop, which is
-also the reference the tests compare against.
+same forward, hand-derived backward and torch.optim update in plain loops, and
+``predict.c`` the forward pass alone for many rows (a boundary grid), on SIMD vectors
+and threads. Both are compiled once with the system C compiler into one library in a
+per-user cache; where there is no compiler (or ``TORCHCLF_ENGINE=autograd``), fit uses
+the plain autograd loop, which is also the reference the tests compare against.
 
 The kernel works in place on the model's parameter tensors and on optimizer state
 tensors laid out as torch.optim keeps them, so checkpoints, resume and anything that
@@ -26,6 +27,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "manual_tanh": 2, "sigmoid": 3,
                     "leaky_relu": 4, "gelu": 5}
 OPTIMIZER_CODES = {torch.optim.SGD: 0, torch.optim.Adam: 1, torch.optim.AdamW: 2}
-SOURCE = Path(__file__).with_name("kernel.c")
+SOURCES = [Path(__file__).with_name(name) for name in ("kernel.c", "predict.c")]
+MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
 
 
 def _cache_dir() -> Path:
@@ -65,8 +68,8 @@ def load_kernel() -> ctypes.CDLL | None:
     """The compiled kernel, building it on first use; None when it cannot be built."""
     if os.environ.get("TORCHCLF_ENGINE", "").lower() == "autograd":
         return None
-    source = SOURCE.read_bytes()
-    flags = ["-O3", "-shared", "-fPIC", "-std=c99", *_simd_flags()]
+    source = b"".join(path.read_bytes() for path in SOURCES)
+    flags = ["-O3", "-shared", "-fPIC", "-std=c99", "-pthread", *_simd_flags()]
     key = hashlib.sha256(source + " ".join(flags).encode() + platform.machine().encode()
                          + sys.platform.encode()).hexdigest()[:16]
     target = _cache_dir() / f"kernel-{key}.so"
@@ -79,7 +82,7 @@ def load_kernel() -> ctypes.CDLL | None:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
             os.close(fd)
-            subprocess.run([cc, *flags, str(SOURCE), "-o", tmp, "-lm"], check=True,
+            subprocess.run([cc, *flags, *map(str, SOURCES), "-o", tmp, "-lm"], check=True,
                            capture_output=True, timeout=120)
             os.replace(tmp, target)
         except (OSError, subprocess.SubprocessError) as e:
@@ -101,49 +104,42 @@ def load_kernel() -> ctypes.CDLL | None:
                               ctypes.c_double, ctypes.c_double, ctypes.c_int, P,
                               ctypes.c_int, P, P]
     lib.predict_mlp.restype = ctypes.c_int
-    lib.predict_mlp.argtypes = [ctypes.c_int, P, ctypes.c_int, P, ctypes.c_int, P, P, P]
+    lib.predict_mlp.argtypes = [ctypes.c_int, P, ctypes.c_int, P, ctypes.c_int, P, P, P,
+                                ctypes.c_int]
     return lib
 
 
-def predict_proba(model: nn.Module, X: torch.Tensor, threads: int | None = None
-                  ) -> torch.Tensor | None:
-    """(n, K) probabilities of an eligible float32 CPU MLP via the kernel, rows split
-    over threads (the kernel releases the GIL); None when the kernel cannot do it."""
+def predict_proba(model: nn.Module, X: np.ndarray, threads: int | None = None
+                  ) -> np.ndarray | None:
+    """(n, K) float32 probabilities of an eligible float32 CPU MLP for (n, d) float32
+    rows, computed by the kernel on up to ``threads`` threads (default: torch's count;
+    the kernel releases the GIL); None when the kernel cannot do it.
+
+    Nothing of the model is copied or changed: the kernel reads its weights in place.
+    """
     from torchclf.model import MLP
-    if not (isinstance(model, MLP) and model.spec.activation in ACTIVATION_CODES
-            and X.device.type == "cpu" and X.dtype == torch.float32
-            and all(p.dtype == torch.float32 and p.device.type == "cpu"
-                    for p in model.parameters())):
+    if not (isinstance(model, MLP) and model.spec.activation in ACTIVATION_CODES):
+        return None
+    linears = _linears(model)
+    # the layers' own tensors: walking model.parameters() costs more than a small call
+    if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
+               for m in linears for t in (m.weight, m.bias)):
         return None
     lib = load_kernel()
     if lib is None:
         return None
-    linears = _linears(model)
-    X = X.contiguous()
+    X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
-    out = torch.empty(n, max(2, linears[-1].out_features))
+    out = np.empty((n, max(2, linears[-1].out_features)), dtype=np.float32)
     sizes = (ctypes.c_int * (len(linears) + 1))(linears[0].in_features,
                                                 *[m.out_features for m in linears])
-    weights = [m.weight.detach().contiguous() for m in linears]
-    biases = [m.bias.detach().contiguous() for m in linears]
-    W = (ctypes.c_void_p * len(weights))(*[w.data_ptr() for w in weights])
-    B = (ctypes.c_void_p * len(biases))(*[b.data_ptr() for b in biases])
-    act = ACTIVATION_CODES[model.spec.activation]
-    parts = max(1, min(threads or torch.get_num_threads(), n // 4096 or 1))
-    bounds = [n * i // parts for i in range(parts + 1)]
-
-    def work(i: int) -> int:
-        lo, hi = bounds[i], bounds[i + 1]
-        return lib.predict_mlp(hi - lo, X[lo:].data_ptr() if hi > lo else None, len(linears),
-                               sizes, act, W, B, out[lo:].data_ptr() if hi > lo else None)
-
-    if parts == 1:
-        codes = [work(0)]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(parts) as pool:
-            codes = list(pool.map(work, range(parts)))
-    if any(codes):
+    W = (ctypes.c_void_p * len(linears))(*[m.weight.data_ptr() for m in linears])
+    B = (ctypes.c_void_p * len(linears))(*[m.bias.data_ptr() for m in linears])
+    threads = max(1, min(threads or torch.get_num_threads(), n // MIN_ROWS_PER_THREAD))
+    code = lib.predict_mlp(n, X.ctypes.data, len(linears), sizes,
+                           ACTIVATION_CODES[model.spec.activation], W, B, out.ctypes.data,
+                           threads)
+    if code != 0:
         raise MemoryError("the fast kernel ran out of memory")
     return out
 
