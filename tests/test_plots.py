@@ -118,6 +118,40 @@ def test_grid_calls_the_model_in_float32_chunks():
     assert all(s[0] <= CHUNK and s[1] == 5 and dt == np.float32 for s, dt in model.calls)
 
 
+@pytest.mark.parametrize("n_features", [1, 2, 5])
+def test_grid_rows_are_the_view_of_every_grid_point(n_features):
+    ds = blobs(3, n_features)
+    view = View2D.fit(ds.X, ds.feature_names)
+    xs, ys = np.linspace(-2, 3, 7), np.linspace(-1, 1, 4)
+    xx, yy = np.meshgrid(xs, ys)
+    expected = view.from_2d(np.c_[xx.ravel(), yy.ravel()])
+    assert np.array_equal(view.grid_rows(xs, ys), expected)
+    rows32 = view.grid_rows(xs, ys, dtype=np.float32)
+    assert rows32.dtype == np.float32 and np.array_equal(rows32, expected.astype(np.float32))
+
+
+def test_grid_labels_and_confidence_are_argmax_and_max_with_ties_to_the_first_class():
+    def ties(X):  # four classes: all tie in the middle, classes 1 and 2 tie on the right
+        p = np.full((len(X), 4), 0.25)
+        p[X[:, 0] > 0.3] = [0.1, 0.4, 0.4, 0.1]
+        p[X[:, 0] < -0.3] = [0.1, 0.2, 0.3, 0.4]
+        return p
+
+    X = np.array([[-1.0, -1.0], [1.0, 1.0]])
+    grid = decision_grid(ties, X, ["a", "b"], resolution=RES)
+    assert np.array_equal(grid.labels, grid.proba.argmax(axis=-1))
+    assert np.array_equal(grid.confidence, grid.proba.max(axis=-1))
+    assert set(np.unique(grid.labels)) == {0, 1, 3}
+    assert grid.labels.dtype == np.intp
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grid_keeps_the_models_precision(dtype):
+    X = np.random.default_rng(0).uniform(-1, 1, size=(40, 2))
+    grid = decision_grid(lambda A: logistic(A).astype(dtype), X, ["a", "b"], resolution=RES)
+    assert grid.proba.dtype == grid.confidence.dtype == dtype
+
+
 def test_grid_rejects_a_model_that_does_not_return_probabilities():
     X = np.zeros((4, 2), dtype=np.float32)
     with pytest.raises(ValueError, match="predict_proba"):
