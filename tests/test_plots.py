@@ -142,7 +142,9 @@ def test_grid_labels_and_confidence_are_argmax_and_max_with_ties_to_the_first_cl
     assert np.array_equal(grid.labels, grid.proba.argmax(axis=-1))
     assert np.array_equal(grid.confidence, grid.proba.max(axis=-1))
     assert set(np.unique(grid.labels)) == {0, 1, 3}
-    assert grid.labels.dtype == np.intp
+    assert grid.labels.dtype == np.int8  # compact: a 1000x1000 grid's labels take 1 MB
+    many = decision_grid(lambda A: np.full((len(A), 200), 1 / 200), X, ["a", "b"], resolution=4)
+    assert many.labels.dtype == np.intp and (many.labels == 0).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

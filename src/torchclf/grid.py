@@ -130,8 +130,8 @@ class BoundaryGrid:
 
     xx, yy : (r, r) picture coordinates (row 0 is the bottom, ``yy`` grows with the row);
         read-only broadcast views, so a million-point grid costs no coordinate copies
-    proba : (r, r, K), float32 or the model's wider float ; labels : (r, r) intp argmax ;
-    confidence : (r, r) max probability
+    proba : (r, r, K), float32 or the model's wider float ; labels : (r, r) argmax, int8
+    (intp for K > 127) ; confidence : (r, r) max probability
     """
 
     xx: np.ndarray
@@ -218,7 +218,10 @@ def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence
         if proba is None:
             proba = np.empty((resolution, resolution, p.shape[1]),
                              dtype=np.result_type(p.dtype, np.float32))
-            labels = np.empty((resolution, resolution), dtype=np.intp)
+            # the smallest int for the classes: a million-cell grid then allocates
+            # (and page-faults) 1 MB of labels instead of 8
+            labels = np.empty((resolution, resolution),
+                              dtype=np.int8 if p.shape[1] <= 127 else np.intp)
             confidence = np.empty((resolution, resolution), dtype=proba.dtype)
         proba[lo:hi] = p.reshape(hi - lo, resolution, -1)
         _winners(proba[lo:hi], labels[lo:hi], confidence[lo:hi])
