@@ -7,7 +7,8 @@ models at once). Prints medians over repeats, ratios and peak memory.
     python benchmarks/speed.py --markdown results.md
 
 The job is the lesson's moons exercise: 2-8-8-1 ReLU, 800 training points,
-full-batch SGD lr 0.1, BCEWithLogitsLoss, 1000 epochs.
+full-batch SGD lr 0.1, BCEWithLogitsLoss, 1000 epochs. Inference is the 1000x1000
+grid a boundary picture evaluates, against the time of 20 epochs of each loop.
 """
 
 from __future__ import annotations
@@ -133,6 +134,49 @@ def torchclf_fit(engine):
     return go
 
 
+def inference(train, test, trainers, rounds: int) -> tuple[list, list]:
+    """The 1000x1000 grid a boundary picture evaluates, predicted by torch's eager forward
+    (the lesson's way), the Predictor and the full decision_grid (probabilities, labels,
+    confidence), against 20 epochs of each training loop. The two are timed in turns,
+    round after round, so that both see the same machine: this one is shared, and its
+    speed drifts by tens of percent within a minute.
+
+    Returns (name, median seconds, peak MiB) for the predictions and (name, median
+    seconds of 20 epochs) for the trainers; epochs are timed in runs of 200, so that
+    building the model and the final metrics weigh 1/10 as much.
+    """
+    from torchclf.grid import View2D, bounds, decision_grid
+    run = tc.fit(tc.MLP(2, (8, 8), 2, seed=0), train, test, lr=0.1, epochs=50)
+    view = View2D.fit(train.X, train.feature_names)
+    x0, x1, y0, y1 = bounds(view.to_2d(train.X))
+    xx, yy = np.meshgrid(np.linspace(x0, x1, 1000), np.linspace(y0, y1, 1000))
+    points = np.c_[xx.ravel(), yy.ravel()].astype(np.float32)
+
+    def eager_forward(X):
+        with torch.inference_mode():
+            return torch.sigmoid(run.model(torch.from_numpy(X))).numpy()
+
+    predictions = [
+        ("torch eager forward + sigmoid", lambda: eager_forward(points)),
+        ("torchclf Predictor.predict_proba", lambda: run.predict_proba(points)),
+        ("torchclf decision_grid", lambda: decision_grid(
+            run.predict_proba, train.X, train.feature_names, resolution=1000))]
+    epochs = 200
+    training = [(name, lambda fn=fn: fn(train, test, epochs)) for name, fn in trainers]
+    peaks = {name: measure(fn, 1)[1] for name, fn in predictions}
+    times: dict[str, list[float]] = {name: [] for name, _ in predictions + training}
+    for _ in range(rounds):
+        for name, fn in predictions + training:
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    for name, _ in predictions:
+        print(f"{name:<40} {medians[name] * 1000:8.1f} ms  (peak +{peaks[name]:.1f} MiB)")
+    return ([(name, medians[name], peaks[name]) for name, _ in predictions],
+            [(name, medians[name] * 20 / epochs) for name, _ in training])
+
+
 def measure(fn: Callable, repeats: int, *args) -> tuple[float, float]:
     fn(*args)  # warm up (imports, kernel build, allocator)
     times, peak = [], 0.0
@@ -183,13 +227,9 @@ def main() -> None:
     for name, rate, mem in batch_rows:
         print(f"{name:<50} {rate:10.0f} model-epochs/s  (peak +{mem:.1f} MiB)")
 
-    # inference on a 1000 x 1000 boundary grid vs 20 training epochs
-    run = tc.fit(tc.MLP(2, (8, 8), 2, seed=0), train, test, lr=0.1, epochs=50)
-    grid = np.random.default_rng(0).uniform(-2, 3, size=(1_000_000, 2)).astype(np.float32)
-    grid_t, _ = measure(run.predict_proba, 3 if not args.quick else 1, grid)
-    epoch_auto = base["torchclf fit, autograd engine"] / epochs
-    epoch_fast = ours / epochs
-
+    # inference: a 1000 x 1000 boundary grid against 20 epochs of each training loop
+    trainers = [(name, fn) for name, fn in cases if name != "scikit-learn MLPClassifier"]
+    grid_rows, epoch_rows = inference(train, test, trainers, 3 if args.quick else 15)
     lines = [f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
              f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
              f"{epochs} epochs, median of {repeats}.", "",
@@ -202,14 +242,22 @@ def main() -> None:
               "|---|---|---|"]
     for name, rate, mem in batch_rows:
         lines.append(f"| {name} | {rate:,.0f} | {rate / seq_rate:.1f}x |")
-    lines += ["", f"Predicting a 1000x1000 boundary grid: {grid_t * 1000:.1f} ms; "
-                  f"20 training epochs take {20 * epoch_auto * 1000:.1f} ms (autograd) and "
-                  f"{20 * epoch_fast * 1000:.2f} ms (fast engine)."]
+    lines += ["", "| 1000x1000 boundary grid (1M points), 2-8-8-1 | ms | peak memory |",
+              "|---|---|---|"]
+    for name, t, mem in grid_rows:
+        lines.append(f"| {name} | {t * 1000:.1f} | +{mem:.1f} MiB |")
+    for name, t in epoch_rows:
+        lines.append(f"| 20 training epochs: {name} | {t * 1000:.1f} | |")
     table = "\n".join(lines)
     print()
     print(table)
     print(f"\ntargets: fast >= 15x lesson loop: {base['lesson loop (torchmetrics)'] / ours:.1f}x; "
           f">= 5x scikit-learn: {base['scikit-learn MLPClassifier'] / ours:.1f}x")
+    for name, t, _ in grid_rows[1:]:
+        print(f"{name} on the grid takes " + ", ".join(
+            f"{t / epoch_t:.2f}x" for _, epoch_t in epoch_rows)
+            + " the time of 20 epochs of the " + " / ".join(n for n, _ in epoch_rows)
+            + " (target < 1)")
     if args.markdown:
         from torchclf.io import atomic_write_text
         atomic_write_text(args.markdown, table + "\n")
