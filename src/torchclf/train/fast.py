@@ -122,8 +122,7 @@ def predict_proba(model: nn.Module, X: np.ndarray, threads: int | None = None
         return None
     linears = _linears(model)
     # the layers' own tensors: walking model.parameters() costs more than a small call
-    if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
-               for m in linears for t in (m.weight, m.bias)):
+    if not _kernel_readable(t for m in linears for t in (m.weight, m.bias)):
         return None
     lib = load_kernel()
     if lib is None:
@@ -167,9 +166,13 @@ def eligible(model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
             group.get("amsgrad") or tuple(group["betas"]) != (0.9, 0.999)
             or group["eps"] != 1e-8 or group.get("capturable") or group.get("differentiable")):
         return False
-    params = list(model.parameters())
-    return all(p.dtype == torch.float32 and p.device.type == "cpu" and p.is_contiguous()
-               for p in params) and load_kernel() is not None
+    return _kernel_readable(model.parameters()) and load_kernel() is not None
+
+
+def _kernel_readable(tensors) -> bool:
+    """Can the kernel read (and write) these tensors in place: float32, CPU, contiguous?"""
+    return all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
+               for t in tensors)
 
 
 class FastTrainer:
