@@ -10,7 +10,7 @@ from torchclf.errors import UserError
 from torchclf.runs import unique_run_dir
 
 EXPECTED = {"config.toml", "model.safetensors", "model.json", "history.csv", "metrics.json",
-            "boundary.png", "curves.png", "confusion.png"}
+            "boundary.png", "curves.png", "confusion.png", ".torchclf.json"}
 
 
 def test_save_writes_every_file_and_reload_predicts_identically(trained_run, tmp_path):
@@ -48,10 +48,18 @@ def test_string_labels_survive_the_round_trip(tmp_path):
 
 
 def test_resaving_replaces_the_run_whole(trained_run, tmp_path):
-    path = trained_run.save(tmp_path / "r", plots=False)
-    (path / "stale.txt").write_text("old")
+    path = trained_run.save(tmp_path / "r")
     trained_run.save(path, plots=False)
-    assert not (path / "stale.txt").exists()
+    assert not (path / "boundary.png").exists()  # the old run went, not merged
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def test_a_run_holding_a_users_file_is_never_replaced(trained_run, tmp_path):
+    path = trained_run.save(tmp_path / "r", plots=False)
+    (path / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="notes.txt"):
+        trained_run.save(path, plots=False)
+    assert (path / "notes.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 
 

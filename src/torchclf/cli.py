@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 PROG = "torchclf"
+PLOT_FILES = ("boundary.png", "curves.png", "confusion.png")
 # Commands that live in their own modules: each has add_parser(subparsers) registering a
 # parser whose defaults include handler=run, and run(args, out, err) -> exit code.
 EXTENSIONS = ("torchclf.cli_sweep", "torchclf.cli_tune", "torchclf.web.cli")
@@ -257,8 +258,10 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     import signal
     from torchclf.console import LessonPrinter, ProgressBar, metrics_table
     from torchclf.experiment import run_config
+    from torchclf.owned import check_destination
     from torchclf.runs import unique_run_dir
     from torchclf.train.callbacks import StopOnSignal
+    from torchclf.train.checkpoint import check_checkpoint_destination
     from torchclf.train.loop import TrainingInterrupted
 
     _validate(config)
@@ -267,13 +270,14 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
         target = Path(resume.extra.get("out") or unique_run_dir(args.runs_dir, config.name))
     else:
         target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
+    check_destination(target, "run")  # before training: never replace a user's folder
     show_bar = args.progress if args.progress is not None else err.isatty()
     bar = ProgressBar(err) if show_bar else None
     stopper = StopOnSignal()
     callbacks = [stopper] + ([bar] if bar is not None else [])
     if not args.quiet:
         callbacks.append(LessonPrinter(out, bar))
-    checkpoint = target.parent / f"{target.name}.checkpoint.pt"
+    checkpoint = check_checkpoint_destination(target.parent / f"{target.name}.checkpoint.pt")
     try:
         run = run_config(config, callbacks, checkpoint_path=checkpoint,
                          checkpoint_every=getattr(args, "checkpoint_every", None),
@@ -295,6 +299,9 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     config = _config_from_args(args)
     if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         _validate(config)
+        if args.out:
+            from torchclf.owned import check_destination
+            check_destination(args.out, "run")
         from torchclf.distributed import train_distributed
         return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)
@@ -314,6 +321,8 @@ def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
     table = pd.concat([frame.reset_index(drop=True), result], axis=1)
     if args.output:
         from torchclf.io import atomic_write_text
+        from torchclf.owned import check_file_destination
+        check_file_destination(args.output, "predictions")
         atomic_write_text(args.output, table.to_csv(index=False))
         print(f"wrote {len(table)} predictions to {args.output}", file=out)
     else:
@@ -351,12 +360,14 @@ def cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
 
     run = load_run(_run_dir(args.run), with_data=True)
     folder = Path(args.out) if args.out else Path(args.run)
+    _check_plot_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     run.metrics = {"train": run.predictor.report(run.train),
                    "test": run.predictor.report(run.test)}
-    figures = {"boundary.png": plot_boundary(run.predictor.predict_proba, run.train, run.test,
-                                             resolution=args.resolution),
-               "curves.png": run.plot_curves(), "confusion.png": run.plot_confusion("test")}
+    figures = dict(zip(PLOT_FILES, (
+        plot_boundary(run.predictor.predict_proba, run.train, run.test,
+                      resolution=args.resolution),
+        run.plot_curves(), run.plot_confusion("test"))))
     for name, fig in figures.items():
         save_figure(fig, folder / name)
         print(f"wrote {folder / name}", file=out)
@@ -401,6 +412,21 @@ def _run_dir(path: str) -> Path:
     if not p.is_dir():
         raise UserError(f"run directory not found: {path} (train one with 'torchclf train')")
     return p
+
+
+def _check_plot_folder(folder: Path) -> None:
+    """PNGs go into a run folder, or beside the user's files without replacing any."""
+    from torchclf.errors import UserError
+    from torchclf.owned import check_file_destination, foreign_content
+    if folder.is_dir() and foreign_content(folder, "run"):
+        taken = [n for n in PLOT_FILES if (folder / n).exists()]
+        if taken:
+            raise UserError(f"{folder / taken[0]} already exists and was not written by "
+                            "torchclf: choose another --out folder")
+    elif folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file: give --out a folder for the PNGs")
+    for name in PLOT_FILES:
+        check_file_destination(folder / name, "plot")
 
 
 def _check_classes(found: tuple, known: tuple, where: str) -> None:

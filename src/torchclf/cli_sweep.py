@@ -40,6 +40,7 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf import config as cfg
     from torchclf.cli import apply_data_options
     from torchclf.model import MLPSpec, parse_hidden
+    from torchclf.owned import check_destination
     from torchclf.runs import unique_run_dir
     from torchclf.sweep import Grid, run_sweep
 
@@ -48,6 +49,10 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     base = base.replace(name=Path(args.source).stem)
     base = base.replace("model", task=args.task)
     base = base.replace("train", epochs=args.epochs, device=args.device)
+    folder = Path(args.out) if args.out else unique_run_dir("sweeps", base.name)
+    check_destination(folder, "sweep")  # before training: never replace a user's folder
+    if args.save_best:
+        check_destination(args.save_best, "run")
     hidden = [parse_hidden(h) for h in args.hidden]
     for h in hidden:
         for a in args.activation:
@@ -70,7 +75,6 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if bar is not None:
             bar.close()
     print(format_summary(result.summary), file=out)
-    folder = Path(args.out) if args.out else unique_run_dir("sweeps", base.name)
     result.save(folder)
     print(f"saved results.csv, summary.csv and summary.png to {folder}", file=out)
     if args.save_best:

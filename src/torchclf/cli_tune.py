@@ -40,6 +40,9 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     base = base.replace("train", epochs=args.epochs, log_every=args.log_every,
                         optimizer=args.optimizer.lower(), seed=args.seed)
     _validate(base)
+    if args.save_best:
+        from torchclf.owned import check_destination
+        check_destination(args.save_best, "run")  # before searching, not after
     study = tune.open_study(args.study_name or f"torchclf-{base.name}", args.storage)
     tune.optimize(study, base, args.trials, args.timeout)
     print(format_trials(study), file=out)

@@ -43,12 +43,13 @@ def describe(predictor: Predictor) -> dict:
 
 def save_model(predictor: Predictor, directory: str | Path) -> None:
     """Write model.safetensors and model.json into an existing directory."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
     directory = Path(directory)
     info = describe(predictor)
     state = {k: v.detach().to("cpu").contiguous()
              for k, v in predictor.model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS))
+    # save() + write_bytes, not save_file: save_file makes the file 0600 whatever the umask
+    (directory / WEIGHTS).write_bytes(save(state))
     (directory / DESCRIPTION).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 

@@ -2,7 +2,8 @@
 
 Everything is first written into a hidden temporary sibling directory, then renamed
 into place, so a crash mid-write never leaves a half-written run; an existing run
-at the same path is only removed once the new one is complete.
+at the same path is only removed once the new one is complete, and only a folder
+torchclf wrote is ever replaced (``torchclf.owned``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from torchclf.errors import UserError
+from torchclf.owned import write_folder
 from torchclf.persist import load_model, save_model
 from torchclf.run import Run
 
@@ -24,12 +23,14 @@ PLOTS = ("boundary.png", "curves.png", "confusion.png")
 
 
 def save_run(run: Run, path: str | Path, plots: bool = True) -> Path:
-    """Write config, model files, history, metrics (and plots) to ``path`` atomically."""
+    """Write config, model files, history, metrics (and plots) to ``path`` atomically.
+
+    ``path`` must be new, empty, or a run folder torchclf wrote (``owned``): anything
+    else is refused before a byte is written.
+    """
     import tomli_w
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         (tmp / CONFIG).write_text(tomli_w.dumps(run.config), encoding="utf-8")
         save_model(run.predictor, tmp)
         _write_history(run.history, tmp / HISTORY)
@@ -37,11 +38,8 @@ def save_run(run: Run, path: str | Path, plots: bool = True) -> Path:
                                    encoding="utf-8")
         if plots:
             _write_plots(run, tmp)
-        _swap_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+
+    return write_folder(path, "run", fill)
 
 
 def load_run(path: str | Path, device: str = "cpu", with_data: bool = False) -> Run:
@@ -76,18 +74,6 @@ def _write_plots(run: Run, directory: Path) -> None:
     save_figure(run.plot_curves(), directory / "curves.png")
     split = "test" if "test" in run.metrics else "train"
     save_figure(run.plot_confusion(split), directory / "confusion.png")
-
-
-def _swap_into_place(tmp: Path, path: Path) -> None:
-    if not path.exists():
-        os.replace(tmp, path)
-        return
-    if not path.is_dir():
-        raise UserError(f"{path} exists and is not a directory: choose another output path")
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-    os.replace(path, old / "run")
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_history(history: dict[str, list[float]], path: Path) -> None:

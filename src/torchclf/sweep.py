@@ -73,14 +73,20 @@ class SweepResult:
                          batch_size=None, early_stopping=None)
 
     def save(self, folder: str | Path) -> Path:
-        """results.csv (every run), summary.csv and summary.png, each written atomically."""
-        from torchclf.io import atomic_write_text
+        """results.csv (every run), summary.csv and summary.png, written as one folder.
+
+        ``folder`` must be new, empty, or a sweep folder torchclf wrote (``owned``).
+        """
+        from torchclf.owned import write_folder
         from torchclf.plots import save_figure
-        folder = Path(folder)
-        atomic_write_text(folder / "results.csv", self.runs.to_csv(index=False))
-        atomic_write_text(folder / "summary.csv", self.summary.to_csv(index=False))
-        save_figure(plot_summary(self.summary), folder / "summary.png")
-        return folder
+
+        def fill(tmp: Path) -> None:
+            (tmp / "results.csv").write_text(self.runs.to_csv(index=False), encoding="utf-8")
+            (tmp / "summary.csv").write_text(self.summary.to_csv(index=False),
+                                             encoding="utf-8")
+            save_figure(plot_summary(self.summary), tmp / "summary.png")
+
+        return write_folder(folder, "sweep", fill)
 
     def save_best(self, path: str | Path) -> Path:
         """The best run as a run directory (model files, config, history, plots)."""

@@ -67,6 +67,21 @@ class Checkpoint:
                             "it is corrupt or not a torchclf checkpoint") from None
 
 
+def check_checkpoint_destination(path: str | Path) -> Path:
+    """``path`` if a checkpoint may be written there: new, or a checkpoint of ours."""
+    path = Path(path)
+    if path.is_symlink() or path.is_dir():
+        raise UserError(f"{path} is in the way of the run's checkpoint file: "
+                        "move it away or choose another --out")
+    if path.exists():
+        try:
+            Checkpoint.load(path)
+        except UserError:
+            raise UserError(f"{path} exists and is not a torchclf checkpoint, so it would "
+                            "be overwritten: move it away or choose another --out") from None
+    return path
+
+
 def _to_cpu(obj):
     if isinstance(obj, torch.Tensor):
         return obj.detach().cpu()
