@@ -11,8 +11,8 @@ from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Run
-from torchclf.train.callbacks import Callback
-from torchclf.train.loop import fit
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.loop import fit
 
 FILE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".gz")
 

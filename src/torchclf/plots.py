@@ -196,7 +196,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     The image is rendered in memory, written to a temp file in the same folder and
     renamed over ``path`` (``os.replace``), so an error never leaves a partial file.
     """
-    from torchclf.io import atomic_write_bytes
+    from torchclf.atomic import atomic_write_bytes
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return atomic_write_bytes(path, buffer.getvalue())

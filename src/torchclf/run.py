@@ -52,7 +52,7 @@ class Predictor:
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None else torch.float32
         if device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS:
-            from torchclf.train.fast import predict_proba as kernel_proba
+            from torchclf.engine.fast import predict_proba as kernel_proba
             proba = kernel_proba(self.model, X)
             if proba is not None:
                 return proba
@@ -133,7 +133,7 @@ class Run:
 
     def save(self, path: str | Path, plots: bool = True) -> Path:
         """Write the run directory atomically; reload it with ``load_run``."""
-        from torchclf.runs import save_run
+        from torchclf.store.rundir import save_run
         return save_run(self, path, plots=plots)
 
     def _need(self, name: str) -> Dataset:

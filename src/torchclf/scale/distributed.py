@@ -149,9 +149,9 @@ def _rank_main(config, args, out, err) -> int:
     from torchclf.metrics import report_from_confusion
     from torchclf.model import MLP
     from torchclf.run import Run
-    from torchclf.runs import save_run, unique_run_dir
-    from torchclf.console import lesson_line, metrics_table
-    from torchclf.train.optim import make_optimizer
+    from torchclf.store.rundir import save_run, unique_run_dir
+    from torchclf.cli.console import lesson_line, metrics_table
+    from torchclf.engine.optim import make_optimizer
 
     cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if cuda else "gloo")

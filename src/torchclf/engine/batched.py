@@ -29,7 +29,7 @@ from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.runtime import resolve_device
-from torchclf.train.optim import make_optimizer
+from torchclf.engine.optim import make_optimizer
 
 BATCH_ENGINES = ("auto", "stacked", "kernel")
 
@@ -92,7 +92,7 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
                        s.weight_decay, s.momentum)  # validates the settings
     use_kernel = engine == "kernel" or (engine == "auto" and dev.type == "cpu")
     if use_kernel:
-        from torchclf.train import fast
+        from torchclf.engine import fast
         if fast.load_kernel() is None or dev.type != "cpu":
             if engine == "kernel":
                 raise UserError("batch engine 'kernel' needs the CPU and a C compiler: "
@@ -115,7 +115,7 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
 
 
 def _train_with_kernel(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
-    from torchclf.train.fast import FastTrainer
+    from torchclf.engine.fast import FastTrainer
 
     def one(i: int) -> np.ndarray:
         s, model = specs[i], models[i]

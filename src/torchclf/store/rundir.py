@@ -3,7 +3,7 @@
 Everything is first written into a hidden temporary sibling directory, then renamed
 into place, so a crash mid-write never leaves a half-written run; an existing run
 at the same path is only removed once the new one is complete, and only a folder
-torchclf wrote is ever replaced (``torchclf.owned``).
+torchclf wrote is ever replaced (``torchclf.store.owned``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 
 from torchclf.errors import UserError
-from torchclf.owned import write_folder
-from torchclf.persist import load_model, save_model
+from torchclf.store.owned import write_folder
+from torchclf.store.modelfiles import load_model, save_model
 from torchclf.run import Run
 
 CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"

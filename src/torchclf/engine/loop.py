@@ -20,9 +20,9 @@ from torchclf import task as tasks
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device, seed_everything
-from torchclf.train.callbacks import Callback, EarlyStopping, TrainState
-from torchclf.train.checkpoint import Checkpoint
-from torchclf.train.optim import make_optimizer
+from torchclf.engine.callbacks import Callback, EarlyStopping, TrainState
+from torchclf.engine.checkpoint import Checkpoint
+from torchclf.engine.optim import make_optimizer
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
@@ -282,7 +282,7 @@ def _fast_trainer(engine: str, model: torch.nn.Module, opt: torch.optim.Optimize
         raise unknown_name("engine", engine, ENGINES)
     if engine == "autograd":
         return None
-    from torchclf.train import fast
+    from torchclf.engine import fast
     if fast.eligible(model, opt, X, full_batch):
         return fast.FastTrainer(model, opt, X, y, task)
     if engine == "fast":

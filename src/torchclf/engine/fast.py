@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "manual_tanh": 2, "sigmoid": 3,
                     "leaky_relu": 4, "gelu": 5}
 OPTIMIZER_CODES = {torch.optim.SGD: 0, torch.optim.Adam: 1, torch.optim.AdamW: 2}
-SOURCES = [Path(__file__).with_name(name) for name in ("kernel.c", "predict.c")]
+SOURCES = [Path(__file__).parent / "kernels" / name for name in ("train.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
 
 
