@@ -259,7 +259,7 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     from torchclf.cli.console import LessonPrinter, ProgressBar, metrics_table
     from torchclf.experiment import run_config
     from torchclf.store.owned import check_destination
-    from torchclf.store.rundir import unique_run_dir
+    from torchclf.store.rundir import save_run, unique_run_dir
     from torchclf.engine.callbacks import StopOnSignal
     from torchclf.engine.checkpoint import check_checkpoint_destination
     from torchclf.engine.loop import TrainingInterrupted
@@ -287,7 +287,7 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
         return None, 128 + (stopper.received or signal.SIGINT)
     if run.stop_reason:
         print(run.stop_reason, file=out)
-    run.save(target, plots=not args.no_plots)
+    save_run(run, target, plots=not args.no_plots)
     checkpoint.unlink(missing_ok=True)
     print(metrics_table(run.metrics), file=out)
     print(f"saved run to {target}", file=out)
@@ -332,7 +332,7 @@ def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
     from torchclf.cli.console import confusion_table, metrics_table
-    from torchclf.store.rundir import load_run
+    from torchclf.api import load_run
 
     if args.data:
         from torchclf.store.modelfiles import load_model
@@ -355,8 +355,8 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
-    from torchclf.plots import plot_boundary, save_figure
-    from torchclf.store.rundir import load_run
+    from torchclf.api import load_run
+    from torchclf.plots import run_figures, save_figure
 
     run = load_run(_run_dir(args.run), with_data=True)
     folder = Path(args.out) if args.out else Path(args.run)
@@ -364,11 +364,7 @@ def cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     run.metrics = {"train": run.predictor.report(run.train),
                    "test": run.predictor.report(run.test)}
-    figures = dict(zip(PLOT_FILES, (
-        plot_boundary(run.predictor.predict_proba, run.train, run.test,
-                      resolution=args.resolution),
-        run.plot_curves(), run.plot_confusion("test"))))
-    for name, fig in figures.items():
+    for name, fig in run_figures(run, args.resolution).items():
         save_figure(fig, folder / name)
         print(f"wrote {folder / name}", file=out)
     return 0

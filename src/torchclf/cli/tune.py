@@ -48,9 +48,10 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     print(format_trials(study), file=out)
     if args.save_best:
         from torchclf.experiment import run_config
+        from torchclf.store.rundir import save_run
         best = tune.best_config(study)
         result = run_config(best)
-        result.save(args.save_best)
+        save_run(result, args.save_best)
         print(f"best trial retrained on the full training split: test accuracy "
               f"{100 * result.metrics['test']['accuracy']:.2f}%; saved to {args.save_best}",
               file=out)

@@ -85,7 +85,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         task: str | None = None, callbacks: Sequence[Callback] = (),
         config: dict | None = None, checkpoint_path: str | Path | None = None,
         checkpoint_every: int | None = None, resume: Checkpoint | None = None,
-        checkpoint_extra: dict | None = None, engine: str = "auto") -> "Run":
+        checkpoint_extra: dict | None = None, engine: str = "auto") -> "Result":
     """Train ``model`` on ``train``, evaluating on ``test``; return a Run.
 
     Parameters
@@ -108,7 +108,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     engine : "auto" uses the compiled kernel (``train.fast``) for full-batch MLPs on the
         CPU and autograd otherwise; "autograd" always uses autograd; "fast" insists
     """
-    from torchclf.run import Run
+    from torchclf.run import Result
 
     if int(epochs) != epochs or epochs < 1:
         raise UserError(f"expected epochs >= 1, got {epochs}")
@@ -270,7 +270,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             weight_decay=weight_decay, momentum=momentum, seed=seed, log_every=log_every,
             eval_every=eval_every, early_stopping=early_stopping, device=str(device)),
             standardize)
-    return Run.from_training(model, train, test, task, scaler, history, config,
+    return Result.from_training(model, train, test, task, scaler, history, config,
                              stop_reason=state.stop_reason)
 
 

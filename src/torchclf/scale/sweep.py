@@ -90,11 +90,11 @@ class SweepResult:
 
     def save_best(self, path: str | Path) -> Path:
         """The best run as a run directory (model files, config, history, plots)."""
-        from torchclf.run import Run
+        from torchclf.run import Result
         from torchclf.store.rundir import save_run
         t = self.best()
         history = {"epoch": list(range(len(t.loss))), "loss": [float(v) for v in t.loss]}
-        run = Run.from_training(t.model, self.train, self.test, t.model.task, self.scaler,
+        run = Result.from_training(t.model, self.train, self.test, t.model.task, self.scaler,
                                 history, self.config_of(t).to_dict())
         return save_run(run, path)
 
