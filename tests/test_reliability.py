@@ -203,7 +203,7 @@ FILES = {
     (["train", "moons", "--dropout", "2"], "dropout"),
     (["train", "moons", "--optimizer", "adamm"], "did you mean 'adam'"),
     (["train", "moons", "--device", "tpu"], "unknown device"),
-    (["train", "moons", "--task", "regression"], "invalid choice"),
+    (["train", "moons", "--task", "regression"], "unknown task 'regression'"),
     (["train", "--resume", "nope.pt"], "checkpoint not found"),
     (["train", "--resume", "sheet.xlsx"], "not a torchclf checkpoint"),
 ])

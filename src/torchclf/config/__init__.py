@@ -4,10 +4,11 @@ Front ends (CLI flags, recipe files, the playground, the estimator, sweep and tu
 build a ``RunConfig``; the library never sees an argparse namespace.
 """
 
+from torchclf.config import profiles
 from torchclf.config.files import from_dict, load, tomllib
 from torchclf.config.schema import (SECTIONS, DataConfig, ModelConfig, RunConfig,
                                     TrainConfig)
 from torchclf.config.spec import SettingError, Spec, spec_of
 
 __all__ = ["DataConfig", "ModelConfig", "RunConfig", "SECTIONS", "SettingError", "Spec",
-           "TrainConfig", "from_dict", "load", "spec_of", "tomllib"]
+           "TrainConfig", "from_dict", "load", "profiles", "spec_of", "tomllib"]

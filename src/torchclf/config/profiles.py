@@ -16,7 +16,11 @@ ESTIMATOR = {"model": {"hidden": (100,)},
 # A tune trial is short and uses Adam; trial n is seeded ``seed + n``.
 TUNE = {"train": {"epochs": 300, "log_every": 25, "optimizer": "adam", "seed": 0}}
 
-PROFILES = {"estimator": ESTIMATOR, "tune": TUNE}
+# The playground starts small and runs until Play stops at ``epochs``.
+PLAYGROUND = {"data": {"params": {"n_samples": 400, "noise": 0.1, "n_classes": 3}},
+              "train": {"epochs": 5000, "seed": 0}}
+
+PROFILES = {"estimator": ESTIMATOR, "tune": TUNE, "playground": PLAYGROUND}
 
 
 def value(profile: dict, section: str, name: str):

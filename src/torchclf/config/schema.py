@@ -64,7 +64,7 @@ def _count(default: int | None, help: str, hi: int, lo: int = 1) -> Any:
 # Parameters of the built-in generators that have bounds of their own.
 GENERATOR_PARAMS = {
     "n_samples": Spec(int, "points to generate", lo=2, hi=MAX_SAMPLES),
-    "noise": Spec(float, "noise of the generator", lo=0, hi=1e6),
+    "noise": Spec(float, "noise of the generator", lo=0, hi=1000),
     "seed": Spec(int, "seed of the generator", lo=0, hi=SEED_MAX, hi_text="2**63-1"),
     "n_classes": Spec(int, "classes to generate", lo=2, hi=1000),
     "n_features": Spec(int, "features to generate", lo=1, hi=10_000),
@@ -96,14 +96,15 @@ class DataConfig:
 class ModelConfig:
     """The MLP: hidden sizes (empty = linear), activation, dropout, task."""
 
-    hidden: tuple[int, ...] = setting((8, 8), "hidden layer sizes; empty for a linear model",
+    hidden: tuple[int, ...] = setting((8, 8), "hidden layer sizes, e.g. 8,8; none or [] for a "
+                                      "linear model",
                                       kind=tuple, lo=1, hi=MAX_UNITS, max_items=MAX_LAYERS)
     activation: str = setting("relu", "nonlinearity after each hidden layer",
                               choices=_activations)
     dropout: float = setting(0.0, "probability of zeroing a hidden unit while training",
                              lo=0, hi=1, hi_open=True)
-    task: str = setting("auto", "the loss: binary = 1 logit + BCE, multiclass = K logits "
-                        "+ CE, auto = by the number of classes", choices=_tasks)
+    task: str = setting("auto", "the loss; binary is 1 logit + BCE, multiclass K logits + "
+                        "CE, auto picks by the number of classes", choices=_tasks)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -120,12 +121,12 @@ class TrainConfig:
     weight_decay: float = setting(0.0, "L2 penalty on the weights (decoupled for adamw)",
                                   lo=0)
     epochs: int = _count(1000, "passes over the training rows", MAX_EPOCHS)
-    batch_size: int | None = _count(None, "rows per step (default: full batch on small data)",
+    batch_size: int | None = _count(None, "rows per step; unset: full batch on small data",
                                     MAX_ROWS)
     seed: int = seed_setting(42, "seeds weights, shuffling and dropout")
     log_every: int = _count(100, "epochs between logged lines", MAX_EPOCHS)
-    eval_every: int | None = _count(None, "epochs between test evaluations "
-                                    "(default: about 100 over the run)", MAX_EPOCHS)
+    eval_every: int | None = _count(None, "epochs between test evaluations; "
+                                    "unset: about 100 over the run", MAX_EPOCHS)
     early_stopping: int | None = _count(None, "stop when the validation loss stalls this "
                                         "many epochs; keep the best", MAX_EPOCHS)
     device: str = setting("auto", "where to train; auto picks cuda, then mps, then cpu",
