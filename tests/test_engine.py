@@ -101,9 +101,9 @@ def test_kernel_and_autograd_backends_agree(moons, optimizer, lr):
 class CountingKernel(KernelBackend):
     calls: list
 
-    def run(self, epochs, loss_out, acc_out, on_batch=None):
+    def run(self, epochs, loss_out, acc_out):
         self.calls.append(epochs)
-        super().run(epochs, loss_out, acc_out, on_batch)
+        super().run(epochs, loss_out, acc_out)
 
 
 @kernel_only

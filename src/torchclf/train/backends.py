@@ -1,9 +1,9 @@
 """How one epoch is computed: autograd on any module, or the compiled kernel.
 
-Both backends train in place and write each epoch's mean loss and accuracy into
-device buffers, so the engine reads them only at its sync points. The kernel backend
-runs any number of epochs in one call; the autograd backend one epoch per call, so
-callbacks see every step.
+Both backends train in place and leave each epoch's mean loss and accuracy on the
+device, so the engine reads them only at its sync points. The kernel backend
+(``chunked``) runs any number of epochs in one ``run`` call; the autograd backend one
+``epoch`` per call, so callbacks see every step.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class AutogradBackend:
     are combined (``reduce``), as data-parallel training does.
     """
 
-    chunked = False  # one epoch per run() call
+    chunked = False  # the engine calls epoch() once per epoch
 
     def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
                  y: torch.Tensor, task: str, batch_size: int, generator: torch.Generator,
@@ -53,13 +53,8 @@ class AutogradBackend:
         self.loss_fn = tasks.loss_function(task)
         self.y_flat = y.reshape(-1).long()
 
-    def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor,
-            on_batch: OnBatch) -> None:
-        """Train ``epochs`` epochs; write their mean losses and accuracies."""
-        for e in range(epochs):
-            loss_out[e], acc_out[e] = self.epoch(on_batch)
-
     def epoch(self, on_batch: OnBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train one epoch; its mean loss and accuracy as device scalars."""
         if self.whole:  # the lesson's step: one batch, the rows in their order
             logits = self.model(self.X)
             loss = self.loss_fn(logits, self.y)
@@ -116,8 +111,8 @@ class KernelBackend:
         self.n_rows = X.shape[0]
         self.trainer = fast.FastTrainer(model, opt, X, y, task)
 
-    def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor,
-            on_batch: OnBatch | None = None) -> None:
+    def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
+        """Train ``epochs`` epochs; write their mean losses and accuracies."""
         self.trainer.run(epochs, loss_out, acc_out)
 
 

@@ -103,13 +103,14 @@ class Engine:
             self._each("on_fit_start")
             while epoch < until:
                 state.epoch = epoch
-                stop_at = epoch + 1
-                if backend.chunked:  # every epoch up to the next event in one call
+                if not backend.chunked:
+                    i = epoch - first
+                    loss_buf[i], acc_buf[i] = backend.epoch(self._on_batch)
+                else:  # every epoch up to the next event in one call, then their hooks
                     stop_at = next(e for e in range(epoch, until)
                                    if self._is_event(e, until, synced)) + 1
-                backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
-                            acc_buf[epoch - first:stop_at - first], self._on_batch)
-                if backend.chunked:  # replay the hooks of the epochs the call ran
+                    backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
+                                acc_buf[epoch - first:stop_at - first])
                     for e in range(epoch, stop_at - 1):
                         state.epoch = e
                         self._on_batch(backend.n_rows)
