@@ -47,7 +47,8 @@ KNOWN_DEFAULTS = {
 KNOWN_BOUNDS = {
     ("data/dataset.py", "test_size"), ("data/synthetic.py", "noise"), ("model.py", "dropout"),
     ("engine/batched.py", "epochs"), ("engine/loop.py", "epochs"),
-    ("engine/loop.py", "batch_size"), ("engine/optim.py", "weight_decay"),
+    ("engine/loop.py", "batch_size"), ("engine/backends.py", "batch_size"),
+    ("engine/optim.py", "weight_decay"),
     ("engine/optim.py", "momentum"), ("engine/optim.py", "lr"),
     ("web/session.py", "epochs"),  # Session.step: "nothing left to train", not a bound
 }

@@ -45,7 +45,7 @@ class Run(Result):
 
 @functools.wraps(_train)
 def fit(*args, **kwargs) -> Run:
-    return Run.of(_train(*args, **kwargs))
+    return Run.from_outcome(_train(*args, **kwargs))
 
 
 @functools.wraps(experiment.run_config)

@@ -8,7 +8,6 @@ scikit-learn's own MLP, so predictions do not depend on how rows are batched.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,9 @@ from torchclf import task as tasks
 from torchclf.config import profiles
 from torchclf.data.dataset import Standardizer, split_indices
 from torchclf.model import MLP
+from torchclf.engine.backends import AutogradBackend
+from torchclf.engine.callbacks import EarlyStopping
+from torchclf.engine.engine import Engine
 from torchclf.engine.optim import make_optimizer
 
 MIN_ROWS_FOR_VALIDATION = 20
@@ -58,6 +60,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     warm_start : continue from the previous fit's weights
     random_state : seeds weights, shuffling and the validation split (train.seed)
     device : "cpu", "cuda", "mps" or "auto" (train.device)
+
+    Training runs on torchclf's engine (``torchclf.engine``): the same divergence check
+    as ``torchclf.fit`` (``TrainingDiverged``), with the plateau rule and validation
+    early stopping as its early-stopping callbacks. ``save``/``load`` keep the weights
+    and hyperparameters but not the optimizer's state: ``partial_fit`` or a warm-start
+    ``fit`` after ``load`` continue with a fresh optimizer.
     """
 
     def __init__(self, hidden_layer_sizes=_default("model", "hidden"),
@@ -139,11 +147,15 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = MLP(X.shape[1], tuple(self.hidden_layer_sizes), len(self.classes_),
                           self.activation, seed=self._seed).double().to(self.device)
         self.task_ = self.model_.task
-        self._opt = make_optimizer(self.optimizer, self.model_.parameters(),
-                                   self.learning_rate_init, self.alpha)
+        self._new_optimizer()
         self.loss_curve_, self.validation_scores_ = [], []
         self.n_iter_ = 0
         self.best_validation_score_ = None
+
+    def _new_optimizer(self) -> torch.optim.Optimizer:
+        self._opt = make_optimizer(self.optimizer, self.model_.parameters(),
+                                   self.learning_rate_init, self.alpha)
+        return self._opt
 
     def _tensor(self, X) -> torch.Tensor:
         X = np.asarray(X, dtype=np.float64)
@@ -151,67 +163,38 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             X = (X - self.scaler_.mean_.astype(np.float64)) / self.scaler_.scale_.astype(np.float64)
         return torch.tensor(X, dtype=torch.float64, device=self.device)
 
+    def _targets(self, codes) -> torch.Tensor:
+        y = tasks.targets(torch.as_tensor(codes, device=self.device), self.task_)
+        return y.double() if self.task_ == "binary" else y
+
     def _train(self, X, codes, epochs: int, allow_early_stopping: bool) -> None:
-        model, opt, task = self.model_, self._opt, self.task_
-        loss_fn = tasks.loss_function(task)
-        rows = np.arange(len(codes))
-        val = None
+        rows, val = np.arange(len(codes)), None
         if allow_early_stopping and self.early_stopping and len(codes) >= MIN_ROWS_FOR_VALIDATION:
             counts = np.bincount(codes, minlength=len(self.classes_))
             rows, val_rows = split_indices(codes, self.validation_fraction, self._seed,
                                            stratify=bool((counts >= 2).all()))
-            val = (self._tensor(X[val_rows]), torch.as_tensor(codes[val_rows]))
-        Xt = self._tensor(X[rows])
-        yt = tasks.targets(torch.as_tensor(codes[rows], device=self.device), task).double() \
-            if task == "binary" else torch.as_tensor(codes[rows], device=self.device)
+            val = (self._tensor(X[val_rows]), self._targets(codes[val_rows]))
         n = len(rows)
         bs = min(200, n) if self.batch_size == "auto" else max(1, min(int(self.batch_size), n))
-        best_loss, best_state, stale = np.inf, None, 0
         gen = torch.Generator().manual_seed(self._seed + self.n_iter_)
-        model.train()
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=gen).to(self.device)
-            total = 0.0
-            for i in range(0, n, bs):
-                idx = order[i:i + bs]
-                loss = loss_fn(model(Xt[idx]), yt[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            self.loss_curve_.append(total / n)
-            self.n_iter_ += 1
-            if not np.isfinite(self.loss_curve_[-1]):
-                raise ValueError(f"training diverged at epoch {self.n_iter_}: lower "
-                                 f"learning_rate_init (now {self.learning_rate_init})")
-            if val is None and allow_early_stopping:  # stop when the training loss plateaus
-                if self.loss_curve_[-1] < best_loss - self.tol:
-                    best_loss, stale = self.loss_curve_[-1], 0
-                else:
-                    stale += 1
-                    if stale >= self.n_iter_no_change:
-                        break
-            if val is not None:
-                model.eval()
-                with torch.no_grad():
-                    logits = model(val[0])
-                    target = tasks.targets(val[1], task)
-                    v_loss = float(loss_fn(logits, target.double() if task == "binary"
-                                           else target))
-                    v_acc = float((tasks.labels(logits, task).cpu() == val[1]).double().mean())
-                model.train()
-                self.validation_scores_.append(v_acc)
-                if v_loss < best_loss - self.tol:
-                    best_loss, stale = v_loss, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                    self.best_validation_score_ = v_acc
-                else:
-                    stale += 1
-                    if stale >= self.n_iter_no_change:
-                        break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
+        opt = getattr(self, "_opt", None) or self._new_optimizer()  # none after load()
+        backend = AutogradBackend(self.model_, opt, self._tensor(X[rows]),
+                                  self._targets(codes[rows]), self.task_, bs, gen,
+                                  shuffle_full_batch=True)
+        stopping = [EarlyStopping(self.n_iter_no_change, self.tol, restore_best=val is not None,
+                                  monitor="loss" if val is None else "val_loss")
+                    ] if allow_early_stopping else []
+        start = self.n_iter_
+        engine = Engine(backend, callbacks=stopping, val=val, sync_every=1, start_epoch=start)
+        try:
+            engine.run(start + epochs)
+        finally:  # also the epochs before a divergence
+            self.loss_curve_ += engine.history["loss"]
+            self.n_iter_ += len(engine.history["loss"])
+            self.validation_scores_ += engine.history.get("val_accuracy", [])
+        if val is not None and stopping[0].best_epoch >= 0:
+            best = stopping[0].best_epoch - start
+            self.best_validation_score_ = engine.history["val_accuracy"][best]
 
     # -- prediction -----------------------------------------------------------------------
     def _logits(self, X) -> torch.Tensor:
@@ -246,18 +229,35 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         names = tuple(names) if names is not None else tuple(
             f"x{i}" for i in range(self.n_features_in_))
         save_model(Predictor(self.model_, self.task_, tuple(self.classes_.tolist()), names,
-                             self.scaler_), directory)
+                             self.scaler_), directory, estimator=self._description())
         return directory
+
+    def _description(self) -> dict:
+        """Hyperparameters and seed as JSON values, for ``load`` to restore."""
+        params = self.get_params()
+        params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None  # a RandomState object has no JSON form
+        return {"params": params, "seed": getattr(self, "_seed", 0)}
 
     @classmethod
     def load(cls, directory) -> "TorchClassifier":
-        """A fitted estimator from ``save``'s files; predictions are identical."""
-        from torchclf.store.modelfiles import load_model
+        """A fitted estimator from ``save``'s files; predictions are identical.
+
+        The saved hyperparameters come back (``get_params``), except ``device``: the
+        model is loaded onto the CPU. Training it further starts a fresh optimizer.
+        """
+        from torchclf.store.modelfiles import load_model, read_description
         predictor = load_model(directory)
         model = predictor.model
         spec = model.spec
-        est = cls(hidden_layer_sizes=spec.hidden, activation=spec.activation,
-                  standardize=predictor.scaler is not None)
+        saved = read_description(directory).get("estimator") or {}
+        params = {k: v for k, v in (saved.get("params") or {}).items()
+                  if k in cls._get_param_names() and k != "device"}
+        params.update(hidden_layer_sizes=tuple(spec.hidden), activation=spec.activation,
+                      standardize=predictor.scaler is not None)
+        est = cls(**params)
+        est._seed = int(saved.get("seed", 0))
         est.model_, est.task_, est.scaler_ = model, predictor.task, predictor.scaler
         est.classes_ = np.asarray(predictor.classes)
         est.n_features_in_ = spec.in_features

@@ -57,10 +57,11 @@ def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_opti
     train, test = split_data(config)
     model = build_model(config, train)
     t = config.train
-    return fit(model, train, test, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
-               batch_size=t.batch_size, weight_decay=t.weight_decay, momentum=t.momentum,
-               seed=t.seed, log_every=t.log_every,
-               eval_every=t.eval_every or max(1, t.epochs // 100),
-               standardize=config.data.standardize,
-               early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
-               config=config.to_dict(), **fit_options)
+    outcome = fit(model, train, test, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
+                  batch_size=t.batch_size, weight_decay=t.weight_decay, momentum=t.momentum,
+                  seed=t.seed, log_every=t.log_every,
+                  eval_every=t.eval_every or max(1, t.epochs // 100),
+                  standardize=config.data.standardize,
+                  early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
+                  config=config.to_dict(), **fit_options)
+    return Result.from_outcome(outcome)

@@ -106,6 +106,13 @@ class Result:
             metrics["test"] = predictor.report(test)
         return cls(predictor, history, metrics, config, train, test, stop_reason)
 
+    @classmethod
+    def from_outcome(cls, outcome) -> "Result":
+        """From ``torchclf.engine.loop.Outcome`` (what ``fit`` trains)."""
+        return cls.from_training(outcome.model, outcome.train, outcome.test, outcome.task,
+                                 outcome.scaler, outcome.history, outcome.config,
+                                 outcome.stop_reason)
+
     @property
     def model(self) -> torch.nn.Module:
         return self.predictor.model

@@ -29,6 +29,7 @@ from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.runtime import resolve_device
+from torchclf.engine.divergence import check_losses
 from torchclf.engine.optim import make_optimizer
 
 BATCH_ENGINES = ("auto", "stacked", "kernel")
@@ -69,7 +70,8 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
                progress: Callable[[int], None] | None = None) -> tuple[list[Trained], Standardizer | None]:
     """Train every spec full-batch for ``epochs`` epochs; results in the order given.
 
-    ``progress(k)`` is called with the number of model-epochs just completed.
+    ``progress(k)`` is called with the number of model-epochs just completed. A model
+    whose loss diverged raises ``TrainingDiverged``, as ``fit`` would for it alone.
     """
     if engine not in BATCH_ENGINES:
         from torchclf.registry import unknown_name
@@ -100,6 +102,8 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
             use_kernel = False
     losses = (_train_with_kernel if use_kernel else _train_stacked)(
         specs, models, X, y, task, epochs, progress)
+    for spec, loss in zip(specs, losses):
+        check_losses(loss, 0, spec.lr)
     results = []
     for spec, model, loss in zip(specs, models, losses):
         model.eval()

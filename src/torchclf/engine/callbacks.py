@@ -51,29 +51,33 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when validation loss has not improved for ``patience`` epochs.
+    """Stop when ``monitor`` (a history column) has not improved for ``patience`` epochs.
 
-    With ``restore_best`` the model ends with the weights of its best validation epoch,
-    not the last one.
+    With ``restore_best`` the model ends with the weights of its best epoch, not the
+    last one. The default watches the validation loss; ``monitor="loss"`` is
+    scikit-learn's rule of stopping once the training loss plateaus.
     """
 
     def __init__(self, patience: int = 20, min_delta: float = 0.0,
-                 restore_best: bool = True) -> None:
+                 restore_best: bool = True, monitor: str = "val_loss") -> None:
         self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        self.monitor = monitor
         self.best_loss = float("inf")
         self.best_epoch = -1
         self._best_state: dict | None = None
 
     def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
-        if row is None or "val_loss" not in row:
+        if row is None or self.monitor not in row:
             return
-        if row["val_loss"] < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch = row["val_loss"], state.epoch
+        if row[self.monitor] < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch = row[self.monitor], state.epoch
             if self.restore_best:
                 self._best_state = copy.deepcopy(state.model.state_dict())
         elif state.epoch - self.best_epoch >= self.patience:
             state.stop = True
-            state.stop_reason = (f"early stopping at epoch {state.epoch}: validation loss "
+            what = {"val_loss": "validation loss", "loss": "training loss"}.get(
+                self.monitor, self.monitor)
+            state.stop_reason = (f"early stopping at epoch {state.epoch}: {what} "
                                  f"best at epoch {self.best_epoch}")
 
     def on_fit_end(self, state: TrainState) -> None:

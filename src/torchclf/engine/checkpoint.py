@@ -32,6 +32,33 @@ class Checkpoint:
     config: dict                # the run's config, so `--resume` needs nothing else
     extra: dict                 # front-end data, e.g. where the run will be saved
 
+    @classmethod
+    def writer(cls, path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+               generator: torch.Generator, history: dict, config: dict, extra: dict):
+        """``write(done)``: save the live training state after ``done`` epochs to ``path``."""
+        def write(done: int) -> Path:
+            return cls(done, model.state_dict(), opt.state_dict(), generator.get_state(),
+                       torch.get_rng_state(), history, config, extra).save(path)
+        return write
+
+    def restore(self, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                generator: torch.Generator, history: dict, epochs: int) -> int:
+        """Load this state into the live objects; returns the epochs already done."""
+        if self.epoch >= epochs:
+            raise UserError(f"the checkpoint is at epoch {self.epoch}, past the {epochs} "
+                            "epochs of this run: nothing left to train")
+        try:
+            model.load_state_dict(self.model_state)
+            opt.load_state_dict(self.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise UserError(f"the checkpoint does not match this model or optimizer ({e})") \
+                from None
+        generator.set_state(self.shuffle_rng)
+        torch.set_rng_state(self.torch_rng)
+        for key in history:
+            history[key].extend(self.history.get(key, []))
+        return self.epoch
+
     def save(self, path: str | Path) -> Path:
         blob = {
             "format": FORMAT,

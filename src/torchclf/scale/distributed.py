@@ -8,7 +8,9 @@ directly works too. Every rank:
   a single process would) and then only its own contiguous slice of rows;
 - takes the global per-epoch permutation of the training rows (same seed everywhere)
   and, for each global mini-batch, trains on the rows of it that it holds, scaling its
-  loss so DDP's gradient average equals the gradient of the global batch's mean loss;
+  loss so DDP's gradient average equals the gradient of the global batch's mean loss
+  (the engine's autograd backend with ``batches``/``batch_loss``/``reduce`` for a rank,
+  so the divergence check and history are the engine's);
 - computes standardizer statistics, metrics and the confusion matrix with all_reduce.
 
 So N ranks with one global batch size reproduce single-process training with that
@@ -19,11 +21,10 @@ its plots show rank 0's slice of the points, its metrics cover all rows.
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO
 
@@ -32,7 +33,11 @@ import torch
 import torch.distributed as dist
 
 from torchclf import task as tasks
+from torchclf.cli.console import lesson_line, metrics_table
 from torchclf.errors import UserError
+from torchclf.engine.backends import AutogradBackend, batch_size_for
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.engine import Engine
 
 ENV_RANK = "RANK"
 
@@ -44,11 +49,13 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
         raise UserError("--nproc does not support early stopping, checkpoints or resume yet: "
                         "drop those flags or train in one process")
     if ENV_RANK not in os.environ:
-        return _launch(args)
+        return _launch(args, err)
     return _rank_main(config, args, out, err)
 
 
-def _launch(args: argparse.Namespace) -> int:
+def _launch(args: argparse.Namespace, err: IO[str]) -> int:
+    """Run the ranks through torchrun. A rank's error (every rank raises the same, e.g.
+    a divergence) is shown once, as one line, with exit status 2 as in one process."""
     argv = list(args.argv)
     clean, skip = [], False
     for a in argv:
@@ -64,7 +71,24 @@ def _launch(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc_per_node={args.nproc}", "-m", "torchclf", *clean]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    return subprocess.run(cmd, env=env).returncode
+    proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    error = _first_error(proc.stderr)
+    if proc.returncode != 0 and error:
+        print(error, file=err, flush=True)
+        return 2
+    err.write(proc.stderr)
+    return proc.returncode
+
+
+def _first_error(text: str) -> str | None:
+    """The first ``prog: error: ...`` a rank printed, cut where another rank's copy of
+    it begins (unbuffered ranks can interleave their writes on the one pipe)."""
+    found = re.search(r"(\S+): error: ", text)
+    if found is None:
+        return None
+    rest = text[found.end():]
+    ends = [i for i in (rest.find("\n"), rest.find(found.group(0))) if i >= 0]
+    return found.group(0) + rest[:min(ends, default=len(rest))]
 
 
 # -- reading one rank's rows ------------------------------------------------------------
@@ -150,7 +174,6 @@ def _rank_main(config, args, out, err) -> int:
     from torchclf.model import MLP
     from torchclf.run import Result
     from torchclf.store.rundir import save_run, unique_run_dir
-    from torchclf.cli.console import lesson_line, metrics_table
     from torchclf.engine.optim import make_optimizer
 
     cuda = torch.cuda.is_available()
@@ -173,10 +196,7 @@ def _rank_main(config, args, out, err) -> int:
         task = model.task
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         opt = make_optimizer(t.optimizer, ddp.parameters(), t.lr, t.weight_decay, t.momentum)
-        loss_sum = torch.nn.BCEWithLogitsLoss(reduction="sum") if task == "binary" else \
-            torch.nn.CrossEntropyLoss(reduction="sum")
         n = len(train_idx)
-        bs = t.batch_size or (n if n <= 8192 else 256)
         # position of each global training row -> local row, or -1 if another rank has it
         local_of = np.full(n, -1, dtype=np.int64)
         held = np.flatnonzero((train_idx >= lo) & (train_idx < hi))
@@ -187,40 +207,11 @@ def _rank_main(config, args, out, err) -> int:
         yv = torch.as_tensor(codes[te_rows], device=dev)
         gen = torch.Generator().manual_seed(t.seed)
         torch.manual_seed(t.seed)
-        history = {c: [] for c in ("epoch", "loss", "accuracy", "test_loss", "test_accuracy",
-                                   "lr", "seconds")}
-        start = time.perf_counter()
-        for epoch in range(t.epochs):
-            order = torch.randperm(n, generator=gen).numpy() if bs < n else np.arange(n)
-            sums = torch.zeros(2, dtype=torch.float64, device=dev)  # loss sum, correct
-            for s in range(0, n, bs):
-                positions = order[s:s + bs]
-                local = local_of[positions]
-                local = torch.as_tensor(local[local >= 0], device=dev)
-                logits = ddp(Xt[local])
-                target = tasks.targets(yt[local], task)
-                loss = loss_sum(logits, target)
-                opt.zero_grad(set_to_none=True)
-                (loss * world / len(positions)).backward()
-                opt.step()
-                sums += torch.stack([loss.detach().double(),
-                                     (tasks.labels(logits.detach(), task) == yt[local])
-                                     .sum().double()])
-            is_log = t.log_every and epoch % t.log_every == 0 or epoch == t.epochs - 1
-            dist.all_reduce(sums)
-            row = {"epoch": epoch, "loss": float(sums[0]) / n, "accuracy": float(sums[1]) / n,
-                   "test_loss": math.nan, "test_accuracy": math.nan,
-                   "lr": t.lr, "seconds": time.perf_counter() - start}
-            if not math.isfinite(row["loss"]):
-                raise UserError(f"training diverged at epoch {epoch} (loss = {row['loss']}): "
-                                f"lower the learning rate (now {t.lr:g})")
-            if is_log:
-                row["test_loss"], row["test_accuracy"] = _evaluate(model, Xv, yv, task,
-                                                                   loss_sum, len(test_idx))
-                if rank == 0 and not args.quiet:
-                    print(lesson_line(row), file=out, flush=True)
-            for k, v in row.items():
-                history[k].append(v)
+        backend = _RankBackend(ddp, opt, Xt, tasks.targets(yt, task), task,
+                               batch_size_for(n, t.batch_size), gen, local_of, world)
+        log = _RankLog(model, Xv, yv, len(test_idx), t, out if rank == 0 and not args.quiet
+                       else None)
+        history = Engine(backend, callbacks=[log], sync_every=1).run(t.epochs).history
         model.eval()
         metrics = {split: report_from_confusion(*_confusion(model, A, b, task, len(classes)))
                    for split, A, b in (("train", Xt, yt), ("test", Xv, yv))}
@@ -237,6 +228,59 @@ def _rank_main(config, args, out, err) -> int:
         return 0
     finally:
         dist.destroy_process_group()
+
+
+def _sum_loss(task: str) -> torch.nn.Module:
+    return torch.nn.BCEWithLogitsLoss(reduction="sum") if task == "binary" else \
+        torch.nn.CrossEntropyLoss(reduction="sum")
+
+
+class _RankBackend(AutogradBackend):
+    """This rank's rows of every global mini-batch, its loss scaled by ``world / batch``
+    so DDP's gradient average is the gradient of the global batch's mean loss."""
+
+    def __init__(self, ddp, opt, X, y, task, batch_size, generator, local_of, world):
+        super().__init__(ddp, opt, X, y, task, batch_size, generator)
+        self.whole = False  # every epoch goes through batches(), full batch included
+        self.local_of, self.world, self.n_total = local_of, world, len(local_of)
+        self.loss_sum = _sum_loss(task)
+
+    def batches(self):
+        n, bs = self.n_total, self.batch_size
+        order = torch.randperm(n, generator=self.generator).numpy() if bs < n \
+            else np.arange(n)
+        for s in range(0, n, bs):
+            local = self.local_of[order[s:s + bs]]
+            yield torch.as_tensor(local[local >= 0], device=self.X.device), len(order[s:s + bs])
+
+    def batch_loss(self, logits, target, count):
+        loss = self.loss_sum(logits, target)
+        return loss * self.world / count, loss.detach()
+
+    def reduce(self, total, correct):
+        sums = torch.stack([total.double(), correct.double()])
+        dist.all_reduce(sums)
+        return sums[0], sums[1]
+
+
+class _RankLog(Callback):
+    """Test metrics over every rank at log points; rank 0 prints the lesson's line."""
+
+    def __init__(self, model, X, y, n_test, train_config, out):
+        self.model, self.X, self.y, self.n_test, self.t, self.out = \
+            model, X, y, n_test, train_config, out
+
+    def on_epoch_end(self, state, row):
+        t, epoch = self.t, state.epoch
+        if not (t.log_every and epoch % t.log_every == 0 or epoch == t.epochs - 1):
+            return
+        row["test_loss"], row["test_accuracy"] = _evaluate(
+            self.model, self.X, self.y, self.model.task, _sum_loss(self.model.task),
+            self.n_test)
+        state.history["test_loss"][-1] = row["test_loss"]
+        state.history["test_accuracy"][-1] = row["test_accuracy"]
+        if self.out is not None:
+            print(lesson_line(row), file=self.out, flush=True)
 
 
 def _global_standardizer(X: np.ndarray, n: int, dev: torch.device):

@@ -64,6 +64,7 @@ def validation_score(config: RunConfig, callbacks=()) -> float:
     """Train on the training split minus 20% and return accuracy on that 20%."""
     from torchclf.experiment import build_model, split_data
     from torchclf.engine.loop import fit
+    from torchclf.run import Result
     train, _ = split_data(config)
     fit_part, val_part = train.split(VALIDATION_FRACTION, seed=config.data.split_seed)
     t = config.train
@@ -72,7 +73,7 @@ def validation_score(config: RunConfig, callbacks=()) -> float:
               momentum=t.momentum, seed=t.seed, log_every=t.log_every,
               standardize=config.data.standardize, device=t.device, callbacks=callbacks,
               config=config.to_dict())
-    return run.metrics["test"]["accuracy"]
+    return Result.from_outcome(run).metrics["test"]["accuracy"]
 
 
 def open_study(name: str, storage: str | None, seed: int | None = None):

@@ -41,11 +41,15 @@ def describe(predictor: Predictor) -> dict:
     }
 
 
-def save_model(predictor: Predictor, directory: str | Path) -> None:
-    """Write model.safetensors and model.json into an existing directory."""
+def save_model(predictor: Predictor, directory: str | Path,
+               estimator: dict | None = None) -> None:
+    """Write model.safetensors and model.json into an existing directory; ``estimator``
+    (a TorchClassifier's hyperparameters, plain JSON values) goes into model.json too."""
     from safetensors.torch import save
     directory = Path(directory)
     info = describe(predictor)
+    if estimator is not None:
+        info["estimator"] = estimator
     state = {k: v.detach().to("cpu").contiguous()
              for k, v in predictor.model.state_dict().items()}
     # save() + write_bytes, not save_file: save_file makes the file 0600 whatever the umask
@@ -91,6 +95,11 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Pre
     model.load_state_dict(state)
     model.to(device).eval()
     return Predictor(model, task, classes, feature_names, scaler)
+
+
+def read_description(directory: str | Path) -> dict:
+    """model.json of a saved model, as written (``load_model`` checks it)."""
+    return _read_json(Path(directory) / DESCRIPTION)
 
 
 def _read_json(path: Path) -> dict:

@@ -1,8 +1,9 @@
 """One playground session: data, model, optimizer and history for one browser tab.
 
 Sessions are plain objects driven by the server: ``step(k)`` trains k more epochs on
-the same engine as ``torchclf.fit`` (the compiled kernel for full-batch MLPs on the
-CPU, autograd otherwise) and ``frame()`` returns what the page draws. Nothing here
+the training engine ``torchclf.fit`` uses (``train.engine``, with the compiled kernel
+for full-batch MLPs on the CPU and autograd otherwise; the k epochs are one sync
+point, so one kernel call) and ``frame()`` returns what the page draws. Nothing here
 knows about HTTP.
 """
 
@@ -25,6 +26,8 @@ from torchclf.grid import decision_grid
 from torchclf.metrics import confusion_matrix
 from torchclf.model import MLP
 from torchclf.run import Predictor
+from torchclf.engine.backends import choose_backend
+from torchclf.engine.engine import Engine
 from torchclf.engine.optim import make_optimizer
 from torchclf.web.limits import LIMITS
 
@@ -164,12 +167,11 @@ class Session:
         self.y = tasks.targets(torch.as_tensor(self.train.y), task)
         self.Xt = torch.as_tensor(self.scaler.transform(self.test.X))
         self.yt = tasks.targets(torch.as_tensor(self.test.y), task)
-        self.loss_fn = tasks.loss_function(task)
-        self.fast = None
-        if not self.settings.batch_size or self.settings.batch_size >= len(self.X):
-            from torchclf.engine import fast
-            if fast.eligible(self.model, self.opt, self.X, True):
-                self.fast = fast.FastTrainer(self.model, self.opt, self.X, self.y, task)
+        backend = choose_backend("auto", self.model, self.opt, self.X, self.y, task,
+                                 self.settings.batch_size or len(self.X), self.gen)
+        self.fast = backend if backend.chunked else None
+        self.engine = Engine(backend, test=(self.Xt, self.yt), sync_every=None,
+                             start_epoch=self.epoch)
 
     def add_point(self, x: float, y: float, label: int) -> None:
         """A clicked point joins the training set (in data coordinates)."""
@@ -191,42 +193,14 @@ class Session:
         epochs = min(LIMITS.check_step(epochs), self.settings.epochs - self.epoch)
         if epochs <= 0:
             return
-        task, n = self.model.task, len(self.X)
-        losses, accs = torch.zeros(epochs), torch.zeros(epochs)
-        self.model.train()
-        if self.fast is not None:
-            self.fast.run(epochs, losses, accs)
-        else:
-            bs = self.settings.batch_size or n
-            for e in range(epochs):
-                order = torch.randperm(n, generator=self.gen)
-                total, correct = 0.0, 0.0
-                for i in range(0, n, bs):
-                    idx = order[i:i + bs]
-                    logits = self.model(self.X[idx])
-                    loss = self.loss_fn(logits, self.y[idx])
-                    self.opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.opt.step()
-                    total += float(loss.detach()) * len(idx)
-                    correct += float((tasks.labels(logits.detach(), task)
-                                      == self.y[idx].reshape(-1).long()).sum())
-                losses[e], accs[e] = total / n, correct / n
-        self.model.eval()
-        if not torch.isfinite(losses).all():
-            raise UserError(f"training diverged near epoch {self.epoch + epochs}: "
-                            "lower the learning rate and press Reset")
-        self.epoch += epochs
-        with torch.no_grad():
-            test_logits = self.model(self.Xt)
-            test_loss = float(self.loss_fn(test_logits, self.yt))
-            test_acc = float((tasks.labels(test_logits, task)
-                              == self.yt.reshape(-1).long()).float().mean())
+        try:
+            self.engine.run(self.epoch + epochs)
+        finally:  # a diverged step still counts its epochs
+            self.epoch = self.engine.epoch
+        row = {k: v[-1] for k, v in self.engine.history.items()}
         self.history["epoch"].append(self.epoch)
-        self.history["loss"].append(float(losses[-1]))
-        self.history["accuracy"].append(float(accs[-1]))
-        self.history["test_loss"].append(test_loss)
-        self.history["test_accuracy"].append(test_acc)
+        for key in ("loss", "accuracy", "test_loss", "test_accuracy"):
+            self.history[key].append(row[key])
 
     # -- what the page shows ----------------------------------------------------------------
     @property

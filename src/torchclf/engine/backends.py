@@ -1,0 +1,136 @@
+"""How one epoch is computed: autograd on any module, or the compiled kernel.
+
+Both backends train in place and leave each epoch's mean loss and accuracy on the
+device, so the engine reads them only at its sync points. The kernel backend
+(``chunked``) runs any number of epochs in one ``run`` call; the autograd backend one
+``epoch`` per call, so callbacks see every step.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+
+from torchclf import task as tasks
+from torchclf.errors import UserError
+from torchclf.registry import unknown_name
+from torchclf.engine import fast
+
+FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
+DEFAULT_BATCH = 256
+ENGINES = ("auto", "autograd", "fast")
+
+OnBatch = Callable[[int], None]
+
+
+def batch_size_for(n_rows: int, batch_size: int | None = None) -> int:
+    """The batching policy: the size asked for, else full batch up to 8192 rows, else 256."""
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"expected batch size >= 1, got {batch_size}")
+    return batch_size or (n_rows if n_rows <= FULL_BATCH_LIMIT else DEFAULT_BATCH)
+
+
+class AutogradBackend:
+    """Forward, loss, backward, step for any ``nn.Module``.
+
+    One unshuffled step per epoch when the batch holds every row (unless
+    ``shuffle_full_batch``), else mini-batches in the order of a fresh permutation
+    drawn from ``generator`` each epoch. Subclasses change which rows a process trains
+    on (``batches``), how a batch's loss is scaled (``batch_loss``) and how epoch sums
+    are combined (``reduce``), as data-parallel training does.
+    """
+
+    chunked = False  # the engine calls epoch() once per epoch
+
+    def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
+                 y: torch.Tensor, task: str, batch_size: int, generator: torch.Generator,
+                 shuffle_full_batch: bool = False) -> None:
+        self.model, self.opt, self.X, self.y, self.task = model, opt, X, y, task
+        self.n_rows = self.n_total = X.shape[0]
+        self.batch_size, self.generator = batch_size, generator
+        self.whole = batch_size >= self.n_rows and not shuffle_full_batch
+        self.loss_fn = tasks.loss_function(task)
+        self.y_flat = y.reshape(-1).long()
+
+    def epoch(self, on_batch: OnBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train one epoch; its mean loss and accuracy as device scalars."""
+        if self.whole:  # the lesson's step: one batch, the rows in their order
+            logits = self.model(self.X)
+            loss = self.loss_fn(logits, self.y)
+            self._step(loss)
+            on_batch(self.n_rows)
+            return loss.detach(), (tasks.labels(logits.detach(), self.task)
+                                   == self.y_flat).float().mean()
+        dev = self.X.device
+        total = torch.zeros((), dtype=self.X.dtype, device=dev)
+        correct = torch.zeros((), device=dev)
+        for rows, count in self.batches():
+            xb, yb = self.X[rows], self.y[rows]
+            logits = self.model(xb)
+            loss, part = self.batch_loss(logits, yb, count)
+            self._step(loss)
+            total += part
+            correct += (tasks.labels(logits.detach(), self.task) == yb.reshape(-1).long()).sum()
+            on_batch(len(rows))
+        total, correct = self.reduce(total, correct)
+        return total / self.n_total, correct / self.n_total
+
+    def _step(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, int]]:
+        """(rows of X to train on, rows in the batch) for each step of one epoch."""
+        order = torch.randperm(self.n_rows, generator=self.generator).to(self.X.device)
+        for i in range(0, self.n_rows, self.batch_size):
+            rows = order[i:i + self.batch_size]
+            yield rows, len(rows)
+
+    def batch_loss(self, logits: torch.Tensor, target: torch.Tensor,
+                   count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss to backpropagate, the batch's summed loss for the epoch mean)."""
+        loss = self.loss_fn(logits, target)
+        return loss, loss.detach() * count
+
+    def reduce(self, total: torch.Tensor, correct: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Epoch sums over every process; one process holds them all."""
+        return total, correct
+
+
+class KernelBackend:
+    """``fast.FastTrainer``: every epoch up to the next sync point in one kernel call."""
+
+    chunked = True
+
+    def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
+                 y: torch.Tensor, task: str) -> None:
+        self.model, self.opt, self.X, self.task = model, opt, X, task
+        self.n_rows = X.shape[0]
+        self.trainer = fast.FastTrainer(model, opt, X, y, task)
+
+    def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
+        """Train ``epochs`` epochs; write their mean losses and accuracies."""
+        self.trainer.run(epochs, loss_out, acc_out)
+
+
+def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                   X: torch.Tensor, y: torch.Tensor, task: str, batch_size: int,
+                   generator: torch.Generator, shuffle_full_batch: bool = False):
+    """The kernel where ``engine`` allows it and ``fast.eligible`` agrees, else autograd.
+
+    "auto" prefers the kernel, "autograd" never uses it, "fast" insists on it.
+    """
+    if engine not in ENGINES:
+        raise unknown_name("engine", engine, ENGINES)
+    full_batch = batch_size >= X.shape[0]
+    if engine != "autograd":
+        if fast.eligible(model, opt, X, full_batch):
+            return KernelBackend(model, opt, X, y, task)
+        if engine == "fast":
+            raise UserError("engine 'fast' needs a torchclf MLP without dropout, full-batch "
+                            "training on the CPU, SGD/Adam/AdamW and a C compiler: "
+                            "use engine 'auto'")
+    return AutogradBackend(model, opt, X, y, task, batch_size, generator, shuffle_full_batch)

@@ -1,0 +1,206 @@
+"""The training engine: one epoch loop for every front end, over a backend.
+
+A backend computes epochs (``train.backends``); the engine decides when the host looks
+at the numbers (sync points: log, evaluation and checkpoint epochs, the last epoch,
+and at least every ``sync_every`` epochs so a diverged loss is caught early), checks
+them for divergence, keeps the history, evaluates on test and validation data, calls
+the callbacks and writes checkpoints. Losses and accuracies stay on the device in
+preallocated buffers until a sync point, so a GPU is not stalled every epoch, and the
+kernel backend runs every epoch up to the next sync point in one call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from torchclf import task as tasks
+from torchclf.engine.callbacks import Callback, TrainState
+from torchclf.engine.divergence import TrainingDiverged, check_losses, diverged_message
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "lr", "seconds")
+SYNC_EVERY = 50  # epochs between host syncs at the latest (divergence check)
+
+Split = tuple[torch.Tensor, torch.Tensor]  # (X, targets as the loss expects them)
+
+
+class TrainingInterrupted(Exception):
+    """Stopped by a signal; a checkpoint was written if a path was given."""
+
+    def __init__(self, epoch: int, checkpoint: Path | None) -> None:
+        self.epoch, self.checkpoint = epoch, checkpoint
+        where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
+        super().__init__(f"interrupted after epoch {epoch}{where}")
+
+
+def new_history(with_validation: bool = False) -> dict[str, list[float]]:
+    history: dict[str, list[float]] = {c: [] for c in HISTORY_COLUMNS}
+    if with_validation:
+        history.update(val_loss=[], val_accuracy=[])
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, task: str,
+             loss_fn: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, accuracy) as device scalars, in eval mode; the caller's mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(X)
+        loss = loss_fn(logits, y)
+        acc = (tasks.labels(logits, task) == y.reshape(-1).long()).to(logits.dtype).mean()
+    finally:
+        model.train(was_training)
+    return loss, acc
+
+
+class Engine:
+    """Trains ``backend.model`` epoch by epoch; ``run(until)`` may be called repeatedly.
+
+    ``test`` is evaluated at log and eval points and at the end of each run, ``val``
+    after every epoch (for early stopping). ``checkpoint(done)`` writes a checkpoint
+    after ``done`` epochs and returns its path; the engine calls it every
+    ``checkpoint_every`` epochs and when a callback interrupts training.
+    """
+
+    def __init__(self, backend, *, callbacks: Sequence[Callback] = (),
+                 test: Split | None = None, val: Split | None = None,
+                 history: dict | None = None, log_every: int | None = None,
+                 eval_every: int | None = None, sync_every: int | None = SYNC_EVERY,
+                 checkpoint_every: int | None = None,
+                 checkpoint: Callable[[int], Path | None] | None = None,
+                 start_epoch: int = 0) -> None:
+        self.backend, self.callbacks = backend, list(callbacks)
+        self.test, self.val = test, val
+        self.history = history if history is not None else new_history(val is not None)
+        self.log_every, self.eval_every, self.sync_every = log_every, eval_every, sync_every
+        self.checkpoint_every, self.checkpoint = checkpoint_every, checkpoint
+        self.epoch = start_epoch  # epochs done
+        self.loss_fn = tasks.loss_function(backend.task)
+        seconds = self.history["seconds"]
+        self._start = time.perf_counter() - (seconds[-1] if seconds else 0.0)
+        self.state = TrainState(model=backend.model, epochs=start_epoch, history=self.history,
+                                n_rows=backend.n_rows, epoch=start_epoch - 1)
+
+    @property
+    def lr(self) -> float:
+        return float(self.backend.opt.param_groups[0]["lr"])
+
+    def run(self, until: int) -> TrainState:
+        """Train epochs ``self.epoch`` .. ``until - 1``; the model ends in eval mode."""
+        model, state, backend = self.backend.model, self.state, self.backend
+        state.epochs = until
+        first = synced = epoch = self.epoch
+        loss_buf = torch.zeros(until - first, dtype=backend.X.dtype, device=backend.X.device)
+        acc_buf = torch.zeros(until - first, device=backend.X.device)
+        model.train()
+        try:
+            self._each("on_fit_start")
+            while epoch < until:
+                state.epoch = epoch
+                if not backend.chunked:
+                    i = epoch - first
+                    loss_buf[i], acc_buf[i] = backend.epoch(self._on_batch)
+                else:  # every epoch up to the next event in one call, then their hooks
+                    stop_at = next(e for e in range(epoch, until)
+                                   if self._is_event(e, until, synced)) + 1
+                    backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
+                                acc_buf[epoch - first:stop_at - first])
+                    for e in range(epoch, stop_at - 1):
+                        state.epoch = e
+                        self._on_batch(backend.n_rows)
+                        self._each("on_epoch_end", None)
+                    epoch = state.epoch = stop_at - 1
+                    self._on_batch(backend.n_rows)
+                done = self.epoch = epoch + 1
+                is_last = done == until
+                is_log = self.log_every is not None and epoch % self.log_every == 0
+                is_eval = is_log or is_last or (self.eval_every is not None
+                                                and epoch % self.eval_every == 0)
+                row = None
+                if self._is_event(epoch, until, synced):
+                    row = self._sync(loss_buf, acc_buf, first, synced, epoch)
+                    synced = done
+                    if is_eval and self.test is not None:
+                        row.update(self._record("test", self.test))
+                    if self.val is not None:
+                        row.update(self._record("val", self.val))
+                self._each("on_epoch_end", row)
+                if is_log or (is_last and self.log_every is not None):
+                    self._each("on_log", row)
+                if self._is_checkpoint(done) and not is_last:
+                    self._save(done)
+                if state.stop:
+                    if synced < done:
+                        self._sync(loss_buf, acc_buf, first, synced, epoch)
+                        synced = done
+                    if state.interrupted:
+                        self._each("on_fit_end")
+                        raise TrainingInterrupted(done, self._save(done))
+                    if not is_eval and self.test is not None:
+                        self._record("test", self.test)
+                    break
+                epoch += 1
+            self._each("on_fit_end")
+        finally:
+            model.eval()
+        return state
+
+    # -- the pieces of an epoch ---------------------------------------------------------
+    def _each(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self.state, *args)
+
+    def _on_batch(self, rows: int) -> None:
+        for cb in self.callbacks:
+            cb.on_batch_end(self.state, rows)
+
+    def _is_checkpoint(self, done: int) -> bool:
+        return self.checkpoint_every is not None and done % self.checkpoint_every == 0
+
+    def _is_event(self, e: int, until: int, synced: int) -> bool:
+        """Epochs after which the host must look: sync, evaluate, log, checkpoint."""
+        return (e == until - 1 or self.val is not None
+                or (self.sync_every is not None and e + 1 - synced >= self.sync_every)
+                or (self.log_every is not None and e % self.log_every == 0)
+                or (self.eval_every is not None and e % self.eval_every == 0)
+                or self._is_checkpoint(e + 1))
+
+    def _sync(self, loss_buf: torch.Tensor, acc_buf: torch.Tensor, first: int, synced: int,
+              epoch: int) -> dict:
+        """Copy epochs ``synced..epoch`` to the history, check them for divergence and
+        return the newest row. ``seconds`` is the time since the start when the numbers
+        were read, the same for every epoch read together."""
+        losses = loss_buf[synced - first:epoch + 1 - first].tolist()
+        accs = acc_buf[synced - first:epoch + 1 - first].tolist()
+        lr, seconds, history = self.lr, time.perf_counter() - self._start, self.history
+        for i, (loss, acc) in enumerate(zip(losses, accs)):
+            history["epoch"].append(synced + i)
+            history["loss"].append(loss)
+            history["accuracy"].append(acc)
+            history["lr"].append(lr)
+            history["seconds"].append(seconds)
+            for key in history:
+                if key not in ("epoch", "loss", "accuracy", "lr", "seconds"):
+                    history[key].append(math.nan)
+        check_losses(losses, synced, lr)
+        return {k: v[-1] for k, v in history.items()}
+
+    def _record(self, split: str, data: Split) -> dict:
+        """Evaluate on ``data`` into the newest history row; returns it as row entries."""
+        result = evaluate(self.backend.model, *data, self.backend.task, self.loss_fn)
+        loss, acc = float(result[0]), float(result[1])
+        self.history[f"{split}_loss"][-1], self.history[f"{split}_accuracy"][-1] = loss, acc
+        return {f"{split}_loss": loss, f"{split}_accuracy": acc}
+
+    def _save(self, done: int) -> Path | None:
+        if self.checkpoint is None:
+            return None
+        if not all(torch.isfinite(p).all() for p in self.backend.model.parameters()):
+            raise TrainingDiverged(diverged_message(done - 1, self.lr))
+        return self.checkpoint(done)
