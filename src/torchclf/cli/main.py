@@ -196,7 +196,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if args.out:
             from torchclf.store.owned import check_destination
             check_destination(args.out, "run")
-        from torchclf.scale.distributed import train_distributed
+        from torchclf.cli.distributed import train_distributed
         return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)
     return 0 if run is not None else result

@@ -14,73 +14,62 @@ directly works too. Every rank:
 - computes standardizer statistics, metrics and the confusion matrix with all_reduce.
 
 So N ranks with one global batch size reproduce single-process training with that
-batch size up to float summation order. Rank 0 prints and writes the run directory;
-its plots show rank 0's slice of the points, its metrics cover all rows.
+batch size up to float summation order. Rank 0 returns the Result (its plots show rank
+0's slice of the points, its metrics cover all rows); launching, printing and saving
+are the command line's (``torchclf.cli.distributed``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
-from typing import IO
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from torchclf import task as tasks
-from torchclf.cli.console import lesson_line, metrics_table
-from torchclf.errors import UserError
+from torchclf.data.dataset import Dataset, Standardizer, split_indices
 from torchclf.engine.backends import AutogradBackend, batch_size_for
 from torchclf.engine.callbacks import Callback
 from torchclf.engine.engine import Engine
+from torchclf.engine.optim import make_optimizer
+from torchclf.errors import UserError
+from torchclf.metrics import report_from_confusion
+from torchclf.model import MLP
+from torchclf.run import Result
 
 ENV_RANK = "RANK"
 
 
-def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Launch N ranks (outside torchrun), or train as one rank (inside it)."""
-    if config.train.early_stopping is not None or getattr(args, "checkpoint_every", None) \
-            or getattr(args, "resume", None):
-        raise UserError("--nproc does not support early stopping, checkpoints or resume yet: "
-                        "drop those flags or train in one process")
-    if ENV_RANK not in os.environ:
-        return _launch(args, err)
-    return _rank_main(config, args, out, err)
+def inside_torchrun() -> bool:
+    """Is this process one rank of a torchrun job?"""
+    return ENV_RANK in os.environ
 
 
-def _launch(args: argparse.Namespace, err: IO[str]) -> int:
-    """Run the ranks through torchrun. A rank's error (every rank raises the same, e.g.
-    a divergence) is shown once, as one line, with exit status 2 as in one process."""
-    argv = list(args.argv)
+def is_main_rank() -> bool:
+    """Rank 0 (or not distributed at all): the one that reports and saves."""
+    return int(os.environ.get(ENV_RANK, "0")) == 0
+
+
+def torchrun_command(argv: list[str], nproc: int) -> list[str]:
+    """The command that runs ``torchclf ARGV`` as ``nproc`` ranks (``--nproc`` dropped)."""
     clean, skip = [], False
     for a in argv:
         if skip:
             skip = False
-            continue
-        if a == "--nproc":
+        elif a == "--nproc":
             skip = True
-            continue
-        if a.startswith("--nproc="):
-            continue
-        clean.append(a)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={args.nproc}", "-m", "torchclf", *clean]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    error = _first_error(proc.stderr)
-    if proc.returncode != 0 and error:
-        print(error, file=err, flush=True)
-        return 2
-    err.write(proc.stderr)
-    return proc.returncode
+        elif not a.startswith("--nproc="):
+            clean.append(a)
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={nproc}", "-m", "torchclf", *clean]
 
 
-def _first_error(text: str) -> str | None:
+def first_error(text: str) -> str | None:
     """The first ``prog: error: ...`` a rank printed, cut where another rank's copy of
     it begins (unbuffered ranks can interleave their writes on the one pipe)."""
     found = re.search(r"(\S+): error: ", text)
@@ -168,14 +157,12 @@ def _read_parquet_rows(path: Path, lo: int, hi: int):
 
 # -- one rank ---------------------------------------------------------------------------
 
-def _rank_main(config, args, out, err) -> int:
-    from torchclf.data.dataset import Dataset, Standardizer, split_indices
-    from torchclf.metrics import report_from_confusion
-    from torchclf.model import MLP
-    from torchclf.run import Result
-    from torchclf.store.rundir import save_run, unique_run_dir
-    from torchclf.engine.optim import make_optimizer
+def train_rank(config, callbacks: Sequence[Callback] = ()) -> Result | None:
+    """Train this rank's part of ``config``; rank 0 gets the Result (metrics over every
+    rank's rows), the other ranks None. ``callbacks`` see every epoch's synced row, with
+    test metrics over all ranks at log points (a front end prints them on rank 0).
 
+    A bad value or a divergence raises the same UserError on every rank."""
     cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if cuda else "gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -209,23 +196,20 @@ def _rank_main(config, args, out, err) -> int:
         torch.manual_seed(t.seed)
         backend = _RankBackend(ddp, opt, Xt, tasks.targets(yt, task), task,
                                batch_size_for(n, t.batch_size), gen, local_of, world)
-        log = _RankLog(model, Xv, yv, len(test_idx), t, out if rank == 0 and not args.quiet
-                       else None)
-        history = Engine(backend, callbacks=[log], sync_every=1).run(t.epochs).history
+        log = _RankTest(model, Xv, yv, len(test_idx), t)
+        history = Engine(backend, callbacks=[log, *callbacks], sync_every=1,
+                         log_every=t.log_every).run(t.epochs).history
         model.eval()
         metrics = {split: report_from_confusion(*_confusion(model, A, b, task, len(classes)))
                    for split, A, b in (("train", Xt, yt), ("test", Xv, yv))}
-        if rank == 0:
-            shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
-            run = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
-                                    scaler, history, config.to_dict())
-            run.metrics = metrics
-            target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
-            save_run(run, target, plots=not args.no_plots)
-            print(metrics_table(metrics), file=out)
-            print(f"saved run to {target} ({world} processes)", file=out, flush=True)
         dist.barrier()
-        return 0
+        if rank != 0:
+            return None
+        shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
+        result = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
+                                      scaler, history, config.to_dict())
+        result.metrics = metrics
+        return result
     finally:
         dist.destroy_process_group()
 
@@ -263,12 +247,11 @@ class _RankBackend(AutogradBackend):
         return sums[0], sums[1]
 
 
-class _RankLog(Callback):
-    """Test metrics over every rank at log points; rank 0 prints the lesson's line."""
+class _RankTest(Callback):
+    """Test metrics over every rank's rows at log points (and the last epoch)."""
 
-    def __init__(self, model, X, y, n_test, train_config, out):
-        self.model, self.X, self.y, self.n_test, self.t, self.out = \
-            model, X, y, n_test, train_config, out
+    def __init__(self, model, X, y, n_test, train_config):
+        self.model, self.X, self.y, self.n_test, self.t = model, X, y, n_test, train_config
 
     def on_epoch_end(self, state, row):
         t, epoch = self.t, state.epoch
@@ -279,13 +262,10 @@ class _RankLog(Callback):
             self.n_test)
         state.history["test_loss"][-1] = row["test_loss"]
         state.history["test_accuracy"][-1] = row["test_accuracy"]
-        if self.out is not None:
-            print(lesson_line(row), file=self.out, flush=True)
 
 
 def _global_standardizer(X: np.ndarray, n: int, dev: torch.device):
     """Mean and (population) std over every rank's training rows, in two passes."""
-    from torchclf.data.dataset import Standardizer
     total = torch.as_tensor(X.astype(np.float64).sum(0), device=dev)
     dist.all_reduce(total)
     mean = total / n

@@ -1,0 +1,54 @@
+"""``torchclf train --nproc N`` (or under torchrun): launch the ranks, print rank 0's run.
+
+The training itself is ``torchclf.scale.distributed.train_rank``; this module starts
+torchrun, shows a rank's error once as one line, prints the lesson's lines on rank 0
+and saves the run there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+from typing import IO
+
+from torchclf.cli.console import LessonPrinter, metrics_table
+from torchclf.errors import UserError
+from torchclf.scale import distributed
+from torchclf.store.rundir import save_run, unique_run_dir
+
+
+def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Launch N ranks (outside torchrun), or train as one rank (inside it)."""
+    if config.train.early_stopping is not None or getattr(args, "checkpoint_every", None) \
+            or getattr(args, "resume", None):
+        raise UserError("--nproc does not support early stopping, checkpoints or resume yet: "
+                        "drop those flags or train in one process")
+    if not distributed.inside_torchrun():
+        return _launch(args, err)
+    main = distributed.is_main_rank()
+    printer = [LessonPrinter(out)] if main and not args.quiet else []
+    result = distributed.train_rank(config, printer)
+    if result is None:
+        return 0
+    target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
+    save_run(result, target, plots=not args.no_plots)
+    print(metrics_table(result.metrics), file=out)
+    print(f"saved run to {target} ({os.environ.get('WORLD_SIZE', '?')} processes)", file=out,
+          flush=True)
+    return 0
+
+
+def _launch(args: argparse.Namespace, err: IO[str]) -> int:
+    """Run the ranks through torchrun. A rank's error (every rank raises the same, e.g.
+    a divergence) is shown once, as one line, with exit status 2 as in one process."""
+    cmd = distributed.torchrun_command(list(args.argv), args.nproc)
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    error = distributed.first_error(proc.stderr)
+    if proc.returncode != 0 and error:
+        print(error, file=err, flush=True)
+        return 2
+    err.write(proc.stderr)
+    return proc.returncode
