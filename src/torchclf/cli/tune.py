@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf.scale import tune
-    from torchclf.cli.main import check_device
+    from torchclf.cli.train import check_device
     from torchclf.cli.flags import apply_data_options, given
     from torchclf.config import profiles
 

@@ -1,0 +1,134 @@
+"""``torchclf predict``, ``evaluate`` and ``plot``: using a saved run directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import IO
+
+from torchclf.cli.flags import add_setting
+from torchclf.config.schema import OutputConfig
+from torchclf.errors import UserError
+
+PLOT_FILES = ("boundary.png", "curves.png", "confusion.png")
+
+
+def add_parser(sub) -> None:
+    pr = sub.add_parser("predict", help="probabilities and labels for the rows of a table")
+    pr.add_argument("run", help="a run directory written by 'torchclf train'")
+    pr.add_argument("input", help="CSV or Parquet file with the run's feature columns")
+    pr.add_argument("--output", "-o", help="write CSV here instead of standard output")
+    pr.set_defaults(handler=cmd_predict)
+
+    ev = sub.add_parser("evaluate", help="metrics of a saved run on its test split or a file")
+    ev.add_argument("run")
+    ev.add_argument("data", nargs="?", help="a labelled table (default: the run's test split)")
+    ev.add_argument("--target", help="label column of DATA (default: the run's)")
+    ev.set_defaults(handler=cmd_evaluate)
+
+    pl = sub.add_parser("plot", help="write boundary, curves and confusion PNGs for a run")
+    pl.add_argument("run")
+    pl.add_argument("--out", help="folder for the PNGs (default: the run directory)")
+    add_setting(pl, OutputConfig, "resolution", applied=True)
+    pl.set_defaults(handler=cmd_plot)
+
+
+def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import pandas as pd
+    from torchclf.data.tabular import read_features
+    from torchclf.store.modelfiles import load_model
+
+    predictor = load_model(_run_dir(args.run))
+    X, frame = read_features(args.input, predictor.feature_names)
+    proba = predictor.predict_proba(X)
+    result = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(predictor.classes)})
+    result.insert(0, "predicted", predictor.predict(X) if len(X) else [])
+    table = pd.concat([frame.reset_index(drop=True), result], axis=1)
+    if args.output:
+        from torchclf.atomic import atomic_write_text
+        from torchclf.store.owned import check_file_destination
+        check_file_destination(args.output, "predictions")
+        atomic_write_text(args.output, table.to_csv(index=False))
+        print(f"wrote {len(table)} predictions to {args.output}", file=out)
+    else:
+        out.write(table.to_csv(index=False))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from torchclf.cli.console import confusion_table, metrics_table
+    from torchclf.api import load_run
+
+    if args.data:
+        from torchclf.store.modelfiles import load_model
+        from torchclf.data.tabular import load_table
+        predictor = load_model(_run_dir(args.run))
+        ds = load_table(args.data, target=args.target)
+        _check_classes(ds.classes, predictor.classes, args.data)
+        ds = _recode(ds, predictor.classes)
+        metrics = {"test": predictor.report(ds)}
+        classes = predictor.classes
+    else:
+        run = load_run(_run_dir(args.run), with_data=True)
+        metrics = {"train": run.predictor.report(run.train),
+                   "test": run.predictor.report(run.test)}
+        classes = run.predictor.classes
+    print(metrics_table(metrics), file=out)
+    print("\nconfusion matrix (test)", file=out)
+    print(confusion_table(metrics["test"]["confusion_matrix"], classes), file=out)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from torchclf.api import load_run
+    from torchclf.plots import run_figures, save_figure
+
+    run = load_run(_run_dir(args.run), with_data=True)
+    folder = Path(args.out) if args.out else Path(args.run)
+    _check_plot_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run.metrics = {"train": run.predictor.report(run.train),
+                   "test": run.predictor.report(run.test)}
+    for name, fig in run_figures(run, args.resolution).items():
+        save_figure(fig, folder / name)
+        print(f"wrote {folder / name}", file=out)
+    return 0
+
+
+def _run_dir(path: str) -> Path:
+    p = Path(path)
+    if not p.is_dir():
+        raise UserError(f"run directory not found: {path} (train one with 'torchclf train')")
+    return p
+
+
+def _check_plot_folder(folder: Path) -> None:
+    """PNGs go into a run folder, or beside the user's files without replacing any."""
+    from torchclf.store.owned import check_file_destination, foreign_content
+    if folder.is_dir() and foreign_content(folder, "run"):
+        taken = [n for n in PLOT_FILES if (folder / n).exists()]
+        if taken:
+            raise UserError(f"{folder / taken[0]} already exists and was not written by "
+                            "torchclf: choose another --out folder")
+    elif folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file: give --out a folder for the PNGs")
+    for name in PLOT_FILES:
+        check_file_destination(folder / name, "plot")
+
+
+def _check_classes(found: tuple, known: tuple, where: str) -> None:
+    unknown = [c for c in found if c not in known]
+    if unknown:
+        raise UserError(f"{where} has labels the model never saw: {unknown[:5]}; "
+                        f"known labels: {list(known)}")
+
+
+def _recode(ds, classes: tuple):
+    """Re-express ``ds`` labels as codes of the model's class list."""
+    import numpy as np
+    from torchclf.data.dataset import Dataset
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[ds.classes[c]] for c in ds.y], dtype=np.int64)
+    return Dataset(ds.X, y, classes, ds.feature_names, ds.name)
+
+

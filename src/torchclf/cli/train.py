@@ -1,0 +1,163 @@
+"""``torchclf train`` and ``torchclf recipes``: a config in, a run directory out.
+
+Flags become a RunConfig (``cli.flags``); training prints the lesson's line, keeps
+checkpoints, stops cleanly on SIGTERM/SIGINT and saves the run only where nothing of
+the user's would be replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import IO
+
+from torchclf.cli.flags import (add_data_options, add_model_options, add_output_options,
+                                add_setting, add_train_options, apply_data_options,
+                                apply_run_options)
+from torchclf.config.schema import OutputConfig
+from torchclf.errors import UserError
+
+PROG = "torchclf"
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("train", help="train a model on a built-in dataset or a CSV/Parquet file")
+    t.add_argument("source", nargs="?", help="built-in dataset name or path to a table file")
+    t.add_argument("--config", help="a run.toml; flags given here override it")
+    add_data_options(t)
+    add_model_options(t)
+    o = add_train_options(t)
+    add_setting(o, OutputConfig, "checkpoint_every", metavar="N")
+    o.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue an interrupted run from its .checkpoint.pt file")
+    add_setting(o, OutputConfig, "nproc", applied=True)
+    add_output_options(t)
+    t.set_defaults(handler=cmd_train)
+
+    rc = sub.add_parser("recipes", help="the lesson's experiments: list, show, run")
+    rsub = rc.add_subparsers(dest="action", metavar="ACTION", parser_class=type(rc))
+    rsub.add_parser("list", help="every recipe and the accuracy it promises")
+    show = rsub.add_parser("show", help="print a recipe's TOML")
+    show.add_argument("name")
+    run = rsub.add_parser("run", help="train a recipe and check its promised accuracy")
+    run.add_argument("name")
+    add_output_options(run)
+    rc.set_defaults(handler=cmd_recipes)
+
+
+def _config_from_args(args: argparse.Namespace):
+    from torchclf import config as cfg
+
+    if getattr(args, "resume", None):
+        return cfg.from_dict(_checkpoint(args).config, str(args.resume))
+    if args.config:
+        config = cfg.load(args.config)
+        if args.source:
+            config = config.replace("data", source=args.source, params={})
+    elif args.source:
+        config = cfg.RunConfig()
+        config = config.replace("data", source=args.source)
+    else:
+        raise UserError("train needs a dataset name, a table file or --config FILE")
+    config = apply_run_options(apply_data_options(config, args), args)
+    name = Path(config.data.source).stem if not args.config else config.name
+    return config.replace(name=name)
+
+
+def check_device(config) -> None:
+    """Fail on a device this machine lacks before any data is loaded (the schema
+    has checked every other value when the config was built)."""
+    from torchclf.runtime import resolve_device
+    resolve_device(config.train.device)
+
+
+def _checkpoint(args: argparse.Namespace):
+    if getattr(args, "_loaded_checkpoint", None) is None:
+        from torchclf.engine.checkpoint import Checkpoint
+        args._loaded_checkpoint = Checkpoint.load(args.resume)
+    return args._loaded_checkpoint
+
+
+def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]):
+    """Train with printing, checkpoints and signal handling; save the run directory.
+
+    Returns (run, path), or (None, exit code) when a signal interrupted training.
+    """
+    import signal
+    from torchclf.cli.console import LessonPrinter, ProgressBar, metrics_table
+    from torchclf.experiment import run_config
+    from torchclf.store.owned import check_destination
+    from torchclf.store.rundir import save_run, unique_run_dir
+    from torchclf.engine.callbacks import StopOnSignal
+    from torchclf.engine.checkpoint import check_checkpoint_destination
+    from torchclf.engine.loop import TrainingInterrupted
+
+    check_device(config)
+    resume = _checkpoint(args) if getattr(args, "resume", None) else None
+    if resume is not None:
+        target = Path(resume.extra.get("out") or unique_run_dir(args.runs_dir, config.name))
+    else:
+        target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
+    check_destination(target, "run")  # before training: never replace a user's folder
+    show_bar = args.progress if args.progress is not None else err.isatty()
+    bar = ProgressBar(err) if show_bar else None
+    stopper = StopOnSignal()
+    callbacks = [stopper] + ([bar] if bar is not None else [])
+    if not args.quiet:
+        callbacks.append(LessonPrinter(out, bar))
+    checkpoint = check_checkpoint_destination(target.parent / f"{target.name}.checkpoint.pt")
+    try:
+        run = run_config(config, callbacks, checkpoint_path=checkpoint,
+                         checkpoint_every=getattr(args, "checkpoint_every", None),
+                         resume=resume, checkpoint_extra={"out": str(target)})
+    except TrainingInterrupted as e:
+        print(f"{PROG}: {e}; continue with: {PROG} train --resume {e.checkpoint}", file=err)
+        return None, 128 + (stopper.received or signal.SIGINT)
+    if run.stop_reason:
+        print(run.stop_reason, file=out)
+    save_run(run, target, plots=not args.no_plots)
+    checkpoint.unlink(missing_ok=True)
+    print(metrics_table(run.metrics), file=out)
+    print(f"saved run to {target}", file=out)
+    return run, target
+
+
+def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    config = _config_from_args(args)
+    if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        check_device(config)
+        if args.out:
+            from torchclf.store.owned import check_destination
+            check_destination(args.out, "run")
+        from torchclf.cli.distributed import train_distributed
+        return train_distributed(config, args, out, err)
+    run, result = _train_and_save(config, args, out, err)
+    return 0 if run is not None else result
+
+
+def cmd_recipes(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from torchclf import recipes
+    if args.action in (None, "list"):
+        for name in recipes.names():
+            c = recipes.load(name)
+            sign = "<=" if c.expect_at_most else ">="
+            print(f"{name:<15} test acc {sign} {100 * c.expect_test_accuracy:5.1f}%  "
+                  f"{c.description}", file=out)
+        return 0
+    if args.action == "show":
+        out.write(recipes.text(args.name))
+        return 0
+    config = recipes.load(args.name)
+    print(f"recipe {config.name}: {config.description}", file=out)
+    run, result = _train_and_save(config, args, out, err)
+    if run is None:
+        return result
+    acc = run.metrics["test"]["accuracy"]
+    sign = "<=" if config.expect_at_most else ">="
+    ok = recipes.reached(config, acc)
+    print(f"{'PASS' if ok else 'FAIL'}: test accuracy {100 * acc:.2f}% "
+          f"(expected {sign} {100 * config.expect_test_accuracy:.1f}%)", file=out)
+    return 0 if ok else 1
+
+
