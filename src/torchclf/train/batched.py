@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from torchclf import task as tasks
+from torchclf.activations import ACTIVATIONS
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
@@ -147,20 +148,6 @@ def _train_stacked(specs, models, X, y, task, epochs, progress) -> list[np.ndarr
     return out
 
 
-_ACT = {
-    "relu": (torch.relu, lambda z, h: (z > 0).to(z.dtype)),
-    "tanh": (torch.tanh, lambda z, h: 1 - h * h),
-    "manual_tanh": (torch.tanh, lambda z, h: 1 - h * h),
-    "sigmoid": (torch.sigmoid, lambda z, h: h * (1 - h)),
-    "leaky_relu": (torch.nn.functional.leaky_relu,
-                   lambda z, h: torch.where(z > 0, 1.0, 0.01).to(z.dtype)),
-    "gelu": (torch.nn.functional.gelu,
-             lambda z, h: 0.5 * (1 + torch.erf(z / math.sqrt(2)))
-             + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)),
-    "identity": (lambda z: z, lambda z, h: torch.ones_like(z)),
-}
-
-
 @torch.no_grad()
 def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
                    progress) -> np.ndarray:
@@ -176,7 +163,7 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
     params = W + B
     s1 = [torch.zeros_like(p) for p in params]
     s2 = [torch.zeros_like(p) for p in params]
-    act, act_grad = _ACT[activation]
+    act = ACTIVATIONS[activation]
     Xg = X.unsqueeze(0).expand(G, -1, -1)
     target = (y.float().view(1, n, 1).expand(G, -1, -1) if task == "binary"
               else torch.nn.functional.one_hot(y, W[-1].shape[1]).to(X.dtype))
@@ -187,7 +174,7 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
         for l in range(len(W)):
             z = torch.baddbmm(B[l].unsqueeze(1), h, W[l].transpose(1, 2))
             zs.append(z)
-            h = act(z) if l < len(W) - 1 else z
+            h = act.forward(z) if l < len(W) - 1 else z
             hs.append(h)
         logits = hs[-1]
         if task == "binary":
@@ -203,7 +190,7 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
             grads_W[l] = torch.bmm(d.transpose(1, 2), hs[l])
             grads_B[l] = d.sum(1)
             if l > 0:
-                d = torch.bmm(d, W[l]) * act_grad(zs[l - 1], hs[l])
+                d = torch.bmm(d, W[l]) * act.derivative(zs[l - 1], hs[l])
         for i, (p, g) in enumerate(zip(params, grads_W + grads_B)):
             shape = (G,) + (1,) * (p.dim() - 1)
             _update(optimizer, p, g, s1[i], s2[i], lr.view(shape), mom.view(shape),

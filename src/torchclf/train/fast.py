@@ -31,10 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from torchclf.activations import ACTIVATIONS
+
 log = logging.getLogger(__name__)
 
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "manual_tanh": 2, "sigmoid": 3,
-                    "leaky_relu": 4, "gelu": 5}
+# what the kernel computes, read from the registry: entries without a code are declined
+ACTIVATION_CODES = {name: a.kernel_code for name, a in ACTIVATIONS.items()
+                    if a.kernel_code is not None}
 OPTIMIZER_CODES = {torch.optim.SGD: 0, torch.optim.Adam: 1, torch.optim.AdamW: 2}
 SOURCES = [Path(__file__).with_name(name) for name in ("kernel.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
