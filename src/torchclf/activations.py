@@ -79,7 +79,7 @@ class Activation:
 
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in [
-    Activation("relu", "max(0, x): the default", nn.ReLU, 1,
+    Activation("relu", "max(0, x)", nn.ReLU, 1,
                torch.relu, lambda z, h: (z > 0).to(z.dtype)),
     Activation("tanh", "torch.tanh", nn.Tanh, 2,
                torch.tanh, lambda z, h: 1 - h * h),
