@@ -76,7 +76,7 @@ def main() -> None:
     print()
     print(table)
     if args.markdown:
-        from torchclf.io import atomic_write_text
+        from torchclf.atomic import atomic_write_text
         atomic_write_text(args.markdown, table + "\n")
 
 

@@ -57,7 +57,7 @@ def main() -> None:
         print(f"wrote {args.rows:,} x {args.cols} {args.format} "
               f"({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
         base_t, base_rss, _ = peak_rss_of([sys.executable, "-c",
-                                           "import torch, pandas, pyarrow, torchclf.train.loop"])
+                                           "import torch, pandas, pyarrow, torchclf.engine.loop"])
         cmd = [sys.executable, "-m", "torchclf", "train", str(path), "--target", "y",
                "--hidden", "32,32", "--optimizer", "adam", "--lr", "0.003", "--epochs",
                str(args.epochs), "--log-every", "1", "--no-plots", "--out",

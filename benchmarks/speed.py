@@ -210,7 +210,7 @@ def main() -> None:
     ours = base["torchclf fit, fast engine"]
 
     # many models at once vs the lean loop one model after another
-    from torchclf.train.batched import ModelSpec, train_many
+    from torchclf.engine.batched import ModelSpec, train_many
     specs = [ModelSpec((8, 8), "relu", "sgd", 0.1, seed=s) for s in range(n_models)]
     seq_models = 4
     seq_t, _ = measure(lambda: [lean_loop(train, test, epochs, s) for s in range(seq_models)], 1)
@@ -259,7 +259,7 @@ def main() -> None:
             + " the time of 20 epochs of the " + " / ".join(n for n, _ in epoch_rows)
             + " (target < 1)")
     if args.markdown:
-        from torchclf.io import atomic_write_text
+        from torchclf.atomic import atomic_write_text
         atomic_write_text(args.markdown, table + "\n")
 
 

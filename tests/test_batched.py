@@ -6,8 +6,8 @@ import torch
 
 import torchclf as tc
 from torchclf.errors import UserError
-from torchclf.train import fast
-from torchclf.train.batched import ModelSpec, train_many
+from torchclf.engine import fast
+from torchclf.engine.batched import ModelSpec, train_many
 
 ENGINES = ["stacked"] + (["kernel"] if fast.load_kernel() is not None else [])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from torchclf.cli import main
+from torchclf.cli.main import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -157,7 +157,7 @@ def test_missing_target_column_and_unreadable_file(tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys, torchclf.cli as c; c.build_parser().format_help(); "
+    code = ("import sys, torchclf.cli.main as c; c.build_parser().format_help(); "
             "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == "False False"

@@ -6,10 +6,10 @@ import torch
 
 import torchclf as tc
 from torchclf.errors import UserError
-from torchclf.train import fast
-from torchclf.train.callbacks import Callback
-from torchclf.train.checkpoint import Checkpoint
-from torchclf.train.loop import TrainingInterrupted
+from torchclf.engine import fast
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.checkpoint import Checkpoint
+from torchclf.engine.loop import TrainingInterrupted
 
 pytestmark = pytest.mark.skipif(fast.load_kernel() is None,
                                 reason="no C compiler: the fast engine is unavailable")

@@ -8,7 +8,7 @@ import torch
 import torchclf as tc
 from torchclf import task as tasks
 from torchclf.model import ACTIVATIONS
-from torchclf.train import fast
+from torchclf.engine import fast
 
 pytestmark = pytest.mark.skipif(fast.load_kernel() is None,
                                 reason="no C compiler: the fast engine is unavailable")

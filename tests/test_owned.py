@@ -9,12 +9,12 @@ import sys
 import pytest
 
 from torchclf import config as cfg
-from torchclf.cli import main
+from torchclf.cli.main import main
 from torchclf.errors import UserError
 from torchclf.experiment import run_config
-from torchclf.owned import MARKER, check_destination, remove_stale_siblings
-from torchclf.train.callbacks import Callback
-from torchclf.train.loop import TrainingInterrupted
+from torchclf.store.owned import MARKER, check_destination, remove_stale_siblings
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.loop import TrainingInterrupted
 
 QUICK = ["--n-samples", "100", "--epochs", "3", "--no-plots", "-q", "--no-progress"]
 
@@ -196,10 +196,10 @@ def test_temporaries_of_a_killed_save_are_cleaned_and_nothing_else(tmp_path):
 
 
 def test_saving_again_cleans_up_after_a_save_killed_midway(tmp_path):
-    script = ("import os, signal, torchclf.runs as r\n"
+    script = ("import os, signal, torchclf.store.rundir as r\n"
               "def die(*a, **k): os.kill(os.getpid(), signal.SIGKILL)\n"
               "r._write_history = die\n"
-              "from torchclf.cli import main\n"
+              "from torchclf.cli.main import main\n"
               f"main(['train', 'moons', '--n-samples', '100', '--epochs', '3', '--no-plots',"
               f" '-q', '--out', {str(tmp_path / 'r')!r}])\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)

@@ -12,9 +12,9 @@ import torch
 
 import torchclf as tc
 from torchclf.errors import UserError
-from torchclf.train.callbacks import Callback
-from torchclf.train.checkpoint import Checkpoint
-from torchclf.train.loop import TrainingInterrupted
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.checkpoint import Checkpoint
+from torchclf.engine.loop import TrainingInterrupted
 
 
 class InterruptAt(Callback):

@@ -7,7 +7,7 @@ import pytest
 
 import torchclf as tc
 from torchclf.errors import UserError
-from torchclf.runs import unique_run_dir
+from torchclf.store.rundir import unique_run_dir
 
 EXPECTED = {"config.toml", "model.safetensors", "model.json", "history.csv", "metrics.json",
             "boundary.png", "curves.png", "confusion.png", ".torchclf.json"}
@@ -69,7 +69,7 @@ def test_failed_save_leaves_the_old_run_and_no_temp_files(trained_run, tmp_path,
 
     def boom(*a, **k):
         raise OSError("disk full")
-    monkeypatch.setattr("torchclf.runs._write_history", boom)
+    monkeypatch.setattr("torchclf.store.rundir._write_history", boom)
     with pytest.raises(OSError):
         trained_run.save(path, plots=False)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before

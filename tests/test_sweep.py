@@ -8,7 +8,7 @@ import pytest
 
 from torchclf.config import DataConfig, RunConfig
 from torchclf.errors import UserError
-from torchclf.sweep import Grid, run_sweep
+from torchclf.scale.sweep import Grid, run_sweep
 
 
 def test_sweep_reports_mean_and_std_per_configuration(tmp_path):

@@ -8,8 +8,8 @@ import torch
 
 import torchclf as tc
 from torchclf.errors import UserError
-from torchclf.train.callbacks import Callback
-from torchclf.train.loop import HISTORY_COLUMNS
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.loop import HISTORY_COLUMNS
 
 
 class Recorder(Callback):

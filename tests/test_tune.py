@@ -12,7 +12,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from torchclf.config import DataConfig, RunConfig  # noqa: E402
-from torchclf.tune import PruneCallback, best_config, open_study, optimize, validation_score  # noqa: E402
+from torchclf.scale.tune import PruneCallback, best_config, open_study, optimize, validation_score  # noqa: E402
 
 BASE = RunConfig(name="moons", data=DataConfig(source="moons",
                                                params={"n_samples": 300, "noise": 0.2}))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from torchclf.version import __version__
 
 _EXPORTS = {
-    "Callback": "torchclf.train.callbacks",
-    "EarlyStopping": "torchclf.train.callbacks",
+    "Callback": "torchclf.engine.callbacks",
+    "EarlyStopping": "torchclf.engine.callbacks",
     "Dataset": "torchclf.data.dataset",
     "Standardizer": "torchclf.data.dataset",
     "from_arrays": "torchclf.data.dataset",
@@ -22,15 +22,15 @@ _EXPORTS = {
     "count_parameters": "torchclf.model",
     "manual_tanh": "torchclf.model",
     "Predictor": "torchclf.run",
-    "Run": "torchclf.run",
+    "Run": "torchclf.api",
     "RunConfig": "torchclf.config",
     "load_config": "torchclf.config",
-    "run_config": "torchclf.experiment",
-    "load_run": "torchclf.runs",
+    "run_config": "torchclf.api",
+    "load_run": "torchclf.api",
     "resolve_device": "torchclf.runtime",
     "seed_everything": "torchclf.runtime",
-    "fit": "torchclf.train.loop",
-    "TrainingDiverged": "torchclf.train.loop",
+    "fit": "torchclf.api",
+    "TrainingDiverged": "torchclf.engine.loop",
     "UserError": "torchclf.errors",
     "TorchClassifier": "torchclf.estimator",
 }

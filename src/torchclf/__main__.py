@@ -2,6 +2,6 @@
 
 import sys
 
-from torchclf.cli import main
+from torchclf.cli.main import main
 
 sys.exit(main())

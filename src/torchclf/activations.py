@@ -1,8 +1,8 @@
 """Activations by name: one entry each, with every form a training backend needs.
 
 An entry carries the torch module that autograd trains, the code of the same function
-in the compiled kernels (``train/kernel.c`` and ``train/predict.c``), and the stacked
-form (forward and derivative on whole tensors) that ``train.batched`` uses. A backend
+in the compiled kernels (``engine/kernels/train.c`` and ``predict.c``), and the stacked
+form (forward and derivative on whole tensors) that ``engine.batched`` uses. A backend
 that finds ``None`` in its slot declines the activation, so nothing is ever silently
 replaced by a look-alike; ``tests/test_registries.py`` trains every entry on every
 backend and compares with autograd.
@@ -69,7 +69,7 @@ class Activation:
     name: str
     description: str                     # one line, for help text and the playground
     module: Callable[[], nn.Module]      # autograd: a fresh layer for nn.Sequential
-    kernel_code: int | None              # ACT_* in kernel.c and predict.c
+    kernel_code: int | None              # ACT_* in kernels/train.c and predict.c
     forward: Callable[[Tensor], Tensor] | None = None             # stacked: h = f(z)
     derivative: Callable[[Tensor, Tensor], Tensor] | None = None  # stacked: f'(z), given z, h
 

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torchclf import task as tasks
 from torchclf.data.dataset import Standardizer, split_indices
 from torchclf.model import MLP
-from torchclf.train.optim import make_optimizer
+from torchclf.engine.optim import make_optimizer
 
 MIN_ROWS_FOR_VALIDATION = 20
 
@@ -217,7 +217,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     # -- safe files -----------------------------------------------------------------------
     def save(self, directory) -> Path:
         """Write model.safetensors + model.json (no pickle) into ``directory``."""
-        from torchclf.persist import save_model
+        from torchclf.store.modelfiles import save_model
         from torchclf.run import Predictor
         check_is_fitted(self, "model_")
         directory = Path(directory)
@@ -232,7 +232,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, directory) -> "TorchClassifier":
         """A fitted estimator from ``save``'s files; predictions are identical."""
-        from torchclf.persist import load_model
+        from torchclf.store.modelfiles import load_model
         predictor = load_model(directory)
         model = predictor.model
         spec = model.spec

@@ -10,9 +10,9 @@ from torchclf.data import synthetic
 from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.model import MLP
-from torchclf.run import Run
-from torchclf.train.callbacks import Callback
-from torchclf.train.loop import fit
+from torchclf.run import Result
+from torchclf.engine.callbacks import Callback
+from torchclf.engine.loop import fit
 
 FILE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".gz")
 
@@ -49,7 +49,7 @@ def build_model(config: RunConfig, ds: Dataset) -> MLP:
                task=m.task, seed=config.train.seed)
 
 
-def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_options) -> Run:
+def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_options) -> Result:
     """Load, split, build and train as the config says.
 
     ``fit_options`` pass through to ``fit`` (checkpointing and resuming).

@@ -20,6 +20,8 @@ from matplotlib.figure import Figure
 
 from torchclf.data.dataset import Dataset
 from torchclf.grid import ProbaFn, View2D, bounds, decision_grid
+from torchclf.errors import UserError
+from torchclf.run import Result
 
 
 def class_colors(n_classes: int) -> list[str]:
@@ -196,8 +198,39 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     The image is rendered in memory, written to a temp file in the same folder and
     renamed over ``path`` (``os.replace``), so an error never leaves a partial file.
     """
-    from torchclf.io import atomic_write_bytes
+    from torchclf.atomic import atomic_write_bytes
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return atomic_write_bytes(path, buffer.getvalue())
 
+
+
+# -- the three figures of a training result (run directories, notebooks, the CLI) ------
+
+def boundary_figure(result: Result, resolution: int = 200) -> Figure:
+    """Train | Test decision boundaries of ``result``, titled with the run's name."""
+    if result.train is None:
+        raise UserError("this run has no train data to plot: load it with with_data=True")
+    return plot_boundary(result.predictor.predict_proba, result.train, result.test,
+                         resolution=resolution, title=result.config.get("name"))
+
+
+def curves_figure(result: Result) -> Figure:
+    """Loss and accuracy per epoch of ``result``, train and test."""
+    return plot_curves(result.history)
+
+
+def confusion_figure(result: Result, split: str = "test") -> Figure:
+    """The confusion matrix of ``result`` on ``split`` ("train" or "test")."""
+    return plot_confusion(np.asarray(result.metrics[split]["confusion_matrix"]),
+                          result.predictor.classes, title=f"Confusion matrix ({split})")
+
+
+def run_figures(result: Result, resolution: int = 200) -> dict[str, Figure]:
+    """File name -> figure, as a run directory holds them (no boundary without data)."""
+    split = "test" if "test" in result.metrics else "train"
+    figures = {"boundary.png": boundary_figure(result, resolution)} \
+        if result.train is not None else {}
+    figures.update({"curves.png": curves_figure(result),
+                    "confusion.png": confusion_figure(result, split)})
+    return figures

@@ -1,14 +1,13 @@
-"""A trained model with everything needed to use it: a Predictor, and the Run around it.
+"""A trained model with everything needed to use it: a Predictor, and the Result around it.
 
 A Predictor maps raw feature rows (as the user has them) to probabilities and labels:
-it applies the recorded Standardizer and decodes class codes. A Run adds the history,
+it applies the recorded Standardizer and decodes class codes. A Result adds the history,
 the metrics and the config of the training that made it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,7 +51,7 @@ class Predictor:
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None else torch.float32
         if device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS:
-            from torchclf.train.fast import predict_proba as kernel_proba
+            from torchclf.engine.fast import predict_proba as kernel_proba
             proba = kernel_proba(self.model, X)
             if proba is not None:
                 return proba
@@ -82,8 +81,12 @@ class Predictor:
 
 
 @dataclass
-class Run:
-    """The result of ``fit``: predictor, per-epoch history, metrics and config."""
+class Result:
+    """What training produced: predictor, per-epoch history, metrics and config.
+
+    Pure: no files, no figures. ``torchclf.api.Run`` (what ``fit`` returns) adds the
+    notebook's ``plot_*`` and ``save``.
+    """
 
     predictor: Predictor
     history: dict[str, list[float]]
@@ -96,14 +99,13 @@ class Run:
     @classmethod
     def from_training(cls, model: torch.nn.Module, train: Dataset, test: Dataset | None,
                       task: str, scaler: Standardizer | None, history: dict, config: dict,
-                      stop_reason: str = "") -> "Run":
+                      stop_reason: str = "") -> "Result":
         predictor = Predictor(model, task, train.classes, train.feature_names, scaler)
         metrics = {"train": predictor.report(train)}
         if test is not None:
             metrics["test"] = predictor.report(test)
         return cls(predictor, history, metrics, config, train, test, stop_reason)
 
-    # -- convenience, so a notebook reads like the lesson ---------------------------
     @property
     def model(self) -> torch.nn.Module:
         return self.predictor.model
@@ -113,31 +115,3 @@ class Run:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predictor.predict(X)
-
-    def plot_boundary(self, resolution: int = 200):
-        """Figure with Train | Test decision boundaries, as in the lesson."""
-        from torchclf.plots import plot_boundary
-        return plot_boundary(self.predictor.predict_proba, self._need("train"), self.test,
-                             resolution=resolution, title=self.config.get("name"))
-
-    def plot_curves(self):
-        """Figure with loss and accuracy per epoch, train and test."""
-        from torchclf.plots import plot_curves
-        return plot_curves(self.history)
-
-    def plot_confusion(self, split: str = "test"):
-        """Figure with the confusion matrix of ``split`` ("train" or "test")."""
-        from torchclf.plots import plot_confusion
-        return plot_confusion(np.asarray(self.metrics[split]["confusion_matrix"]),
-                              self.predictor.classes, title=f"Confusion matrix ({split})")
-
-    def save(self, path: str | Path, plots: bool = True) -> Path:
-        """Write the run directory atomically; reload it with ``load_run``."""
-        from torchclf.runs import save_run
-        return save_run(self, path, plots=plots)
-
-    def _need(self, name: str) -> Dataset:
-        ds = getattr(self, name)
-        if ds is None:
-            raise UserError(f"this run has no {name} data to plot: pass it to the plot call")
-        return ds

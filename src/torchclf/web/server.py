@@ -50,7 +50,7 @@ def create_app() -> FastAPI:
     def options():
         from torchclf.data import synthetic
         from torchclf.model import ACTIVATIONS
-        from torchclf.train.optim import OPTIMIZERS
+        from torchclf.engine.optim import OPTIMIZERS
         return {"datasets": list(synthetic.GENERATORS), "activations": list(ACTIVATIONS),
                 "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__}
 
@@ -114,7 +114,7 @@ def create_app() -> FastAPI:
     @app.get("/api/session/{sid}/export/model.zip")
     def export_model(sid: str):
         import tempfile
-        from torchclf.persist import save_model
+        from torchclf.store.modelfiles import save_model
         session = get(sid)
         buffer = io.BytesIO()
         with tempfile.TemporaryDirectory() as tmp, session.lock:

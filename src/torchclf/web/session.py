@@ -24,7 +24,7 @@ from torchclf.grid import decision_grid
 from torchclf.metrics import confusion_matrix
 from torchclf.model import ACTIVATIONS, MLP
 from torchclf.run import Predictor
-from torchclf.train.optim import OPTIMIZERS, make_optimizer
+from torchclf.engine.optim import OPTIMIZERS, make_optimizer
 from torchclf.web.limits import LIMITS
 
 GRID_RESOLUTION = 60
@@ -138,7 +138,7 @@ class Session:
         self.loss_fn = tasks.loss_function(task)
         self.fast = None
         if not self.settings.batch_size or self.settings.batch_size >= len(self.X):
-            from torchclf.train import fast
+            from torchclf.engine import fast
             if fast.eligible(self.model, self.opt, self.X, True):
                 self.fast = fast.FastTrainer(self.model, self.opt, self.X, self.y, task)
 

@@ -1,8 +1,8 @@
 """Optimizers by name: one entry each, with every form a training backend needs.
 
-An entry carries the torch.optim factory that autograd uses, the code of the same
-update in the compiled kernel (``kernel.c``'s ``optimizer_step``) with the param-group
-settings that code implements, and the stacked update ``train.batched`` applies to N
+An entry carries the torch.optim factory that autograd uses, the code of the same update
+in the compiled kernel (``optimizer_step`` in ``kernels/train.c``) with the param-group
+settings that code implements, and the stacked update ``engine.batched`` applies to N
 models at once with per-model hyperparameters. A backend that finds ``None`` in its slot
 declines the optimizer; ``tests/test_registries.py`` trains every entry on every backend
 and compares with autograd.
@@ -81,7 +81,7 @@ class Optimizer:
     description: str                        # one line, for help text and the playground
     torch_class: type[torch.optim.Optimizer]
     build: Callable[..., torch.optim.Optimizer]   # (params, lr, weight_decay, momentum)
-    kernel_code: int | None                 # OPT_* in kernel.c
+    kernel_code: int | None                 # OPT_* in kernels/train.c
     kernel_accepts: Callable[[dict], bool]  # does the kernel implement this param group?
     stacked_update: StackedUpdate | None
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from torchclf.errors import UserError
-from torchclf.io import current_umask
+from torchclf.atomic import current_umask
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import IO
 
 
 def add_parser(sub) -> None:
-    from torchclf.cli import _float, _positive_int, add_data_options
+    from torchclf.cli.main import _float, _positive_int, add_data_options
     p = sub.add_parser("tune", help="search lr, width, depth, activation and weight decay "
                                     "with Optuna; workers on one --storage share the study")
     p.add_argument("source", help="built-in dataset name or path to a table file")
@@ -32,8 +32,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf import config as cfg
-    from torchclf.cli import _validate, apply_data_options
-    from torchclf import tune
+    from torchclf.cli.main import _validate, apply_data_options
+    from torchclf.scale import tune
 
     base = cfg.RunConfig().replace("data", source=args.source)
     base = apply_data_options(base, args).replace(name=Path(args.source).stem)
@@ -41,16 +41,17 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                         optimizer=args.optimizer.lower(), seed=args.seed)
     _validate(base)
     if args.save_best:
-        from torchclf.owned import check_destination
+        from torchclf.store.owned import check_destination
         check_destination(args.save_best, "run")  # before searching, not after
     study = tune.open_study(args.study_name or f"torchclf-{base.name}", args.storage)
     tune.optimize(study, base, args.trials, args.timeout)
     print(format_trials(study), file=out)
     if args.save_best:
         from torchclf.experiment import run_config
+        from torchclf.store.rundir import save_run
         best = tune.best_config(study)
         result = run_config(best)
-        result.save(args.save_best)
+        save_run(result, args.save_best)
         print(f"best trial retrained on the full training split: test accuracy "
               f"{100 * result.metrics['test']['accuracy']:.2f}%; saved to {args.save_best}",
               file=out)

@@ -20,9 +20,9 @@ from torchclf import task as tasks
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device, seed_everything
-from torchclf.train.callbacks import Callback, EarlyStopping, TrainState
-from torchclf.train.checkpoint import Checkpoint
-from torchclf.train.optim import make_optimizer
+from torchclf.engine.callbacks import Callback, EarlyStopping, TrainState
+from torchclf.engine.checkpoint import Checkpoint
+from torchclf.engine.optim import make_optimizer
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
@@ -85,7 +85,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         task: str | None = None, callbacks: Sequence[Callback] = (),
         config: dict | None = None, checkpoint_path: str | Path | None = None,
         checkpoint_every: int | None = None, resume: Checkpoint | None = None,
-        checkpoint_extra: dict | None = None, engine: str = "auto") -> "Run":
+        checkpoint_extra: dict | None = None, engine: str = "auto") -> "Result":
     """Train ``model`` on ``train``, evaluating on ``test``; return a Run.
 
     Parameters
@@ -108,7 +108,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     engine : "auto" uses the compiled kernel (``train.fast``) for full-batch MLPs on the
         CPU and autograd otherwise; "autograd" always uses autograd; "fast" insists
     """
-    from torchclf.run import Run
+    from torchclf.run import Result
 
     if int(epochs) != epochs or epochs < 1:
         raise UserError(f"expected epochs >= 1, got {epochs}")
@@ -270,7 +270,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             weight_decay=weight_decay, momentum=momentum, seed=seed, log_every=log_every,
             eval_every=eval_every, early_stopping=early_stopping, device=str(device)),
             standardize)
-    return Run.from_training(model, train, test, task, scaler, history, config,
+    return Result.from_training(model, train, test, task, scaler, history, config,
                              stop_reason=state.stop_reason)
 
 
@@ -282,7 +282,7 @@ def _fast_trainer(engine: str, model: torch.nn.Module, opt: torch.optim.Optimize
         raise unknown_name("engine", engine, ENGINES)
     if engine == "autograd":
         return None
-    from torchclf.train import fast
+    from torchclf.engine import fast
     if fast.eligible(model, opt, X, full_batch):
         return fast.FastTrainer(model, opt, X, y, task)
     if engine == "fast":

@@ -17,6 +17,7 @@ from torchclf.data.dataset import Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Predictor
+from torchclf.version import __version__
 
 WEIGHTS, DESCRIPTION = "model.safetensors", "model.json"
 FORMAT_VERSION = 1
@@ -28,7 +29,6 @@ def describe(predictor: Predictor) -> dict:
     if not isinstance(model, MLP):
         raise UserError("only torchclf MLP models can be saved as model files; "
                         f"got {type(model).__name__}: save its state_dict yourself")
-    import torchclf
     return {
         "format_version": FORMAT_VERSION,
         "architecture": model.describe(),
@@ -36,7 +36,7 @@ def describe(predictor: Predictor) -> dict:
         "classes": [_plain(c) for c in predictor.classes],
         "feature_names": list(predictor.feature_names),
         "scaler": predictor.scaler.to_dict() if predictor.scaler is not None else None,
-        "versions": {"torchclf": torchclf.__version__, "torch": torch.__version__,
+        "versions": {"torchclf": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }
 

@@ -8,7 +8,7 @@ from typing import IO
 
 
 def add_parser(sub) -> None:
-    from torchclf.cli import _float, _positive_int, add_data_options
+    from torchclf.cli.main import _float, _positive_int, add_data_options
     p = sub.add_parser("sweep", help="train a grid of configurations x seeds at once and "
                                      "report mean ± std test accuracy")
     p.add_argument("source", help="built-in dataset name or path to a table file")
@@ -38,11 +38,11 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf import config as cfg
-    from torchclf.cli import apply_data_options
+    from torchclf.cli.main import apply_data_options
     from torchclf.model import MLPSpec, parse_hidden
-    from torchclf.owned import check_destination
-    from torchclf.runs import unique_run_dir
-    from torchclf.sweep import Grid, run_sweep
+    from torchclf.store.owned import check_destination
+    from torchclf.store.rundir import unique_run_dir
+    from torchclf.scale.sweep import Grid, run_sweep
 
     base = cfg.RunConfig().replace("data", source=args.source)
     base = apply_data_options(base, args)

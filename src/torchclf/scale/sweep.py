@@ -18,7 +18,7 @@ import numpy as np
 from torchclf.config import RunConfig
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
-from torchclf.train.batched import ModelSpec, Trained, train_many
+from torchclf.engine.batched import ModelSpec, Trained, train_many
 
 CONFIG_COLUMNS = ["hidden", "activation", "optimizer", "lr"]
 
@@ -77,7 +77,7 @@ class SweepResult:
 
         ``folder`` must be new, empty, or a sweep folder torchclf wrote (``owned``).
         """
-        from torchclf.owned import write_folder
+        from torchclf.store.owned import write_folder
         from torchclf.plots import save_figure
 
         def fill(tmp: Path) -> None:
@@ -90,11 +90,11 @@ class SweepResult:
 
     def save_best(self, path: str | Path) -> Path:
         """The best run as a run directory (model files, config, history, plots)."""
-        from torchclf.run import Run
-        from torchclf.runs import save_run
+        from torchclf.run import Result
+        from torchclf.store.rundir import save_run
         t = self.best()
         history = {"epoch": list(range(len(t.loss))), "loss": [float(v) for v in t.loss]}
-        run = Run.from_training(t.model, self.train, self.test, t.model.task, self.scaler,
+        run = Result.from_training(t.model, self.train, self.test, t.model.task, self.scaler,
                                 history, self.config_of(t).to_dict())
         return save_run(run, path)
 

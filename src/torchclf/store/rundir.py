@@ -3,7 +3,7 @@
 Everything is first written into a hidden temporary sibling directory, then renamed
 into place, so a crash mid-write never leaves a half-written run; an existing run
 at the same path is only removed once the new one is complete, and only a folder
-torchclf wrote is ever replaced (``torchclf.owned``).
+torchclf wrote is ever replaced (``torchclf.store.owned``).
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ import json
 import math
 from pathlib import Path
 
+from torchclf import config as cfg
 from torchclf.errors import UserError
-from torchclf.owned import write_folder
-from torchclf.persist import load_model, save_model
-from torchclf.run import Run
+from torchclf.run import Result
+from torchclf.store.modelfiles import load_model, save_model
+from torchclf.store.owned import write_folder
 
 CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"
 PLOTS = ("boundary.png", "curves.png", "confusion.png")
 
 
-def save_run(run: Run, path: str | Path, plots: bool = True) -> Path:
+def save_run(run: Result, path: str | Path, plots: bool = True) -> Path:
     """Write config, model files, history, metrics (and plots) to ``path`` atomically.
 
     ``path`` must be new, empty, or a run folder torchclf wrote (``owned``): anything
@@ -42,20 +43,15 @@ def save_run(run: Run, path: str | Path, plots: bool = True) -> Path:
     return write_folder(path, "run", fill)
 
 
-def load_run(path: str | Path, device: str = "cpu", with_data: bool = False) -> Run:
-    """Read a run directory; ``with_data`` also rebuilds its train/test split."""
+def load_run(path: str | Path, device: str = "cpu") -> Result:
+    """Read a run directory (its data is rebuilt by ``torchclf.api.load_run``)."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"run directory not found: {path}")
     predictor = load_model(path, device)
-    from torchclf import config as cfg
     config = cfg.load(path / CONFIG).to_dict() if (path / CONFIG).exists() else {}
     metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).exists() else {}
-    run = Run(predictor, _read_history(path / HISTORY), metrics, config)
-    if with_data:
-        from torchclf.experiment import split_data
-        run.train, run.test = split_data(cfg.from_dict(config, str(path / CONFIG)))
-    return run
+    return Result(predictor, _read_history(path / HISTORY), metrics, config)
 
 
 def unique_run_dir(root: str | Path, name: str) -> Path:
@@ -67,13 +63,10 @@ def unique_run_dir(root: str | Path, name: str) -> Path:
     return candidate
 
 
-def _write_plots(run: Run, directory: Path) -> None:
-    from torchclf.plots import save_figure
-    if run.train is not None:
-        save_figure(run.plot_boundary(), directory / "boundary.png")
-    save_figure(run.plot_curves(), directory / "curves.png")
-    split = "test" if "test" in run.metrics else "train"
-    save_figure(run.plot_confusion(split), directory / "confusion.png")
+def _write_plots(result: Result, directory: Path) -> None:
+    from torchclf.plots import run_figures, save_figure  # matplotlib only when plotting
+    for name, figure in run_figures(result).items():
+        save_figure(figure, directory / name)
 
 
 def _write_history(history: dict[str, list[float]], path: Path) -> None:

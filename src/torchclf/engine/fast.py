@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from torchclf.activations import ACTIVATIONS
-from torchclf.train.optimizers import OPTIMIZERS, entry_for
+from torchclf.engine.optimizers import OPTIMIZERS, entry_for
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ ACTIVATION_CODES = {name: a.kernel_code for name, a in ACTIVATIONS.items()
                     if a.kernel_code is not None}
 OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
                    if o.kernel_code is not None}
-SOURCES = [Path(__file__).with_name(name) for name in ("kernel.c", "predict.c")]
+SOURCES = [Path(__file__).parent / "kernels" / name for name in ("train.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from torchclf.errors import UserError
-from torchclf.io import atomic_write_bytes
+from torchclf.atomic import atomic_write_bytes
 
 FORMAT = "torchclf-checkpoint-1"
 

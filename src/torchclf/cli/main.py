@@ -16,7 +16,7 @@ PROG = "torchclf"
 PLOT_FILES = ("boundary.png", "curves.png", "confusion.png")
 # Commands that live in their own modules: each has add_parser(subparsers) registering a
 # parser whose defaults include handler=run, and run(args, out, err) -> exit code.
-EXTENSIONS = ("torchclf.cli_sweep", "torchclf.cli_tune", "torchclf.web.cli")
+EXTENSIONS = ("torchclf.cli.sweep", "torchclf.cli.tune", "torchclf.cli.playground")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -231,7 +231,7 @@ def _validate(config) -> None:
     """Fail on a bad name or value before any data is loaded or weights are built."""
     from torchclf.errors import UserError
     from torchclf.model import MLPSpec
-    from torchclf.train.optim import OPTIMIZERS
+    from torchclf.engine.optim import OPTIMIZERS
     from torchclf.registry import unknown_name
     from torchclf.runtime import resolve_device
     MLPSpec(1, config.model.hidden, 1, config.model.activation, config.model.dropout)
@@ -245,7 +245,7 @@ def _validate(config) -> None:
 
 def _checkpoint(args: argparse.Namespace):
     if getattr(args, "_loaded_checkpoint", None) is None:
-        from torchclf.train.checkpoint import Checkpoint
+        from torchclf.engine.checkpoint import Checkpoint
         args._loaded_checkpoint = Checkpoint.load(args.resume)
     return args._loaded_checkpoint
 
@@ -256,13 +256,13 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     Returns (run, path), or (None, exit code) when a signal interrupted training.
     """
     import signal
-    from torchclf.console import LessonPrinter, ProgressBar, metrics_table
+    from torchclf.cli.console import LessonPrinter, ProgressBar, metrics_table
     from torchclf.experiment import run_config
-    from torchclf.owned import check_destination
-    from torchclf.runs import unique_run_dir
-    from torchclf.train.callbacks import StopOnSignal
-    from torchclf.train.checkpoint import check_checkpoint_destination
-    from torchclf.train.loop import TrainingInterrupted
+    from torchclf.store.owned import check_destination
+    from torchclf.store.rundir import save_run, unique_run_dir
+    from torchclf.engine.callbacks import StopOnSignal
+    from torchclf.engine.checkpoint import check_checkpoint_destination
+    from torchclf.engine.loop import TrainingInterrupted
 
     _validate(config)
     resume = _checkpoint(args) if getattr(args, "resume", None) else None
@@ -287,7 +287,7 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
         return None, 128 + (stopper.received or signal.SIGINT)
     if run.stop_reason:
         print(run.stop_reason, file=out)
-    run.save(target, plots=not args.no_plots)
+    save_run(run, target, plots=not args.no_plots)
     checkpoint.unlink(missing_ok=True)
     print(metrics_table(run.metrics), file=out)
     print(f"saved run to {target}", file=out)
@@ -300,9 +300,9 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         _validate(config)
         if args.out:
-            from torchclf.owned import check_destination
+            from torchclf.store.owned import check_destination
             check_destination(args.out, "run")
-        from torchclf.distributed import train_distributed
+        from torchclf.scale.distributed import train_distributed
         return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)
     return 0 if run is not None else result
@@ -311,7 +311,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
     import pandas as pd
     from torchclf.data.tabular import read_features
-    from torchclf.persist import load_model
+    from torchclf.store.modelfiles import load_model
 
     predictor = load_model(_run_dir(args.run))
     X, frame = read_features(args.input, predictor.feature_names)
@@ -320,8 +320,8 @@ def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
     result.insert(0, "predicted", predictor.predict(X) if len(X) else [])
     table = pd.concat([frame.reset_index(drop=True), result], axis=1)
     if args.output:
-        from torchclf.io import atomic_write_text
-        from torchclf.owned import check_file_destination
+        from torchclf.atomic import atomic_write_text
+        from torchclf.store.owned import check_file_destination
         check_file_destination(args.output, "predictions")
         atomic_write_text(args.output, table.to_csv(index=False))
         print(f"wrote {len(table)} predictions to {args.output}", file=out)
@@ -331,11 +331,11 @@ def cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
-    from torchclf.console import confusion_table, metrics_table
-    from torchclf.runs import load_run
+    from torchclf.cli.console import confusion_table, metrics_table
+    from torchclf.api import load_run
 
     if args.data:
-        from torchclf.persist import load_model
+        from torchclf.store.modelfiles import load_model
         from torchclf.data.tabular import load_table
         predictor = load_model(_run_dir(args.run))
         ds = load_table(args.data, target=args.target)
@@ -355,8 +355,8 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
-    from torchclf.plots import plot_boundary, save_figure
-    from torchclf.runs import load_run
+    from torchclf.api import load_run
+    from torchclf.plots import run_figures, save_figure
 
     run = load_run(_run_dir(args.run), with_data=True)
     folder = Path(args.out) if args.out else Path(args.run)
@@ -364,11 +364,7 @@ def cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     run.metrics = {"train": run.predictor.report(run.train),
                    "test": run.predictor.report(run.test)}
-    figures = dict(zip(PLOT_FILES, (
-        plot_boundary(run.predictor.predict_proba, run.train, run.test,
-                      resolution=args.resolution),
-        run.plot_curves(), run.plot_confusion("test"))))
-    for name, fig in figures.items():
+    for name, fig in run_figures(run, args.resolution).items():
         save_figure(fig, folder / name)
         print(f"wrote {folder / name}", file=out)
     return 0
@@ -417,7 +413,7 @@ def _run_dir(path: str) -> Path:
 def _check_plot_folder(folder: Path) -> None:
     """PNGs go into a run folder, or beside the user's files without replacing any."""
     from torchclf.errors import UserError
-    from torchclf.owned import check_file_destination, foreign_content
+    from torchclf.store.owned import check_file_destination, foreign_content
     if folder.is_dir() and foreign_content(folder, "run"):
         taken = [n for n in PLOT_FILES if (folder / n).exists()]
         if taken:
@@ -455,7 +451,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.version:
-        from torchclf import __version__
+        from torchclf.version import __version__
         print(f"torchclf {__version__}", file=out)
         return 0
     if args.command is None:

@@ -148,10 +148,10 @@ def _rank_main(config, args, out, err) -> int:
     from torchclf.data.dataset import Dataset, Standardizer, split_indices
     from torchclf.metrics import report_from_confusion
     from torchclf.model import MLP
-    from torchclf.run import Run
-    from torchclf.runs import save_run, unique_run_dir
-    from torchclf.console import lesson_line, metrics_table
-    from torchclf.train.optim import make_optimizer
+    from torchclf.run import Result
+    from torchclf.store.rundir import save_run, unique_run_dir
+    from torchclf.cli.console import lesson_line, metrics_table
+    from torchclf.engine.optim import make_optimizer
 
     cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if cuda else "gloo")
@@ -226,7 +226,7 @@ def _rank_main(config, args, out, err) -> int:
                    for split, A, b in (("train", Xt, yt), ("test", Xv, yv))}
         if rank == 0:
             shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
-            run = Run.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
+            run = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
                                     scaler, history, config.to_dict())
             run.metrics = metrics
             target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import IO
 
-from torchclf.train.callbacks import Callback, TrainState
+from torchclf.engine.callbacks import Callback, TrainState
 
 
 def _pct(x: float) -> str:

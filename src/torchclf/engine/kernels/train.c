@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the kernel codes of the registry entries (torchclf/activations.py, train/optimizers.py) */
+/* the kernel codes of the registry entries (torchclf/activations.py, engine/optimizers.py) */
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SIGMOID = 3, ACT_LEAKY = 4,
        ACT_GELU = 5, ACT_MANUAL_TANH = 6 };
 enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2 };

@@ -29,8 +29,8 @@ from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.runtime import resolve_device
-from torchclf.train import fast
-from torchclf.train.optimizers import OPTIMIZERS, make_optimizer
+from torchclf.engine import fast
+from torchclf.engine.optimizers import OPTIMIZERS, make_optimizer
 
 BATCH_ENGINES = ("auto", "stacked", "kernel")
 

@@ -29,7 +29,7 @@ typedef int vi __attribute__((vector_size(VECTOR_BYTES)));
 /* VECS registers per unit in a tile: two units' accumulators (2 x VECS) and their
  * operands fit in the 16 registers of SSE and AVX */
 enum { LANES = VECTOR_BYTES / 4, VECS = 4, TILE = LANES * VECS, MAX_THREADS = 64 };
-/* the kernel codes of the activation registry (torchclf/activations.py), as in kernel.c */
+/* the kernel codes of the activation registry (torchclf/activations.py), as in train.c */
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SIGMOID = 3, ACT_LEAKY = 4,
        ACT_GELU = 5, ACT_MANUAL_TANH = 6 };
 

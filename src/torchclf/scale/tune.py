@@ -13,7 +13,7 @@ import math
 
 from torchclf.config import RunConfig
 from torchclf.errors import UserError
-from torchclf.train.callbacks import Callback
+from torchclf.engine.callbacks import Callback
 
 WIDTHS = (4, 8, 16, 32, 64)
 ACTIVATIONS = ("relu", "tanh", "gelu")
@@ -51,7 +51,7 @@ def suggest_config(trial, base: RunConfig) -> RunConfig:
 def validation_score(config: RunConfig, callbacks=()) -> float:
     """Train on the training split minus 20% and return accuracy on that 20%."""
     from torchclf.experiment import build_model, split_data
-    from torchclf.train.loop import fit
+    from torchclf.engine.loop import fit
     train, _ = split_data(config)
     fit_part, val_part = train.split(VALIDATION_FRACTION, seed=config.data.split_seed)
     t = config.train

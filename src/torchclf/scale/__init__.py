@@ -1,0 +1,1 @@
+"""Many runs: sweeps across seeds, Optuna tuning, data-parallel training."""

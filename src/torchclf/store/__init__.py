@@ -1,0 +1,1 @@
+"""Where results live on disk: run directories, model files, and what may be replaced."""
