@@ -125,7 +125,7 @@ def test_datasets_lists_every_generator():
     (["train", "moonz"], "did you mean 'moons'"),
     (["train", "moons", "--lr", "abc"], "expected a number"),
     (["train", "moons", "--lr", "-1"], "lr > 0"),
-    (["train", "moons", "--epochs", "0"], "expected a number >= 1"),
+    (["train", "moons", "--epochs", "0"], "expected epochs >= 1"),
     (["train", "moons", "--activation", "rellu"], "did you mean 'relu'"),
     (["train", "moons", "--hidden", "8,x"], "hidden sizes"),
     (["train", "moons", "--param", "colour=3"], "unknown parameter"),

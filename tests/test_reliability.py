@@ -199,11 +199,11 @@ FILES = {
     (["train", "header.csv"], "no data rows"),
     (["train", "malformed.csv"], "cannot read"),
     (["train", "sheet.xlsx"], "unsupported file type"),
-    (["train", "moons", "--test-size", "1.5"], "test size between 0 and 1"),
+    (["train", "moons", "--test-size", "1.5"], "expected test_size > 0 and < 1"),
     (["train", "moons", "--dropout", "2"], "dropout"),
     (["train", "moons", "--optimizer", "adamm"], "did you mean 'adam'"),
     (["train", "moons", "--device", "tpu"], "unknown device"),
-    (["train", "moons", "--task", "regression"], "invalid choice"),
+    (["train", "moons", "--task", "regression"], "unknown task 'regression'"),
     (["train", "--resume", "nope.pt"], "checkpoint not found"),
     (["train", "--resume", "sheet.xlsx"], "not a torchclf checkpoint"),
 ])

@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from torchclf import task as tasks
+from torchclf.config import profiles
 from torchclf.data.dataset import Standardizer, split_indices
 from torchclf.model import MLP
 from torchclf.engine.optim import make_optimizer
@@ -26,18 +27,27 @@ from torchclf.engine.optim import make_optimizer
 MIN_ROWS_FOR_VALIDATION = 20
 
 
+def _default(section: str, name: str):
+    return profiles.value(profiles.ESTIMATOR, section, name)
+
+
 class TorchClassifier(ClassifierMixin, BaseEstimator):
     """A multi-layer perceptron classifier trained with PyTorch.
 
+    Parameters keep scikit-learn's names; their defaults are ``profiles.ESTIMATOR``
+    (as scikit-learn's MLPClassifier) and their bounds and choices those of the config
+    schema (``torchclf.config``), checked at ``fit`` with a ValueError naming the parameter.
+
     Parameters
     ----------
-    hidden_layer_sizes : sizes of the hidden layers; () is logistic regression
-    activation : relu, tanh, manual_tanh, sigmoid, gelu, leaky_relu or identity
-    optimizer : adam, adamw or sgd
-    learning_rate_init : step size
-    alpha : L2 penalty (weight decay)
-    batch_size : rows per step; "auto" is min(200, n_samples)
-    max_iter : maximum epochs
+    hidden_layer_sizes : sizes of the hidden layers (model.hidden); () is logistic
+        regression
+    activation : a name from ``torchclf.model.ACTIVATIONS`` (model.activation)
+    optimizer : a name from ``torchclf.engine.optim.OPTIMIZERS`` (train.optimizer)
+    learning_rate_init : step size (train.lr)
+    alpha : L2 penalty (train.weight_decay)
+    batch_size : rows per step (train.batch_size); "auto" is min(200, n_samples)
+    max_iter : maximum epochs (train.epochs)
     early_stopping : hold out ``validation_fraction`` of the rows and stop when the
         validation loss has not improved by ``tol`` for ``n_iter_no_change`` epochs,
         keeping the best weights (needs at least 20 rows). When False (the default, as
@@ -46,15 +56,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         ``n_iter_no_change`` epochs
     standardize : scale features with statistics of the training rows
     warm_start : continue from the previous fit's weights
-    random_state : seeds weights, shuffling and the validation split
-    device : "cpu", "cuda", "mps" or "auto"
+    random_state : seeds weights, shuffling and the validation split (train.seed)
+    device : "cpu", "cuda", "mps" or "auto" (train.device)
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam",
-                 learning_rate_init=0.001, alpha=1e-4, batch_size="auto", max_iter=1000,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 tol=1e-4, standardize=True, warm_start=False, random_state=None,
-                 device="cpu"):
+    def __init__(self, hidden_layer_sizes=_default("model", "hidden"),
+                 activation=_default("model", "activation"),
+                 optimizer=_default("train", "optimizer"),
+                 learning_rate_init=_default("train", "lr"),
+                 alpha=_default("train", "weight_decay"), batch_size="auto",
+                 max_iter=_default("train", "epochs"), early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, standardize=True,
+                 warm_start=False, random_state=None, device=_default("train", "device")):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -74,6 +87,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     # -- fitting ------------------------------------------------------------------------
     def fit(self, X, y):
         """Train from scratch (or from the last weights with ``warm_start``)."""
+        self._check_params()
         X, y = self._validate_xy(X, y, reset=True)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -88,6 +102,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y); the first call must list every class in ``classes``."""
+        self._check_params()
         first = not hasattr(self, "model_")
         X, y = self._validate_xy(X, y, reset=first)
         if first:
@@ -106,6 +121,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         codes = np.searchsorted(self.classes_, y)
         self._train(X, codes, epochs=1, allow_early_stopping=False)
         return self
+
+    def _check_params(self) -> None:
+        """Refuse a bad parameter before touching the data, naming it as scikit-learn does."""
+        from torchclf.config.sklearn_names import check_params
+        check_params(self.get_params(deep=False), type(self).__name__)
 
     def _validate_xy(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)

@@ -12,6 +12,11 @@ import sys
 from pathlib import Path
 from typing import IO, Sequence
 
+from torchclf.cli.flags import (add_data_options, add_model_options, add_output_options,
+                                add_setting, add_train_options, apply_data_options,
+                                apply_run_options, output_config)
+from torchclf.config.schema import OutputConfig
+
 PROG = "torchclf"
 PLOT_FILES = ("boundary.png", "curves.png", "confusion.png")
 # Commands that live in their own modules: each has add_parser(subparsers) registering a
@@ -22,32 +27,13 @@ EXTENSIONS = ("torchclf.cli.sweep", "torchclf.cli.tune", "torchclf.cli.playgroun
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line naming the fix, not a usage dump."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        from torchclf.cli.flags import Formatter
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip().replace("-", "_"), value.strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="write boundary, curves and confusion PNGs for a run")
     pl.add_argument("run")
     pl.add_argument("--out", help="folder for the PNGs (default: the run directory)")
-    pl.add_argument("--resolution", type=_positive_int, default=200)
+    add_setting(pl, OutputConfig, "resolution", applied=True)
 
     rc = sub.add_parser("recipes", help="the lesson's experiments: list, show, run")
     rsub = rc.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -84,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     run = rsub.add_parser("run", help="train a recipe and check its promised accuracy")
     run.add_argument("name")
-    _add_output_options(run)
+    add_output_options(run)
     for module in _extensions():
         module.add_parser(sub)
     return p
@@ -104,63 +90,13 @@ def _extensions() -> list:
 
 def _add_run_options(t: argparse.ArgumentParser) -> None:
     add_data_options(t)
-    _add_model_and_training_options(t)
-
-
-def add_data_options(t: argparse.ArgumentParser) -> None:
-    """Flags choosing and splitting the data; shared by train, sweep and tune."""
-    d = t.add_argument_group("data")
-    d.add_argument("--target", help="label column of a table file (default: last column)")
-    d.add_argument("--n-samples", type=_positive_int, help="points to generate (built-ins)")
-    d.add_argument("--noise", type=_float, help="noise of a built-in generator")
-    d.add_argument("--param", type=_key_value, action="append", default=[], metavar="K=V",
-                   help="another generator parameter, e.g. n_classes=5 (repeatable)")
-    d.add_argument("--test-size", type=_float, help="fraction held out for test (0.2)")
-    d.add_argument("--split-seed", type=int, help="seed of the train/test split (42)")
-    d.add_argument("--no-standardize", action="store_true", help="train on raw features")
-
-
-def _add_model_and_training_options(t: argparse.ArgumentParser) -> None:
-    m = t.add_argument_group("model")
-    m.add_argument("--hidden", help="hidden sizes, e.g. 8,8; 'none' for linear only")
-    m.add_argument("--activation", help="relu, tanh, manual_tanh, sigmoid, gelu, "
-                                        "leaky_relu or identity")
-    m.add_argument("--dropout", type=_float)
-    m.add_argument("--task", choices=["auto", "binary", "multiclass"],
-                   help="force the loss: binary = 1 logit + BCE, multiclass = K logits + CE")
-    o = t.add_argument_group("training")
-    o.add_argument("--optimizer", help="sgd, adam or adamw")
-    o.add_argument("--lr", type=_float)
-    o.add_argument("--momentum", type=_float)
-    o.add_argument("--weight-decay", type=_float)
-    o.add_argument("--epochs", type=_positive_int)
-    o.add_argument("--batch-size", type=_positive_int, help="default: full batch on small data")
-    o.add_argument("--seed", type=int, help="seeds weights, shuffling and dropout (42)")
-    o.add_argument("--log-every", type=_positive_int, help="epochs between printed lines")
-    o.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
-                   help="stop when validation loss stalls this many epochs; keep the best")
-    o.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda or mps")
-    o.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
-                   help="write a resumable checkpoint next to the run every N epochs")
+    add_model_options(t)
+    o = add_train_options(t)
+    add_setting(o, OutputConfig, "checkpoint_every", metavar="N")
     o.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue an interrupted run from its .checkpoint.pt file")
-    o.add_argument("--nproc", type=_positive_int, default=1,
-                   help="data-parallel processes (DDP: gloo on CPU, nccl on GPUs); "
-                        "also used when started by torchrun")
-    _add_output_options(t)
-
-
-def _add_output_options(t: argparse.ArgumentParser) -> None:
-    g = t.add_argument_group("output")
-    g.add_argument("--out", help="run directory (default: runs/NAME, never overwriting)")
-    g.add_argument("--runs-dir", default="runs", help="parent of default run directories")
-    g.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
-    g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
-    bar = g.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                     help="always show the progress bar on stderr")
-    bar.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="never show the progress bar (default: only on a terminal)")
+    add_setting(o, OutputConfig, "nproc", applied=True)
+    add_output_options(t)
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -177,7 +113,6 @@ def cmd_datasets(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _config_from_args(args: argparse.Namespace):
     from torchclf import config as cfg
-    from torchclf.model import parse_hidden
 
     if getattr(args, "resume", None):
         return cfg.from_dict(_checkpoint(args).config, str(args.resume))
@@ -190,57 +125,16 @@ def _config_from_args(args: argparse.Namespace):
         config = config.replace("data", source=args.source)
     else:
         raise _usage("train needs a dataset name, a table file or --config FILE")
-    config = apply_data_options(config, args)
-    model = {k: getattr(args, k) for k in ("activation", "dropout", "task")
-             if getattr(args, k) is not None}
-    if args.hidden is not None:
-        model["hidden"] = parse_hidden(args.hidden)
-    train = {k: getattr(args, k) for k in ("optimizer", "lr", "momentum", "weight_decay",
-                                          "epochs", "batch_size", "seed", "log_every",
-                                          "early_stopping", "device")
-             if getattr(args, k) is not None}
-    for section, changes in (("model", model), ("train", train)):
-        if changes:
-            config = config.replace(section, **changes)
+    config = apply_run_options(apply_data_options(config, args), args)
     name = Path(config.data.source).stem if not args.config else config.name
     return config.replace(name=name)
 
 
-def apply_data_options(config, args: argparse.Namespace):
-    """The config with the data flags of ``add_data_options`` applied."""
-    data = {}
-    if args.target is not None:
-        data["target"] = args.target
-    params = dict(config.data.params)
-    if args.n_samples is not None:
-        params["n_samples"] = args.n_samples
-    if args.noise is not None:
-        params["noise"] = args.noise
-    params.update(dict(args.param))
-    if params != config.data.params:
-        data["params"] = params
-    for key in ("test_size", "split_seed"):
-        if getattr(args, key) is not None:
-            data[key] = getattr(args, key)
-    if args.no_standardize:
-        data["standardize"] = False
-    return config.replace("data", **data) if data else config
-
-
-def _validate(config) -> None:
-    """Fail on a bad name or value before any data is loaded or weights are built."""
-    from torchclf.errors import UserError
-    from torchclf.model import MLPSpec
-    from torchclf.engine.optim import OPTIMIZERS
-    from torchclf.registry import unknown_name
+def check_device(config) -> None:
+    """Fail on a device this machine lacks before any data is loaded (the schema
+    has checked every other value when the config was built)."""
     from torchclf.runtime import resolve_device
-    MLPSpec(1, config.model.hidden, 1, config.model.activation, config.model.dropout)
-    t = config.train
-    if t.optimizer not in OPTIMIZERS:
-        raise unknown_name("optimizer", t.optimizer, OPTIMIZERS)
-    if not t.lr > 0:
-        raise UserError(f"expected lr > 0, got {t.lr}")
-    resolve_device(t.device)
+    resolve_device(config.train.device)
 
 
 def _checkpoint(args: argparse.Namespace):
@@ -264,7 +158,7 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     from torchclf.engine.checkpoint import check_checkpoint_destination
     from torchclf.engine.loop import TrainingInterrupted
 
-    _validate(config)
+    check_device(config)
     resume = _checkpoint(args) if getattr(args, "resume", None) else None
     if resume is not None:
         target = Path(resume.extra.get("out") or unique_run_dir(args.runs_dir, config.name))
@@ -298,7 +192,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import os
     config = _config_from_args(args)
     if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        _validate(config)
+        check_device(config)
         if args.out:
             from torchclf.store.owned import check_destination
             check_destination(args.out, "run")
@@ -459,6 +353,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
         return 0
     from torchclf.errors import UserError
     try:
+        output_config(args)  # bounds of --nproc, --resolution, ... before any work
         if args.command == "datasets":
             return cmd_datasets(args, out)
         if args.command == "train":

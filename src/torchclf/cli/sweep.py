@@ -6,70 +6,77 @@ import argparse
 from pathlib import Path
 from typing import IO
 
+from torchclf.config.schema import ModelConfig, RunConfig, SearchConfig, TrainConfig
+
+
+GRID_FLAGS = {"hidden": ModelConfig, "lr": TrainConfig, "activation": ModelConfig,
+              "optimizer": TrainConfig}
+FIXED_FLAGS = {"momentum": TrainConfig, "weight_decay": TrainConfig, "epochs": TrainConfig,
+               "task": ModelConfig, "device": TrainConfig}
+
 
 def add_parser(sub) -> None:
-    from torchclf.cli.main import _float, _positive_int, add_data_options
-    p = sub.add_parser("sweep", help="train a grid of configurations x seeds at once and "
-                                     "report mean ± std test accuracy")
-    p.add_argument("source", help="built-in dataset name or path to a table file")
-    add_data_options(p)
-    g = p.add_argument_group("grid")
-    g.add_argument("--hidden", nargs="+", default=["8,8"], metavar="SIZES",
-                   help="hidden sizes to try, e.g. 8 16,16 none")
-    g.add_argument("--lr", nargs="+", type=_float, default=[0.1])
-    g.add_argument("--activation", nargs="+", default=["relu"])
-    g.add_argument("--optimizer", nargs="+", default=["sgd"])
-    g.add_argument("--seeds", type=_positive_int, default=5, help="seeds per configuration")
-    g.add_argument("--momentum", type=_float, default=0.0)
-    g.add_argument("--weight-decay", type=_float, default=0.0)
-    g.add_argument("--epochs", type=_positive_int, default=1000)
-    g.add_argument("--task", choices=["auto", "binary", "multiclass"], default="auto")
-    g.add_argument("--engine", default="auto", help="auto, kernel (CPU) or stacked (bmm)")
-    g.add_argument("--device", default="auto")
+    from torchclf.cli.flags import add_data_command, add_progress_options, add_setting
+    p = add_data_command(sub, "sweep", "train a grid of configurations x seeds at once and "
+                                       "report mean ± std test accuracy")
+    g = p.add_argument_group("grid (several values each; every combination is trained)")
+    for name, cls in GRID_FLAGS.items():
+        add_setting(g, cls, name, nargs="+",
+                    **({"metavar": "SIZES"} if name == "hidden" else {}))
+    add_setting(g, SearchConfig, "seeds")
+    for name, cls in FIXED_FLAGS.items():
+        add_setting(g, cls, name)
+    add_setting(g, SearchConfig, "engine")
     o = p.add_argument_group("output")
     o.add_argument("--out", help="folder for results.csv, summary.csv, summary.png "
                                  "(default: sweeps/NAME)")
     o.add_argument("--save-best", metavar="DIR", help="save the best run as a run directory")
-    bar = o.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None)
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    add_progress_options(o)
     p.set_defaults(handler=run)
 
 
+def grid_from_args(args: argparse.Namespace, base: RunConfig) -> Grid:
+    """The grid the flags ask for; a flag not given tries the base config's value."""
+    from torchclf.cli.flags import given
+    from torchclf.model import parse_hidden
+    from torchclf.scale.sweep import Grid
+    values = {name: getattr(args, name) or [getattr(getattr(base, _section(cls)), name)]
+              for name, cls in GRID_FLAGS.items()}
+    values["hidden"] = [parse_hidden(h) if isinstance(h, str) else h for h in values["hidden"]]
+    values["optimizer"] = [o.lower() for o in values["optimizer"]]
+    search = SearchConfig(**given(args, ("seeds",)))
+    return Grid(**values, seeds=search.seeds, momentum=base.train.momentum,
+                weight_decay=base.train.weight_decay)
+
+
 def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from torchclf import config as cfg
-    from torchclf.cli.main import apply_data_options
-    from torchclf.model import MLPSpec, parse_hidden
+    from torchclf.cli.flags import apply_data_options, given
     from torchclf.store.owned import check_destination
     from torchclf.store.rundir import unique_run_dir
-    from torchclf.scale.sweep import Grid, run_sweep
+    from torchclf.scale.sweep import run_sweep
 
-    base = cfg.RunConfig().replace("data", source=args.source)
-    base = apply_data_options(base, args)
-    base = base.replace(name=Path(args.source).stem)
-    base = base.replace("model", task=args.task)
-    base = base.replace("train", epochs=args.epochs, device=args.device)
+    base = RunConfig().replace("data", source=args.source)
+    base = apply_data_options(base, args).replace(name=Path(args.source).stem)
+    for name, cls in FIXED_FLAGS.items():
+        if getattr(args, name) is not None:
+            base = base.replace(_section(cls), **{name: getattr(args, name)})
+    grid = grid_from_args(args, base)  # checks every value before any training
+    engine = SearchConfig(**given(args, ("engine",))).engine
     folder = Path(args.out) if args.out else unique_run_dir("sweeps", base.name)
     check_destination(folder, "sweep")  # before training: never replace a user's folder
     if args.save_best:
         check_destination(args.save_best, "run")
-    hidden = [parse_hidden(h) for h in args.hidden]
-    for h in hidden:
-        for a in args.activation:
-            MLPSpec(1, h, 1, a)  # validates names and sizes before any training
-    grid = Grid(hidden, args.lr, args.activation, [o.lower() for o in args.optimizer],
-                args.seeds, args.momentum, args.weight_decay)
-    n_models = len(grid.specs())
+    n_models, epochs = len(grid.specs()), base.train.epochs
     show_bar = args.progress if args.progress is not None else err.isatty()
     bar = None
     if show_bar:
         from tqdm import tqdm
-        bar = tqdm(total=n_models * args.epochs, file=err, unit="model-epoch",
+        bar = tqdm(total=n_models * epochs, file=err, unit="model-epoch",
                    unit_scale=True, leave=False, mininterval=0.2)
-    print(f"sweep {base.name}: {n_models // args.seeds} configurations x {args.seeds} seeds, "
-          f"{args.epochs} epochs each", file=out)
+    print(f"sweep {base.name}: {n_models // grid.seeds} configurations x {grid.seeds} seeds, "
+          f"{epochs} epochs each", file=out)
     try:
-        result = run_sweep(base, grid, engine=args.engine,
+        result = run_sweep(base, grid, engine=engine,
                            progress=bar.update if bar is not None else None)
     finally:
         if bar is not None:
@@ -82,6 +89,10 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         print(f"saved the best run ({result.summary.iloc[0]['config']}, "
               f"seed {result.best().spec.seed}) to {path}", file=out)
     return 0
+
+
+def _section(cls: type) -> str:
+    return {ModelConfig: "model", TrainConfig: "train"}[cls]
 
 
 def format_summary(summary) -> str:

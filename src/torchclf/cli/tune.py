@@ -6,24 +6,25 @@ import argparse
 from pathlib import Path
 from typing import IO
 
+from torchclf.config.schema import SearchConfig, TrainConfig
+
+
+TRAIN_FLAGS = ("epochs", "log_every", "optimizer", "seed")
+
 
 def add_parser(sub) -> None:
-    from torchclf.cli.main import _float, _positive_int, add_data_options
-    p = sub.add_parser("tune", help="search lr, width, depth, activation and weight decay "
-                                    "with Optuna; workers on one --storage share the study")
-    p.add_argument("source", help="built-in dataset name or path to a table file")
-    add_data_options(p)
+    from torchclf.cli.flags import add_data_command, add_setting
+    from torchclf.config.profiles import TUNE, value
+    p = add_data_command(sub, "tune", "search lr, width, depth, activation and weight decay "
+                                      "with Optuna; workers on one --storage share the study")
     g = p.add_argument_group("search")
-    g.add_argument("--trials", type=_positive_int, default=20, help="trials for this worker")
+    add_setting(g, SearchConfig, "trials")
     g.add_argument("--storage", help="sqlite:///study.db, postgresql://user@host/db; "
                                      "default: in memory (one worker)")
     g.add_argument("--study-name", help="default: torchclf-NAME")
-    g.add_argument("--epochs", type=_positive_int, default=300)
-    g.add_argument("--log-every", type=_positive_int, default=25,
-                   help="epochs between validation reports (pruning points)")
-    g.add_argument("--optimizer", default="adam")
-    g.add_argument("--seed", type=int, default=0, help="first trial's seed (trial n: seed + n)")
-    g.add_argument("--timeout", type=_float, help="stop this worker after this many seconds")
+    for name in TRAIN_FLAGS:
+        add_setting(g, TrainConfig, name, default=value(TUNE, "train", name))
+    add_setting(g, SearchConfig, "timeout")
     g.add_argument("--save-best", metavar="DIR",
                    help="retrain the best configuration on the full training split and "
                         "save it as a run directory")
@@ -31,20 +32,24 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from torchclf import config as cfg
-    from torchclf.cli.main import _validate, apply_data_options
     from torchclf.scale import tune
+    from torchclf.cli.main import check_device
+    from torchclf.cli.flags import apply_data_options, given
+    from torchclf.config import profiles
 
-    base = cfg.RunConfig().replace("data", source=args.source)
+    base = profiles.apply(profiles.TUNE).replace("data", source=args.source)
     base = apply_data_options(base, args).replace(name=Path(args.source).stem)
-    base = base.replace("train", epochs=args.epochs, log_every=args.log_every,
-                        optimizer=args.optimizer.lower(), seed=args.seed)
-    _validate(base)
+    train = given(args, TRAIN_FLAGS)
+    if "optimizer" in train:
+        train["optimizer"] = train["optimizer"].lower()
+    base = base.replace("train", **train)
+    search = SearchConfig(**given(args, ("trials", "timeout")))
+    check_device(base)
     if args.save_best:
         from torchclf.store.owned import check_destination
         check_destination(args.save_best, "run")  # before searching, not after
     study = tune.open_study(args.study_name or f"torchclf-{base.name}", args.storage)
-    tune.optimize(study, base, args.trials, args.timeout)
+    tune.optimize(study, base, search.trials, search.timeout)
     print(format_trials(study), file=out)
     if args.save_best:
         from torchclf.experiment import run_config

@@ -16,28 +16,49 @@ from typing import Callable, Sequence
 import numpy as np
 
 from torchclf.config import RunConfig
+from torchclf.config.schema import ModelConfig, SearchConfig, TrainConfig
+from torchclf.config.spec import check_each, default_of
 from torchclf.data.dataset import Dataset, Standardizer
-from torchclf.errors import UserError
 from torchclf.engine.batched import ModelSpec, Trained, train_many
 
 CONFIG_COLUMNS = ["hidden", "activation", "optimizer", "lr"]
 
 
+# Each grid field is a setting of the schema: (its config class, several values or one).
+GRID_FIELDS = {"hidden": (ModelConfig, True), "lr": (TrainConfig, True),
+               "activation": (ModelConfig, True), "optimizer": (TrainConfig, True),
+               "seeds": (SearchConfig, False), "momentum": (TrainConfig, False),
+               "weight_decay": (TrainConfig, False)}
+
+
+def _default(name: str):
+    cls, several = GRID_FIELDS[name]
+    return (default_of(cls, name),) if several else default_of(cls, name)
+
+
 @dataclass(frozen=True)
 class Grid:
-    """The values to cross; every combination is trained once per seed."""
+    """The values to cross; every combination is trained once per seed.
 
-    hidden: Sequence[tuple[int, ...]] = ((8, 8),)
-    lr: Sequence[float] = (0.1,)
-    activation: Sequence[str] = ("relu",)
-    optimizer: Sequence[str] = ("sgd",)
-    seeds: int = 5
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    Every value is checked by the config schema when the grid is built, so a bad grid
+    fails before any model is trained, with the same message as a bad run config.
+    """
+
+    hidden: Sequence[tuple[int, ...]] = _default("hidden")
+    lr: Sequence[float] = _default("lr")
+    activation: Sequence[str] = _default("activation")
+    optimizer: Sequence[str] = _default("optimizer")
+    seeds: int = _default("seeds")
+    momentum: float = _default("momentum")
+    weight_decay: float = _default("weight_decay")
+
+    def __post_init__(self) -> None:
+        for name, (cls, several) in GRID_FIELDS.items():
+            value = getattr(self, name)
+            checked = check_each(cls, name, value if several else [value])
+            object.__setattr__(self, name, checked if several else checked[0])
 
     def specs(self) -> list[ModelSpec]:
-        if self.seeds < 1:
-            raise UserError(f"expected seeds >= 1, got {self.seeds}")
         return [ModelSpec(tuple(h), a, o, float(lr), self.momentum, self.weight_decay, seed)
                 for h, a, o, lr in itertools.product(self.hidden, self.activation,
                                                      self.optimizer, self.lr)

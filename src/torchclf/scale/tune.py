@@ -16,8 +16,20 @@ from torchclf.errors import UserError
 from torchclf.engine.callbacks import Callback
 
 WIDTHS = (4, 8, 16, 32, 64)
+DEPTHS = (1, 3)                       # smallest and largest number of hidden layers
 ACTIVATIONS = ("relu", "tanh", "gelu")
+LOG_RANGES = {"lr": (1e-3, 0.3), "weight_decay": (1e-6, 1e-2)}  # sampled log-uniformly
 VALIDATION_FRACTION = 0.2
+
+
+def check_space() -> None:
+    """Every point of the search space is a valid config, by the schema's bounds."""
+    from torchclf.config.schema import ModelConfig, TrainConfig
+    from torchclf.config.spec import check_each
+    check_each(ModelConfig, "hidden", [(w,) * d for w in WIDTHS for d in DEPTHS])
+    check_each(ModelConfig, "activation", ACTIVATIONS)
+    for name, bounds in LOG_RANGES.items():
+        check_each(TrainConfig, name, bounds)
 
 
 class PruneCallback(Callback):
@@ -38,13 +50,13 @@ class PruneCallback(Callback):
 
 def suggest_config(trial, base: RunConfig) -> RunConfig:
     """The trial's point in the search space, as a full RunConfig."""
-    depth = trial.suggest_int("depth", 1, 3)
+    depth = trial.suggest_int("depth", *DEPTHS)
     width = trial.suggest_categorical("width", WIDTHS)
     config = base.replace("model", hidden=(width,) * depth,
                           activation=trial.suggest_categorical("activation", ACTIVATIONS))
     return config.replace("train",
-                          lr=trial.suggest_float("lr", 1e-3, 0.3, log=True),
-                          weight_decay=trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+                          **{name: trial.suggest_float(name, *bounds, log=True)
+                             for name, bounds in LOG_RANGES.items()},
                           seed=base.train.seed + trial.number)
 
 
@@ -91,6 +103,7 @@ def open_study(name: str, storage: str | None, seed: int | None = None):
 def optimize(study, base: RunConfig, trials: int, timeout: float | None = None) -> None:
     """Run ``trials`` trials of this worker on the (possibly shared) study."""
     import optuna
+    check_space()
 
     def objective(trial) -> float:
         config = suggest_config(trial, base)

@@ -14,6 +14,9 @@ class Limits:
     max_neurons: int = 64
     max_epochs: int = 100_000
     max_step: int = 1000          # epochs per request
+    max_classes: int = 8          # colours the page can tell apart
+    min_train_ratio: float = 0.1  # the slider's range: both splits keep some points
+    max_train_ratio: float = 0.9
     max_upload_bytes: int = 1_000_000
     max_sessions: int = 64
     idle_seconds: float = 600.0   # sessions unseen this long are dropped
@@ -33,6 +36,15 @@ class Limits:
     def check_epochs(self, n: int) -> None:
         if not 1 <= n <= self.max_epochs:
             raise UserError(f"epochs must be between 1 and {self.max_epochs}, got {n}")
+
+    def check_classes(self, n: int) -> None:
+        if not 2 <= n <= self.max_classes:
+            raise UserError(f"classes must be between 2 and {self.max_classes}, got {n}")
+
+    def check_train_ratio(self, ratio: float) -> None:
+        if not self.min_train_ratio <= ratio <= self.max_train_ratio:
+            raise UserError(f"train ratio must be between {self.min_train_ratio} and "
+                            f"{self.max_train_ratio}, got {ratio}")
 
     def check_step(self, n: int) -> int:
         if not 1 <= n <= self.max_step:

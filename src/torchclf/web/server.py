@@ -57,6 +57,8 @@ def create_app() -> FastAPI:
     @app.post("/api/session")
     async def create(request: Request):
         body = await request.json()
+        if not isinstance(body, dict):
+            raise UserError(f"expected a JSON object with 'settings', got {body!r:.60}")
         settings = Settings.parse(body.get("settings", {}))
         sid = body.get("id") or uuid.uuid4().hex
         old = sessions.get(sid)

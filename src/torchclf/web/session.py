@@ -16,41 +16,56 @@ import numpy as np
 import torch
 
 from torchclf import task as tasks
-from torchclf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from torchclf.config import (DataConfig, ModelConfig, RunConfig, SettingError, TrainConfig,
+                             profiles)
 from torchclf.data import synthetic
 from torchclf.data.dataset import Dataset, Standardizer, from_arrays
 from torchclf.errors import UserError
 from torchclf.grid import decision_grid
 from torchclf.metrics import confusion_matrix
-from torchclf.model import ACTIVATIONS, MLP
+from torchclf.model import MLP
 from torchclf.run import Predictor
-from torchclf.engine.optim import OPTIMIZERS, make_optimizer
+from torchclf.engine.optim import make_optimizer
 from torchclf.web.limits import LIMITS
 
 GRID_RESOLUTION = 60
 
 
+def _play(section: str, name: str):
+    return profiles.value(profiles.PLAYGROUND, section, name)
+
+
+def _param(name: str):
+    return profiles.PLAYGROUND["data"]["params"][name]
+
+
 @dataclass
 class Settings:
-    """Everything the controls set; also what the URL carries."""
+    """Everything the controls set; also what the URL carries.
 
-    dataset: str = "moons"
-    noise: float = 0.1
-    points: int = 400
-    classes: int = 3
-    train_ratio: float = 0.8
-    hidden: tuple[int, ...] = (8, 8)
-    activation: str = "relu"
-    optimizer: str = "sgd"
-    lr: float = 0.1
+    Defaults come from the playground profile and the schema; ``check`` translates the
+    settings into a RunConfig, so the schema's bounds apply, with the page's names.
+    """
+
+    dataset: str = _play("data", "source")
+    noise: float = _param("noise")
+    points: int = _param("n_samples")
+    classes: int = _param("n_classes")
+    train_ratio: float = 1 - _play("data", "test_size")
+    hidden: tuple[int, ...] = _play("model", "hidden")
+    activation: str = _play("model", "activation")
+    optimizer: str = _play("train", "optimizer")
+    lr: float = _play("train", "lr")
     batch_size: int = 0          # 0: full batch
-    l2: float = 0.0
-    epochs: int = 5000           # where Play stops
-    seed: int = 0
+    l2: float = _play("train", "weight_decay")
+    epochs: int = _play("train", "epochs")  # where Play stops
+    seed: int = _play("train", "seed")
 
     @classmethod
     def parse(cls, data: dict) -> "Settings":
         """Validate a JSON object from the page; unknown keys and bad values are errors."""
+        if not isinstance(data, dict):
+            raise UserError(f"expected the settings as a JSON object, got {data!r:.60}")
         known = {f.name: f for f in fields(cls)}
         out = {}
         for key, value in data.items():
@@ -65,35 +80,49 @@ class Settings:
                     out[key] = str(value)
                 else:
                     out[key] = type(default)(value)
-            except (TypeError, ValueError):
-                raise UserError(f"bad value for {key}: {value!r}") from None
+            except (TypeError, ValueError, OverflowError):
+                raise UserError(f"bad value for {key}: {value!r:.60}") from None
         s = cls(**out)
         s.check()
         return s
 
     def check(self) -> None:
+        """The playground's tighter resource limits, then the schema's bounds."""
         if self.dataset not in synthetic.GENERATORS and self.dataset != "custom":
             from torchclf.registry import unknown_name
             raise unknown_name("dataset", self.dataset, [*synthetic.GENERATORS, "custom"])
         LIMITS.check_points(self.points)
         LIMITS.check_layers(self.hidden)
         LIMITS.check_epochs(self.epochs)
-        if self.activation not in ACTIVATIONS:
-            from torchclf.registry import unknown_name
-            raise unknown_name("activation", self.activation, ACTIVATIONS)
-        if self.optimizer not in OPTIMIZERS:
-            from torchclf.registry import unknown_name
-            raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
-        if not 0.1 <= self.train_ratio <= 0.9:
-            raise UserError(f"train ratio must be between 0.1 and 0.9, got {self.train_ratio}")
-        if not 0 < self.lr <= 10:
-            raise UserError(f"learning rate must be in (0, 10], got {self.lr}")
-        if not 0 <= self.noise <= 3:
-            raise UserError(f"noise must be between 0 and 3, got {self.noise}")
-        if not 2 <= self.classes <= 8:
-            raise UserError(f"classes must be between 2 and 8, got {self.classes}")
-        if self.batch_size < 0 or self.l2 < 0:
-            raise UserError("batch size and L2 must not be negative")
+        LIMITS.check_classes(self.classes)
+        LIMITS.check_train_ratio(self.train_ratio)
+        self.run_config(self.epochs)
+
+    def run_config(self, epochs: int) -> RunConfig:
+        """These settings as a torchclf config, checked by the schema in the page's words."""
+        if self.dataset == "custom":
+            data = dict(source="points.csv", target="label")
+        else:
+            data = dict(source=self.dataset, params=generator_params(self))
+        try:
+            return RunConfig(
+                name=f"playground-{self.dataset}",
+                data=DataConfig(**data, test_size=round(1 - self.train_ratio, 4),
+                                split_seed=self.seed),
+                model=ModelConfig(hidden=self.hidden, activation=self.activation),
+                train=TrainConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.l2,
+                                  epochs=epochs, seed=self.seed,
+                                  batch_size=self.batch_size or None,
+                                  log_every=max(1, epochs // 10)))
+        except SettingError as e:
+            key = PAGE_NAMES.get(e.name, e.name)
+            raise e.renamed(f"{LABELS[key]} ({key})" if key in LABELS else key) from None
+
+
+# The page's name of a config setting where they differ, and how the page labels it.
+PAGE_NAMES = {"weight_decay": "l2", "n_samples": "points", "n_classes": "classes",
+              "test_size": "train_ratio", "split_seed": "seed"}
+LABELS = {"lr": "learning rate", "l2": "L2 weight decay", "train_ratio": "train ratio"}
 
 
 @dataclass
@@ -226,19 +255,7 @@ class Session:
     # -- export -------------------------------------------------------------------------------
     def config(self) -> RunConfig:
         """The run as a torchclf config (built-in data; custom data points to points.csv)."""
-        s = self.settings
-        if s.dataset == "custom":
-            data = DataConfig(source="points.csv", target="label",
-                              test_size=round(1 - s.train_ratio, 4), split_seed=s.seed)
-        else:
-            data = DataConfig(source=s.dataset, params=generator_params(s),
-                              test_size=round(1 - s.train_ratio, 4), split_seed=s.seed)
-        return RunConfig(name=f"playground-{s.dataset}", data=data,
-                         model=ModelConfig(hidden=s.hidden, activation=s.activation),
-                         train=TrainConfig(optimizer=s.optimizer, lr=s.lr, weight_decay=s.l2,
-                                           epochs=max(self.epoch, 1), seed=s.seed,
-                                           batch_size=s.batch_size or None,
-                                           log_every=max(1, max(self.epoch, 1) // 10)))
+        return self.settings.run_config(max(self.epoch, 1))
 
     def points_csv(self) -> str:
         """The data with its labels, for a run that used uploaded or clicked points."""

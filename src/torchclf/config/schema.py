@@ -1,0 +1,228 @@
+"""The run's settings: every default, bound, choice and help text, defined once.
+
+A config is frozen dataclasses (data, model, train) whose fields carry a ``Spec``;
+constructing one (directly, with ``replace``, from TOML or from any front end) checks
+every field, so a bad value is a one-line UserError before any data or weights exist.
+``config.toml`` in a run directory is this object, and running it again reproduces it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchclf.config.spec import Spec, SettingError, setting, validate
+from torchclf.errors import UserError
+
+MAX_LR = 1000.0
+MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse absurd runs
+MAX_UNITS = 65_536            # per hidden layer: a 200,000,000-unit layer is refused
+MAX_LAYERS = 64
+MAX_ROWS = 1_000_000_000
+MAX_SAMPLES = 10_000_000      # points a built-in generator may make
+SEED_MAX = 2**63 - 1          # what torch.manual_seed and NumPy accept
+
+
+def _activations():
+    from torchclf.model import ACTIVATIONS
+    return ACTIVATIONS
+
+
+def _optimizers():
+    from torchclf.engine.optim import OPTIMIZERS
+    return OPTIMIZERS
+
+
+def _tasks():
+    from torchclf.task import TASKS
+    return ("auto", *TASKS)
+
+
+def _devices():
+    from torchclf.runtime import DEVICES
+    return DEVICES
+
+
+def _engines():
+    from torchclf.engine.batched import BATCH_ENGINES
+    return BATCH_ENGINES
+
+
+def _device_kind(name: str) -> str:
+    return name.lower().split(":")[0]  # cuda:1 is a cuda device
+
+
+def seed_setting(default: int, help: str) -> Any:
+    return setting(default, help, lo=0, hi=SEED_MAX, hi_text="2**63-1")
+
+
+def _count(default: int | None, help: str, hi: int, lo: int = 1) -> Any:
+    return setting(default, help, kind=int, lo=lo, hi=hi, optional=default is None)
+
+
+# Parameters of the built-in generators that have bounds of their own.
+GENERATOR_PARAMS = {
+    "n_samples": Spec(int, "points to generate", lo=2, hi=MAX_SAMPLES),
+    "noise": Spec(float, "noise of the generator", lo=0, hi=1000),
+    "seed": Spec(int, "seed of the generator", lo=0, hi=SEED_MAX, hi_text="2**63-1"),
+    "n_classes": Spec(int, "classes to generate", lo=2, hi=1000),
+    "n_features": Spec(int, "features to generate", lo=1, hi=10_000),
+    "factor": Spec(float, "inner radius / outer radius", lo=0, hi=1, lo_open=True,
+                   hi_open=True),
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the rows come from and how they are split and scaled."""
+
+    source: str = setting("moons", "built-in dataset name or path to a CSV/Parquet file")
+    params: dict = setting({}, "generator parameters of a built-in dataset")
+    target: str | None = setting(None, "label column of a table file (default: last column)",
+                                 kind=str, optional=True)
+    test_size: float = setting(0.2, "fraction of rows held out for test", lo=0, hi=1,
+                               lo_open=True, hi_open=True)
+    split_seed: int = seed_setting(42, "seed of the train/test split")
+    standardize: bool = setting(True, "scale features by the training rows' mean and std")
+
+    def __post_init__(self) -> None:
+        validate(self)
+        object.__setattr__(self, "params", {k: _generator_param(k, v)
+                                            for k, v in self.params.items()})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The MLP: hidden sizes (empty = linear), activation, dropout, task."""
+
+    hidden: tuple[int, ...] = setting((8, 8), "hidden layer sizes, e.g. 8,8; none or [] for a "
+                                      "linear model",
+                                      kind=tuple, lo=1, hi=MAX_UNITS, max_items=MAX_LAYERS)
+    activation: str = setting("relu", "nonlinearity after each hidden layer",
+                              choices=_activations)
+    dropout: float = setting(0.0, "probability of zeroing a hidden unit while training",
+                             lo=0, hi=1, hi_open=True)
+    task: str = setting("auto", "the loss; binary is 1 logit + BCE, multiclass K logits + "
+                        "CE, auto picks by the number of classes", choices=_tasks)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimizer and schedule; ``seed`` fixes weights, shuffling and dropout."""
+
+    optimizer: str = setting("sgd", "update rule", choices=_optimizers)
+    lr: float = setting(0.1, "learning rate: the optimizer's step size", lo=0, lo_open=True,
+                        hi=MAX_LR)
+    momentum: float = setting(0.0, "SGD momentum", lo=0, hi=1, hi_open=True)
+    weight_decay: float = setting(0.0, "L2 penalty on the weights (decoupled for adamw)",
+                                  lo=0)
+    epochs: int = _count(1000, "passes over the training rows", MAX_EPOCHS)
+    batch_size: int | None = _count(None, "rows per step; unset: full batch on small data",
+                                    MAX_ROWS)
+    seed: int = seed_setting(42, "seeds weights, shuffling and dropout")
+    log_every: int = _count(100, "epochs between logged lines", MAX_EPOCHS)
+    eval_every: int | None = _count(None, "epochs between test evaluations; "
+                                    "unset: about 100 over the run", MAX_EPOCHS)
+    early_stopping: int | None = _count(None, "stop when the validation loss stalls this "
+                                        "many epochs; keep the best", MAX_EPOCHS)
+    device: str = setting("auto", "where to train; auto picks cuda, then mps, then cpu",
+                          choices=_devices, match=_device_kind)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run. ``expect_test_accuracy`` is what a recipe promises, if anything."""
+
+    name: str = setting("run", "folder name of the run under the runs directory")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    description: str = setting("", "what the run shows")
+    expect_test_accuracy: float | None = setting(None, "accuracy a recipe promises",
+                                                 kind=float, lo=0, hi=1, optional=True)
+    expect_at_most: bool = setting(False, "the promise is an upper bound (a failing model)")
+
+    def __post_init__(self) -> None:
+        validate(self)
+        name = self.name
+        if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise UserError(f"run name {name!r} must be a plain folder name "
+                            "(no '/', '\\' or '..'): it names a folder under the runs directory")
+
+    def replace(self, section: str | None = None, **changes: Any) -> "RunConfig":
+        """A copy with fields changed, in a section (``"train"``) or at the top level."""
+        if section is None:
+            return dataclasses.replace(self, **changes)
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(getattr(self, section), **changes)})
+
+    def to_dict(self) -> dict:
+        """Plain data (TOML has no None: unset options are left out)."""
+        return _drop_none(dataclasses.asdict(self))
+
+    def to_toml(self) -> str:
+        import tomli_w
+        return tomli_w.dumps(self.to_dict())
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _generator_param(key: str, value: Any) -> Any:
+    """A known generator parameter, bounded; text from ``--param K=V`` read as a number."""
+    spec = GENERATOR_PARAMS.get(key)
+    if spec is None:
+        return value
+    if isinstance(value, str):
+        try:
+            value = int(value) if spec.kind is int else float(value)
+        except ValueError:
+            raise SettingError(key, value, spec.requirement(), "an integer"
+                               if spec.kind is int else "a finite number") from None
+    return spec.check(key, value)
+
+
+def _drop_none(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _drop_none(v) for k, v in d.items() if v is not None}
+    if isinstance(d, tuple):
+        return list(d)
+    return d
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where and how a command writes; not part of a run's config.toml."""
+
+    runs_dir: str = setting("runs", "parent folder of default run directories")
+    checkpoint_every: int | None = _count(None, "write a resumable checkpoint next to the run "
+                                          "every N epochs", MAX_EPOCHS)
+    nproc: int = _count(1, "data-parallel processes (DDP: gloo on CPU, nccl on GPUs); also "
+                        "used when started by torchrun", 1024)
+    resolution: int = _count(200, "grid points per side of the decision-boundary plot", 4000,
+                             lo=2)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How much a sweep or a tune worker trains."""
+
+    seeds: int = _count(5, "seeds per sweep configuration", 10_000)
+    engine: str = setting("auto", "how a sweep trains its models at once; kernel needs "
+                          "the CPU, stacked batches them as matrices", choices=_engines)
+    trials: int = _count(20, "trials for this tune worker", 1_000_000)
+    timeout: float | None = setting(None, "stop this tune worker after this many seconds",
+                                    kind=float, lo=0, lo_open=True, optional=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
