@@ -36,7 +36,7 @@ KNOWN_DEFAULTS = {
                                         "weight_decay", "seed")},
     *{("engine/loop.py", n) for n in ("optimizer", "lr", "epochs", "weight_decay",
                                      "momentum", "seed")},
-    ("engine/optim.py", "weight_decay"), ("engine/optim.py", "momentum"),
+    ("engine/optimizers.py", "weight_decay"), ("engine/optimizers.py", "momentum"),
     ("data/dataset.py", "test_size"), ("model.py", "dropout"),
     # each generator's own sample count and noise (the schema bounds them)
     ("data/synthetic.py", "n_samples"), ("data/synthetic.py", "noise"),
@@ -47,8 +47,8 @@ KNOWN_DEFAULTS = {
 KNOWN_BOUNDS = {
     ("data/dataset.py", "test_size"), ("data/synthetic.py", "noise"), ("model.py", "dropout"),
     ("engine/batched.py", "epochs"), ("engine/loop.py", "epochs"),
-    ("engine/loop.py", "batch_size"), ("engine/optim.py", "weight_decay"),
-    ("engine/optim.py", "momentum"), ("engine/optim.py", "lr"),
+    ("engine/loop.py", "batch_size"), ("engine/optimizers.py", "weight_decay"),
+    ("engine/optimizers.py", "momentum"), ("engine/optimizers.py", "lr"),
     ("web/session.py", "epochs"),  # Session.step: "nothing left to train", not a bound
 }
 
