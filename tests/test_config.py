@@ -36,7 +36,7 @@ KNOWN_DEFAULTS = {
                                         "weight_decay", "seed")},
     *{("engine/loop.py", n) for n in ("optimizer", "lr", "epochs", "weight_decay",
                                      "momentum", "seed")},
-    ("engine/optim.py", "weight_decay"), ("engine/optim.py", "momentum"),
+    ("optimizers.py", "weight_decay"), ("optimizers.py", "momentum"),
     ("data/dataset.py", "test_size"), ("model.py", "dropout"),
     # each generator's own sample count and noise (the schema bounds them)
     ("data/synthetic.py", "n_samples"), ("data/synthetic.py", "noise"),
@@ -48,8 +48,8 @@ KNOWN_BOUNDS = {
     ("data/dataset.py", "test_size"), ("data/synthetic.py", "noise"), ("model.py", "dropout"),
     ("engine/batched.py", "epochs"), ("engine/loop.py", "epochs"),
     ("engine/loop.py", "batch_size"), ("engine/backends.py", "batch_size"),
-    ("engine/optim.py", "weight_decay"),
-    ("engine/optim.py", "momentum"), ("engine/optim.py", "lr"),
+    ("optimizers.py", "weight_decay"),
+    ("optimizers.py", "momentum"), ("optimizers.py", "lr"),
     ("web/session.py", "epochs"),  # Session.step: "nothing left to train", not a bound
 }
 
@@ -123,7 +123,7 @@ def test_bounds_are_checked_only_by_the_schema():
 
 def test_cli_modules_list_no_registry_names_by_hand():
     from torchclf.model import ACTIVATIONS
-    from torchclf.engine.optim import OPTIMIZERS
+    from torchclf.optimizers import OPTIMIZERS
     names = {*ACTIVATIONS, *OPTIMIZERS} - {"identity"}
     for path in sorted((SRC / "cli").glob("*.py")):
         text = path.read_text()
@@ -231,7 +231,7 @@ def test_cli_refuses_huge_epochs_at_once_without_a_traceback(tmp_path):
 def test_cli_help_comes_from_the_schema_and_the_registries():
     from torchclf.cli.main import build_parser
     from torchclf.model import ACTIVATIONS
-    from torchclf.engine.optim import OPTIMIZERS
+    from torchclf.optimizers import OPTIMIZERS
     text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     text = " ".join(text.split())
     assert all(name in text for name in [*ACTIVATIONS, *OPTIMIZERS])

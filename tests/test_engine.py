@@ -15,7 +15,7 @@ from torchclf.engine.backends import (AutogradBackend, KernelBackend, batch_size
                                      choose_backend)
 from torchclf.engine.batched import ModelSpec, train_many
 from torchclf.engine.engine import Engine
-from torchclf.engine.optim import make_optimizer
+from torchclf.optimizers import make_optimizer
 from torchclf.web.session import Session, Settings
 
 DIVERGED = re.compile(r"^training diverged at epoch \d+ \(loss = [^)]+\): "

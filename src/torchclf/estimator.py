@@ -24,7 +24,7 @@ from torchclf.model import MLP
 from torchclf.engine.backends import AutogradBackend
 from torchclf.engine.callbacks import EarlyStopping
 from torchclf.engine.engine import Engine
-from torchclf.engine.optim import make_optimizer
+from torchclf.optimizers import make_optimizer
 
 MIN_ROWS_FOR_VALIDATION = 20
 
@@ -45,7 +45,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     hidden_layer_sizes : sizes of the hidden layers (model.hidden); () is logistic
         regression
     activation : a name from ``torchclf.model.ACTIVATIONS`` (model.activation)
-    optimizer : a name from ``torchclf.engine.optim.OPTIMIZERS`` (train.optimizer)
+    optimizer : a name from ``torchclf.optimizers.OPTIMIZERS`` (train.optimizer)
     learning_rate_init : step size (train.lr)
     alpha : L2 penalty (train.weight_decay)
     batch_size : rows per step (train.batch_size); "auto" is min(200, n_samples)

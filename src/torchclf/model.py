@@ -1,4 +1,4 @@
-"""The MLP from a small spec, its activations, and the lesson's hand-written tanh.
+"""The MLP from a small spec; its activations come from ``torchclf.activations``.
 
 A model is described by an ``MLPSpec`` (sizes, activation, dropout) so it can be saved as
 JSON next to its weights and rebuilt without pickle.
@@ -7,42 +7,13 @@ JSON next to its weights and rebuilt without pickle.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
+from torchclf.activations import ACTIVATIONS, ManualTanh, manual_tanh  # noqa: F401 (re-exported)
 from torchclf.errors import UserError
 from torchclf.registry import unknown_name
-
-
-def manual_tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh written by hand, stable for any input.
-
-    The textbook ``(e^x - e^-x) / (e^x + e^-x)`` overflows to nan beyond |x| ~ 89 in
-    float32. Using only ``e^(-2|x|)``, which lies in (0, 1], never overflows, and
-    ``expm1`` keeps precision near zero where ``1 - e^(-2|x|)`` would cancel.
-    """
-    e = torch.exp(-2.0 * x.abs())
-    return torch.sign(x) * (-torch.expm1(-2.0 * x.abs())) / (1.0 + e)
-
-
-class ManualTanh(nn.Module):
-    """``manual_tanh`` as a layer, so it can stand in an ``nn.Sequential``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return manual_tanh(x)
-
-
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "manual_tanh": ManualTanh,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-    "leaky_relu": nn.LeakyReLU,
-    "identity": nn.Identity,
-}
 
 
 def output_size(n_classes: int, task: str) -> int:
@@ -89,7 +60,7 @@ class MLP(nn.Module):
     hidden : sizes of the hidden layers, e.g. ``(8, 8)``
     n_classes : number of classes; binary problems get one logit unless ``task`` says
         ``"multiclass"``
-    activation : a name from ``ACTIVATIONS``
+    activation : a name from ``torchclf.activations.ACTIVATIONS``
     dropout : probability applied after each hidden activation
     task : ``"binary"``, ``"multiclass"`` or None to infer from ``n_classes``
     seed : if given, the initial weights depend on it alone (global RNG untouched)
@@ -117,7 +88,7 @@ class MLP(nn.Module):
         sizes = [spec.in_features, *spec.hidden]
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), ACTIVATIONS[spec.activation]()]
+            layers += [nn.Linear(a, b), ACTIVATIONS[spec.activation].module()]
             if spec.dropout > 0:
                 layers.append(nn.Dropout(spec.dropout))
         layers.append(nn.Linear(sizes[-1], spec.out_features))

@@ -30,7 +30,7 @@ def _activations():
 
 
 def _optimizers():
-    from torchclf.engine.optim import OPTIMIZERS
+    from torchclf.optimizers import OPTIMIZERS
     return OPTIMIZERS
 
 
@@ -44,8 +44,12 @@ def _devices():
     return DEVICES
 
 
+# The engines a run or a batch of models can ask for (the engine layer reads these).
+FIT_ENGINES = ("auto", "autograd", "fast")
+BATCH_ENGINES = ("auto", "stacked", "kernel")
+
+
 def _engines():
-    from torchclf.engine.batched import BATCH_ENGINES
     return BATCH_ENGINES
 
 

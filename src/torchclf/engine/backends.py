@@ -13,13 +13,13 @@ from typing import Callable, Iterator
 import torch
 
 from torchclf import task as tasks
+from torchclf.config.schema import FIT_ENGINES
 from torchclf.errors import UserError
 from torchclf.registry import unknown_name
 from torchclf.engine import fast
 
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
 DEFAULT_BATCH = 256
-ENGINES = ("auto", "autograd", "fast")
 
 OnBatch = Callable[[int], None]
 
@@ -123,8 +123,8 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
 
     "auto" prefers the kernel, "autograd" never uses it, "fast" insists on it.
     """
-    if engine not in ENGINES:
-        raise unknown_name("engine", engine, ENGINES)
+    if engine not in FIT_ENGINES:
+        raise unknown_name("engine", engine, FIT_ENGINES)
     full_batch = batch_size >= X.shape[0]
     if engine != "autograd":
         if fast.eligible(model, opt, X, full_batch):

@@ -16,7 +16,6 @@ Each model starts from exactly the weights ``MLP(..., seed=s)`` would get.
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -25,14 +24,16 @@ import numpy as np
 import torch
 
 from torchclf import task as tasks
+from torchclf.activations import ACTIVATIONS
+from torchclf.config.schema import BATCH_ENGINES
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.runtime import resolve_device
+from torchclf.engine import fast
 from torchclf.engine.divergence import check_losses
-from torchclf.engine.optim import make_optimizer
+from torchclf.optimizers import OPTIMIZERS, make_optimizer
 
-BATCH_ENGINES = ("auto", "stacked", "kernel")
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,7 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
     for s in specs:
         make_optimizer(s.optimizer, [torch.zeros(1, requires_grad=True)], s.lr,
                        s.weight_decay, s.momentum)  # validates the settings
-    use_kernel = engine == "kernel" or (engine == "auto" and dev.type == "cpu")
-    if use_kernel:
-        from torchclf.engine import fast
-        if fast.load_kernel() is None or dev.type != "cpu":
-            if engine == "kernel":
-                raise UserError("batch engine 'kernel' needs the CPU and a C compiler: "
-                                "use 'stacked'")
-            use_kernel = False
+    use_kernel = _choose_engine(engine, dev, specs) == "kernel"
     losses = (_train_with_kernel if use_kernel else _train_stacked)(
         specs, models, X, y, task, epochs, progress)
     for spec, loss in zip(specs, losses):
@@ -118,14 +112,31 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
     return results, scaler
 
 
-def _train_with_kernel(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
-    from torchclf.engine.fast import FastTrainer
+def _choose_engine(engine: str, dev: torch.device, specs: Sequence[ModelSpec]) -> str:
+    """"kernel" or "stacked": "auto" takes the kernel on the CPU when every model's
+    activation and optimizer have a kernel form; a named engine that cannot train the
+    batch is refused rather than given a look-alike."""
+    entries = [(ACTIVATIONS[s.activation], OPTIMIZERS[s.optimizer.lower()]) for s in specs]
+    can = {"kernel": all(a.kernel_code is not None and o.kernel_code is not None
+                         for a, o in entries),
+           "stacked": all(a.stacked and o.stacked_update is not None for a, o in entries)}
+    kernel_here = dev.type == "cpu" and fast.load_kernel() is not None
+    if engine == "auto":
+        engine = "kernel" if kernel_here and can["kernel"] else "stacked"
+    elif engine == "kernel" and not kernel_here:
+        raise UserError("batch engine 'kernel' needs the CPU and a C compiler: use 'stacked'")
+    if not can[engine]:
+        raise UserError(f"batch engine {engine!r} has no form of some activation or "
+                        "optimizer in this batch: train those models with fit")
+    return engine
 
+
+def _train_with_kernel(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
     def one(i: int) -> np.ndarray:
         s, model = specs[i], models[i]
         opt = make_optimizer(s.optimizer, model.parameters(), s.lr, s.weight_decay, s.momentum)
         loss, acc = torch.zeros(epochs), torch.zeros(epochs)
-        FastTrainer(model, opt, X, y, task).run(epochs, loss, acc)
+        fast.FastTrainer(model, opt, X, y, task).run(epochs, loss, acc)
         return loss.numpy()
 
     threads = max(1, torch.get_num_threads())
@@ -151,20 +162,6 @@ def _train_stacked(specs, models, X, y, task, epochs, progress) -> list[np.ndarr
     return out
 
 
-_ACT = {
-    "relu": (torch.relu, lambda z, h: (z > 0).to(z.dtype)),
-    "tanh": (torch.tanh, lambda z, h: 1 - h * h),
-    "manual_tanh": (torch.tanh, lambda z, h: 1 - h * h),
-    "sigmoid": (torch.sigmoid, lambda z, h: h * (1 - h)),
-    "leaky_relu": (torch.nn.functional.leaky_relu,
-                   lambda z, h: torch.where(z > 0, 1.0, 0.01).to(z.dtype)),
-    "gelu": (torch.nn.functional.gelu,
-             lambda z, h: 0.5 * (1 + torch.erf(z / math.sqrt(2)))
-             + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)),
-    "identity": (lambda z: z, lambda z, h: torch.ones_like(z)),
-}
-
-
 @torch.no_grad()
 def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
                    progress) -> np.ndarray:
@@ -180,7 +177,7 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
     params = W + B
     s1 = [torch.zeros_like(p) for p in params]
     s2 = [torch.zeros_like(p) for p in params]
-    act, act_grad = _ACT[activation]
+    act, update = ACTIVATIONS[activation], OPTIMIZERS[optimizer.lower()].stacked_update
     Xg = X.unsqueeze(0).expand(G, -1, -1)
     target = (y.float().view(1, n, 1).expand(G, -1, -1) if task == "binary"
               else torch.nn.functional.one_hot(y, W[-1].shape[1]).to(X.dtype))
@@ -191,7 +188,7 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
         for l in range(len(W)):
             z = torch.baddbmm(B[l].unsqueeze(1), h, W[l].transpose(1, 2))
             zs.append(z)
-            h = act(z) if l < len(W) - 1 else z
+            h = act.forward(z) if l < len(W) - 1 else z
             hs.append(h)
         logits = hs[-1]
         if task == "binary":
@@ -207,11 +204,11 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
             grads_W[l] = torch.bmm(d.transpose(1, 2), hs[l])
             grads_B[l] = d.sum(1)
             if l > 0:
-                d = torch.bmm(d, W[l]) * act_grad(zs[l - 1], hs[l])
+                d = torch.bmm(d, W[l]) * act.derivative(zs[l - 1], hs[l])
         for i, (p, g) in enumerate(zip(params, grads_W + grads_B)):
             shape = (G,) + (1,) * (p.dim() - 1)
-            _update(optimizer, p, g, s1[i], s2[i], lr.view(shape), mom.view(shape),
-                    wd.view(shape), e + 1)
+            update(p, g, s1[i], s2[i], lr.view(shape), mom.view(shape), wd.view(shape),
+                   e + 1)
         if progress is not None:
             progress(G)
     for g, model in enumerate(models):
@@ -219,23 +216,3 @@ def _stacked_group(specs, models, X, y, task, epochs, activation, optimizer,
             lin.weight.copy_(W[l][g])
             lin.bias.copy_(B[l][g])
     return losses.cpu().numpy()
-
-
-def _update(optimizer, p, g, s1, s2, lr, mom, wd, step) -> None:
-    """torch.optim's SGD / Adam / AdamW step, with per-model hyperparameters."""
-    if optimizer == "sgd":
-        g = g + wd * p
-        if step == 1:
-            s1.copy_(g)
-        else:
-            s1.mul_(mom).add_(g)
-        p.sub_(lr * torch.where(mom != 0, s1, g))
-        return
-    if optimizer == "adamw":
-        p.mul_(1 - lr * wd)
-    else:
-        g = g + wd * p
-    s1.lerp_(g, 0.1)
-    s2.mul_(0.999).addcmul_(g, g, value=0.001)
-    bc1, bc2 = 1 - 0.9 ** step, 1 - 0.999 ** step
-    p.sub_((lr / bc1) * s1 / (s2.sqrt() / math.sqrt(bc2) + 1e-8))

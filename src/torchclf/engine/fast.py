@@ -31,11 +31,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from torchclf.activations import ACTIVATIONS
+from torchclf.optimizers import OPTIMIZERS, entry_for
+
 log = logging.getLogger(__name__)
 
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "manual_tanh": 2, "sigmoid": 3,
-                    "leaky_relu": 4, "gelu": 5}
-OPTIMIZER_CODES = {torch.optim.SGD: 0, torch.optim.Adam: 1, torch.optim.AdamW: 2}
+# what the kernel computes, read from the registries: entries without a code are declined
+ACTIVATION_CODES = {name: a.kernel_code for name, a in ACTIVATIONS.items()
+                    if a.kernel_code is not None}
+OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
+                   if o.kernel_code is not None}
 SOURCES = [Path(__file__).parent / "kernels" / name for name in ("train.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
 
@@ -159,12 +164,7 @@ def eligible(model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
             and X.dtype == torch.float32 and type(opt) in OPTIMIZER_CODES
             and len(opt.param_groups) == 1):
         return False
-    group = opt.param_groups[0]
-    if group.get("maximize") or group.get("nesterov") or group.get("dampening", 0) != 0:
-        return False
-    if type(opt) is not torch.optim.SGD and (
-            group.get("amsgrad") or tuple(group["betas"]) != (0.9, 0.999)
-            or group["eps"] != 1e-8 or group.get("capturable") or group.get("differentiable")):
+    if not entry_for(opt).kernel_accepts(opt.param_groups[0]):
         return False
     return _kernel_readable(model.parameters()) and load_kernel() is not None
 

@@ -23,7 +23,7 @@ from torchclf.engine.callbacks import Callback, EarlyStopping
 from torchclf.engine.checkpoint import Checkpoint
 from torchclf.engine.divergence import TrainingDiverged
 from torchclf.engine.engine import HISTORY_COLUMNS, Engine, TrainingInterrupted, new_history
-from torchclf.engine.optim import make_optimizer
+from torchclf.optimizers import make_optimizer
 
 __all__ = ["fit", "TrainingDiverged", "TrainingInterrupted", "HISTORY_COLUMNS"]
 

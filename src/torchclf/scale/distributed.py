@@ -36,7 +36,7 @@ from torchclf.data.dataset import Dataset, Standardizer, split_indices
 from torchclf.engine.backends import AutogradBackend, batch_size_for
 from torchclf.engine.callbacks import Callback
 from torchclf.engine.engine import Engine
-from torchclf.engine.optim import make_optimizer
+from torchclf.optimizers import make_optimizer
 from torchclf.errors import UserError
 from torchclf.metrics import report_from_confusion
 from torchclf.model import MLP

@@ -50,7 +50,7 @@ def create_app() -> FastAPI:
     def options():
         from torchclf.data import synthetic
         from torchclf.model import ACTIVATIONS
-        from torchclf.engine.optim import OPTIMIZERS
+        from torchclf.optimizers import OPTIMIZERS
         return {"datasets": list(synthetic.GENERATORS), "activations": list(ACTIVATIONS),
                 "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__}
 

@@ -28,7 +28,7 @@ from torchclf.model import MLP
 from torchclf.run import Predictor
 from torchclf.engine.backends import choose_backend
 from torchclf.engine.engine import Engine
-from torchclf.engine.optim import make_optimizer
+from torchclf.optimizers import make_optimizer
 from torchclf.web.limits import LIMITS
 
 GRID_RESOLUTION = 60

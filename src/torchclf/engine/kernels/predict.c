@@ -29,9 +29,9 @@ typedef int vi __attribute__((vector_size(VECTOR_BYTES)));
 /* VECS registers per unit in a tile: two units' accumulators (2 x VECS) and their
  * operands fit in the 16 registers of SSE and AVX */
 enum { LANES = VECTOR_BYTES / 4, VECS = 4, TILE = LANES * VECS, MAX_THREADS = 64 };
-/* the codes of fast.ACTIVATION_CODES, as in kernel.c */
+/* the kernel codes of the activation registry (torchclf/activations.py), as in train.c */
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SIGMOID = 3, ACT_LEAKY = 4,
-       ACT_GELU = 5 };
+       ACT_GELU = 5, ACT_MANUAL_TANH = 6 };
 
 static inline vf splat(float x) { return (vf){0} + x; }
 
@@ -86,6 +86,12 @@ static inline vf activate(int act, vf z) {
         for (int j = 0; j < LANES; j++) z[j] = (float)(0.5 * z[j] * (1.0 + erf(z[j] / sqrt(2.0))));
         return z;
     }
+    case ACT_MANUAL_TANH: /* the lesson's formula itself, not tanh_v: the model's function */
+        for (int j = 0; j < LANES; j++) {
+            float t = -2.0f * fabsf(z[j]);
+            z[j] = copysignf(-expm1f(t) / (1.0f + expf(t)), z[j]);
+        }
+        return z;
     default: return z;
     }
 }

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the kernel codes of the registry entries (torchclf/activations.py, optimizers.py) */
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SIGMOID = 3, ACT_LEAKY = 4,
-       ACT_GELU = 5 };
+       ACT_GELU = 5, ACT_MANUAL_TANH = 6 };
 enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2 };
 
 static float act_forward(int act, float z) {
@@ -25,6 +26,10 @@ static float act_forward(int act, float z) {
     case ACT_SIGMOID: return 1.0f / (1.0f + expf(-z));
     case ACT_LEAKY: return z > 0.0f ? z : 0.01f * z;
     case ACT_GELU: return (float)(0.5 * z * (1.0 + erf(z / sqrt(2.0))));
+    case ACT_MANUAL_TANH: { /* the lesson's formula, as torchclf.activations.manual_tanh */
+        float t = -2.0f * fabsf(z);
+        return copysignf(-expm1f(t) / (1.0f + expf(t)), z);
+    }
     default: return z;
     }
 }
@@ -40,6 +45,11 @@ static float act_grad(int act, float z, float h) {
         double cdf = 0.5 * (1.0 + erf(z / sqrt(2.0)));
         double pdf = exp(-0.5 * (double)z * z) / 2.5066282746310002; /* sqrt(2 pi) */
         return (float)(cdf + z * pdf);
+    }
+    case ACT_MANUAL_TANH: { /* autograd's derivative of the formula, term by term, as
+                             * activations.manual_tanh_derivative (0 at z = 0, as torch) */
+        float t = -2.0f * fabsf(z), em1 = expm1f(t), e = expf(t), d = 1.0f + e;
+        return z == 0.0f ? 0.0f : 2.0f * ((em1 + 1.0f) / d - em1 * e / (d * d));
     }
     default: return 1.0f;
     }
