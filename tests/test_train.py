@@ -104,7 +104,7 @@ def test_divergence_names_the_epoch_and_suggests_lower_lr(moons_split):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"lr": -0.1}, "lr > 0"), ({"epochs": 0}, "epochs"), ({"optimizer": "adamm"}, "did you mean"),
-    ({"batch_size": 0}, "batch size"), ({"momentum": 1.5}, "momentum"),
+    ({"batch_size": 0}, "batch.size"), ({"momentum": 1.5}, "momentum"),
     ({"device": "tpu"}, "unknown device"),
 ])
 def test_bad_training_options(moons_split, kwargs, match):

@@ -20,7 +20,19 @@ TUNE = {"train": {"epochs": 300, "log_every": 25, "optimizer": "adam", "seed": 0
 PLAYGROUND = {"data": {"params": {"n_samples": 400, "noise": 0.1, "n_classes": 3}},
               "train": {"epochs": 5000, "seed": 0}}
 
-PROFILES = {"estimator": ESTIMATOR, "tune": TUNE, "playground": PLAYGROUND}
+# torchclf.fit from a notebook: the lesson's loop, 100 epochs unless asked for more.
+FIT = {"train": {"epochs": 100}}
+
+# Many models at once (train_many's ModelSpec): seeds count from 0.
+MANY = {"train": {"seed": 0}}
+
+PROFILES = {"estimator": ESTIMATOR, "tune": TUNE, "playground": PLAYGROUND, "fit": FIT,
+            "many": MANY}
+
+
+def defaults(profile: dict, section: str):
+    """``name -> default`` of a profile's section, for keyword defaults of a function."""
+    return lambda name: value(profile, section, name)
 
 
 def value(profile: dict, section: str, name: str):

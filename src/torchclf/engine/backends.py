@@ -13,7 +13,8 @@ from typing import Callable, Iterator
 import torch
 
 from torchclf import task as tasks
-from torchclf.config.schema import FIT_ENGINES
+from torchclf.config.schema import FIT_ENGINES, TrainConfig
+from torchclf.config.spec import spec_of
 from torchclf.errors import UserError
 from torchclf.registry import unknown_name
 from torchclf.engine import fast
@@ -26,8 +27,7 @@ OnBatch = Callable[[int], None]
 
 def batch_size_for(n_rows: int, batch_size: int | None = None) -> int:
     """The batching policy: the size asked for, else full batch up to 8192 rows, else 256."""
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"expected batch size >= 1, got {batch_size}")
+    batch_size = spec_of(TrainConfig, "batch_size").check("batch_size", batch_size)
     return batch_size or (n_rows if n_rows <= FULL_BATCH_LIMIT else DEFAULT_BATCH)
 
 

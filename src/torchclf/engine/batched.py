@@ -5,7 +5,7 @@ along a leading model axis: weights (G, out, in), and every forward, backward an
 update step is one ``bmm``/elementwise call for all G models, with per-model learning
 rates, momenta and weight decays as (G, 1, 1) tensors. This runs on any device.
 
-On the CPU with the compiled kernel (``train.fast``) available, the models are
+On the CPU with the compiled kernel (``engine.fast``) available, the models are
 instead handed to the kernel, one call per model, on as many threads as torch uses:
 the kernel releases the GIL, and for the lesson's sizes this is several times
 faster than stacked tensor calls. Both give each model the result of training it
@@ -25,7 +25,9 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.activations import ACTIVATIONS
-from torchclf.config.schema import BATCH_ENGINES
+from torchclf.config import profiles
+from torchclf.config.schema import BATCH_ENGINES, TrainConfig
+from torchclf.config.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
@@ -36,17 +38,21 @@ from torchclf.optimizers import OPTIMIZERS, make_optimizer
 
 
 
+_model = profiles.defaults(profiles.MANY, "model")  # every default lives in the schema
+_train = profiles.defaults(profiles.MANY, "train")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of a batch: its architecture, optimizer settings and seed."""
 
-    hidden: tuple[int, ...] = (8, 8)
-    activation: str = "relu"
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    seed: int = 0
+    hidden: tuple[int, ...] = _model("hidden")
+    activation: str = _model("activation")
+    optimizer: str = _train("optimizer")
+    lr: float = _train("lr")
+    momentum: float = _train("momentum")
+    weight_decay: float = _train("weight_decay")
+    seed: int = _train("seed")
 
     @property
     def group(self) -> tuple:
@@ -79,8 +85,7 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
         raise unknown_name("batch engine", engine, BATCH_ENGINES)
     if not specs:
         raise UserError("nothing to train: the grid is empty")
-    if int(epochs) != epochs or epochs < 1:
-        raise UserError(f"expected epochs >= 1, got {epochs}")
+    epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)
     dev = resolve_device(device)
     scaler = Standardizer().fit(train.X) if standardize else None
     prep = (lambda X: scaler.transform(X)) if scaler is not None else (lambda X: X)

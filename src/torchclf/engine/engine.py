@@ -1,6 +1,6 @@
 """The training engine: one epoch loop for every front end, over a backend.
 
-A backend computes epochs (``train.backends``); the engine decides when the host looks
+A backend computes epochs (``engine.backends``); the engine decides when the host looks
 at the numbers (sync points: log, evaluation and checkpoint epochs, the last epoch,
 and at least every ``sync_every`` epochs so a diverged loss is caught early), checks
 them for divergence, keeps the history, evaluates on test and validation data, calls

@@ -1,7 +1,7 @@
 """fit(): the lesson's training loop as one call, on the training engine.
 
 fit checks its arguments, prepares tensors, model and optimizer, and hands the epochs
-to ``train.engine.Engine`` with the backend ``train.backends.choose_backend`` picks:
+to ``engine.engine.Engine`` with the backend ``engine.backends.choose_backend`` picks:
 the compiled kernel for full-batch MLPs on the CPU, autograd otherwise.
 """
 
@@ -15,6 +15,9 @@ import numpy as np
 import torch
 
 from torchclf import task as tasks
+from torchclf.config import profiles
+from torchclf.config.schema import TrainConfig
+from torchclf.config.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device, seed_everything
@@ -59,10 +62,14 @@ class Outcome:
     stop_reason: str = ""
 
 
+_fit = profiles.defaults(profiles.FIT, "train")  # every default lives in the schema
+
+
 def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
-        optimizer: str = "sgd", lr: float = 0.1, epochs: int = 100,
-        batch_size: int | None = None, weight_decay: float = 0.0, momentum: float = 0.0,
-        seed: int | None = 42, log_every: int | None = None, eval_every: int | None = None,
+        optimizer: str = _fit("optimizer"), lr: float = _fit("lr"),
+        epochs: int = _fit("epochs"), batch_size: int | None = None,
+        weight_decay: float = _fit("weight_decay"), momentum: float = _fit("momentum"),
+        seed: int | None = _fit("seed"), log_every: int | None = None, eval_every: int | None = None,
         standardize: bool = False, early_stopping: int | None = None,
         validation_fraction: float = 0.1, device: str | torch.device | None = "auto",
         task: str | None = None, callbacks: Sequence[Callback] = (),
@@ -78,7 +85,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     model : any module mapping (n, n_features) floats to logits: (n, 1) for a binary
         task, (n, K) for a multiclass one. An ``MLP`` says its task itself.
     train, test : Datasets with the same features and classes
-    optimizer, lr, momentum, weight_decay : see ``train.optim``
+    optimizer, lr, momentum, weight_decay : see ``torchclf.optimizers``
     epochs : passes over the training data
     batch_size : rows per step; None means full batch up to 8192 rows, else 256
     seed : seeds shuffling and dropout (build the model with ``seed`` for its weights)
@@ -90,12 +97,11 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         (and when interrupted by a signal, see ``StopOnSignal``)
     resume : a Checkpoint to continue from; the result is bit-identical on CPU to an
         uninterrupted run with the same arguments
-    engine : "auto" uses the compiled kernel (``train.fast``) for full-batch MLPs on the
+    engine : "auto" uses the compiled kernel (``engine.fast``) for full-batch MLPs on the
         CPU and autograd otherwise; "autograd" always uses autograd; "fast" insists
     """
 
-    if int(epochs) != epochs or epochs < 1:
-        raise UserError(f"expected epochs >= 1, got {epochs}")
+    epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)
     for name, every in (("log_every", log_every), ("eval_every", eval_every),
                         ("checkpoint_every", checkpoint_every)):
         if every is not None and every < 1:

@@ -1,7 +1,7 @@
 """Grids of hyperparameters x seeds, trained at once, reported as mean ± std.
 
 One lucky seed says little; a sweep trains every configuration with several seeds on
-the same split (``train.batched``) and reports each configuration's spread. The best
+the same split (``engine.batched``) and reports each configuration's spread. The best
 configuration can be saved as an ordinary run directory, whose config retrains to the
 same weights with ``torchclf train --config``.
 """

@@ -1,7 +1,7 @@
 """One playground session: data, model, optimizer and history for one browser tab.
 
 Sessions are plain objects driven by the server: ``step(k)`` trains k more epochs on
-the training engine ``torchclf.fit`` uses (``train.engine``, with the compiled kernel
+the training engine ``torchclf.fit`` uses (``engine.engine``, with the compiled kernel
 for full-batch MLPs on the CPU and autograd otherwise; the k epochs are one sync
 point, so one kernel call) and ``frame()`` returns what the page draws. Nothing here
 knows about HTTP.
