@@ -34,6 +34,10 @@ def is_diverged(loss: float) -> bool:
 def check_losses(losses: Iterable[float], first_epoch: int, lr: float) -> None:
     """Raise ``TrainingDiverged`` at the first diverged loss; ``losses[i]`` is epoch
     ``first_epoch + i``."""
+    losses = [float(v) for v in losses]
+    if losses and math.isfinite(sum(losses)) and max(losses) <= LARGEST_LOSS \
+            and min(losses) >= -LARGEST_LOSS:
+        return  # the common case, without a Python call per epoch
     for i, loss in enumerate(losses):
         loss = float(loss)
         if is_diverged(loss):
