@@ -29,9 +29,13 @@ def start(client, **settings):
 
 
 def train(client, sid, epochs, per=100):
-    frame = None
-    for _ in range(epochs // per):
-        frame = client.post(f"/api/session/{sid}/step", json={"epochs": per}).json()
+    """Step a new session until it has run ``epochs`` epochs (a step may stop early at
+    its time budget; the frame says how far it got)."""
+    done, frame = 0, None
+    while done < epochs:
+        frame = client.post(f"/api/session/{sid}/step",
+                            json={"epochs": min(per, epochs - done)}).json()
+        done = frame["epoch"]
     return frame
 
 
@@ -133,3 +137,37 @@ def test_script_for_clicked_points_carries_the_data(client, tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "points.csv").read_text().count("\n") == 102
+
+
+def test_a_step_stops_at_its_time_budget_after_whole_epochs():
+    from torchclf.web.session import Session, Settings
+    session = Session.create(Settings(dataset="moons"))
+    session.step(500, seconds=0.0)  # budget spent at once: one whole epoch, then return
+    assert session.epoch == 1 and session.history["epoch"] == [1]
+    session.step(500)  # no budget (the library's default): every epoch asked for
+    assert session.epoch == 501
+
+
+def test_a_heavy_step_trains_off_the_event_loop_while_other_tabs_answer():
+    import asyncio
+    import httpx
+
+    heavy_settings = {"dataset": "moons", "points": 5000, "hidden": [64] * 6, "batch_size": 1}
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            heavy = (await c.post("/api/session", json={"settings": heavy_settings})).json()
+            light = (await c.post("/api/session", json={"settings": {}})).json()
+            training = asyncio.create_task(
+                c.post(f"/api/session/{heavy['id']}/step", json={"epochs": 1000}))
+            await asyncio.sleep(0.05)  # the heavy step is under way
+            answer = await c.post(f"/api/session/{light['id']}/step", json={"epochs": 1})
+            answered_while_training = not training.done()
+            frame = (await training).json()
+            return answer, answered_while_training, frame
+
+    answer, answered_while_training, frame = asyncio.run(scenario())
+    assert answer.status_code == 200 and answer.json()["epoch"] == 1
+    assert answered_while_training  # on the event loop, the light tab would have waited
+    assert 1 <= frame["epoch"] < 1000  # the heavy step returned at its time budget

@@ -56,7 +56,11 @@ def accuracy(page, which):
 
 def test_train_moons_watch_it_learn_add_points_and_export(server, browser, tmp_path):
     page = browser.new_page(accept_downloads=True, viewport={"width": 1000, "height": 1100})
-    page.goto(f"{server}/#dataset=moons&points=300&noise=0.1&hidden=8,8&lr=0.1&epochs=3000")
+    # the first session of a fresh server pays torch's one-time start-up (about a second):
+    # wait for the session itself, not for a fixed time, before pressing Step
+    with page.expect_response(lambda r: r.url.endswith("/api/session")
+                              and r.request.method == "POST"):
+        page.goto(f"{server}/#dataset=moons&points=300&noise=0.1&hidden=8,8&lr=0.1&epochs=3000")
     page.wait_for_function("document.getElementById('epoch').textContent === '0'")
     page.wait_for_timeout(300)
     before = canvas(page)

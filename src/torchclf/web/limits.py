@@ -14,6 +14,7 @@ class Limits:
     max_neurons: int = 64
     max_epochs: int = 100_000
     max_step: int = 1000          # epochs per request
+    step_seconds: float = 0.5     # a step stops after the first epoch past this
     max_classes: int = 8          # colours the page can tell apart
     min_train_ratio: float = 0.1  # the slider's range: both splits keep some points
     max_train_ratio: float = 0.9

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from torchclf.errors import UserError
 from torchclf.web.limits import LIMITS
@@ -66,25 +67,25 @@ def create_app() -> FastAPI:
         sweep_idle()
         if sid not in sessions and len(sessions) >= LIMITS.max_sessions:
             raise UserError("the playground is full: close other tabs or try again later")
-        session = Session.create(settings, custom)
+        session = await run_in_threadpool(Session.create, settings, custom)
         sessions[sid] = session
-        return {"id": sid, **session.frame()}
+        return {"id": sid, **await run_in_threadpool(_frame, session)}
 
     @app.post("/api/session/{sid}/step")
     async def step(sid: str, request: Request):
         body = await request.json()
         session = get(sid)
-        with session.lock:
-            session.step(int(body.get("epochs", 1)))
-            return session.frame(with_points=bool(body.get("points", False)))
+        epochs, points = int(body.get("epochs", 1)), bool(body.get("points", False))
+        # training runs on a worker thread, never on the event loop: other tabs answer
+        # while this one trains, and the time budget bounds how long it holds a thread
+        return await run_in_threadpool(_step, session, epochs, points)
 
     @app.post("/api/session/{sid}/points")
     async def add_point(sid: str, request: Request):
         body = await request.json()
         session = get(sid)
-        with session.lock:
-            session.add_point(float(body["x"]), float(body["y"]), int(body["label"]))
-            return session.frame()
+        point = float(body["x"]), float(body["y"]), int(body["label"])
+        return await run_in_threadpool(_add_point, session, *point)
 
     @app.post("/api/session/{sid}/upload")
     async def upload(sid: str, request: Request):
@@ -96,9 +97,9 @@ def create_app() -> FastAPI:
         old = sessions.get(sid)
         settings = old.settings if old is not None else Settings()
         settings = Settings(**{**settings.__dict__, "dataset": "custom"})
-        session = Session.create(settings, data)
+        session = await run_in_threadpool(Session.create, settings, data)
         sessions[sid] = session
-        return {"id": sid, **session.frame()}
+        return {"id": sid, **await run_in_threadpool(_frame, session)}
 
     @app.delete("/api/session/{sid}")
     def close(sid: str):
@@ -133,6 +134,23 @@ def create_app() -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _frame(session: Session) -> dict:
+    with session.lock:
+        return session.frame()
+
+
+def _add_point(session: Session, x: float, y: float, label: int) -> dict:
+    with session.lock:
+        session.add_point(x, y, label)
+        return session.frame()
+
+
+def _step(session: Session, epochs: int, points: bool) -> dict:
+    with session.lock:
+        session.step(epochs, LIMITS.step_seconds)
+        return session.frame(with_points=points)
 
 
 def _attachment(name: str) -> dict:

@@ -188,13 +188,28 @@ class Session:
         self._tensors()
 
     # -- training ---------------------------------------------------------------------------
-    def step(self, epochs: int) -> None:
-        """Train ``epochs`` more epochs (never past ``settings.epochs``)."""
+    def step(self, epochs: int, seconds: float | None = None) -> None:
+        """Train up to ``epochs`` more epochs (never past ``settings.epochs``).
+
+        With ``seconds``, stop after the first whole epoch past that budget, so a heavy
+        set-up never holds a server thread for long; ``self.epoch`` says how far it got.
+        """
         epochs = min(LIMITS.check_step(epochs), self.settings.epochs - self.epoch)
         if epochs <= 0:
             return
+        target = self.epoch + epochs
+        deadline = None if seconds is None else time.monotonic() + seconds
+        chunk = epochs if deadline is None else 1  # time one epoch, then size the rest
         try:
-            self.engine.run(self.epoch + epochs)
+            while self.epoch < target:
+                started = time.monotonic()
+                self.engine.run(min(target, self.epoch + chunk))
+                self.epoch = self.engine.epoch
+                left = deadline - time.monotonic() if deadline is not None else 0.0
+                if left <= 0:
+                    break
+                per_epoch = max((time.monotonic() - started) / chunk, 1e-6)
+                chunk = max(1, int(left / per_epoch))
         finally:  # a diverged step still counts its epochs
             self.epoch = self.engine.epoch
         row = {k: v[-1] for k, v in self.engine.history.items()}
