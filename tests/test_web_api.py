@@ -171,3 +171,47 @@ def test_a_heavy_step_trains_off_the_event_loop_while_other_tabs_answer():
     assert answer.status_code == 200 and answer.json()["epoch"] == 1
     assert answered_while_training  # on the event loop, the light tab would have waited
     assert 1 <= frame["epoch"] < 1000  # the heavy step returned at its time budget
+
+
+@pytest.mark.parametrize("route,body,needle", [
+    ("step", b'{"epochs": 1', "not valid JSON"),            # truncated
+    ("step", b"[1, 2]", "expected a JSON object"),
+    ("step", b'{"epochs": "abc"}', "epochs must be a whole number"),
+    ("step", b'{"epochs": 1.5}', "epochs must be a whole number"),
+    ("points", b'{"y": 0, "label": 0}', "a point needs 'x'"),
+    ("points", b'{"x": 3e38, "y": 0, "label": 0}', "finite number within"),
+    ("points", b'{"x": 0, "y": 0, "label": "a"}', "label must be a whole number"),
+])
+def test_malformed_requests_answer_400_with_a_message(client, route, body, needle):
+    sid = start(client)["id"]
+    r = client.post(f"/api/session/{sid}/{route}", content=body,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and needle in r.json()["error"], r.text
+    assert client.post(f"/api/session/{sid}/step", json={"epochs": 5}).json()["epoch"] == 5
+
+
+@pytest.mark.parametrize("body", [b'{"settings": {"seed": 1180591620717411303424}}',
+                                  b'{"settings": {"l2": NaN}}', b'{"settings": [1]}', b"nul"])
+def test_bad_settings_answer_400(client, body):
+    r = client.post("/api/session", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"], r.text
+
+
+def test_session_ids_are_minted_by_the_server_only(client):
+    sessions = client.app.state.sessions
+    r = client.post("/api/session/made-up-id/upload", content=b"x1,x2,label\n0,0,a\n1,1,b\n")
+    assert r.status_code == 400 and "expired" in r.json()["error"]
+    made_up = client.post("/api/session", json={"id": "made-up-id", "settings": {}}).json()
+    assert made_up["id"] != "made-up-id" and set(sessions) == {made_up["id"]}
+    again = client.post("/api/session", json={"id": made_up["id"], "settings": {}}).json()
+    assert again["id"] == made_up["id"] and len(sessions) == 1  # a tab's Reset keeps its id
+
+
+def test_an_oversized_upload_is_refused_while_it_streams_in(client):
+    sid = start(client)["id"]
+
+    def chunks():  # no content-length: the server must count as it reads
+        for _ in range(LIMITS.max_upload_bytes // 65536 + 2):
+            yield b"1,2,a\n" * 10923
+    r = client.post(f"/api/session/{sid}/upload", content=chunks())
+    assert r.status_code == 400 and "too large" in r.json()["error"]

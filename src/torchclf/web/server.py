@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from torchclf.errors import UserError
 from torchclf.web.limits import LIMITS
+from torchclf.web.request_body import body_at_most, coordinate, integer, json_object
 from torchclf.web.session import Session, Settings, from_csv_text
 
 STATIC = Path(__file__).with_name("static")
@@ -57,11 +58,13 @@ def create_app() -> FastAPI:
 
     @app.post("/api/session")
     async def create(request: Request):
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise UserError(f"expected a JSON object with 'settings', got {body!r:.60}")
-        settings = Settings.parse(body.get("settings", {}))
-        sid = body.get("id") or uuid.uuid4().hex
+        body = await json_object(request)
+        settings = body.get("settings", {})
+        if not isinstance(settings, dict):
+            raise UserError(f"expected 'settings' to be a JSON object, got {settings!r:.60}")
+        settings = Settings.parse(settings)
+        # ids are minted here: a tab may reuse its own live session, never name a new one
+        sid = body.get("id") if body.get("id") in sessions else uuid.uuid4().hex
         old = sessions.get(sid)
         custom = old.data if old is not None and settings.dataset == "custom" else None
         sweep_idle()
@@ -73,30 +76,26 @@ def create_app() -> FastAPI:
 
     @app.post("/api/session/{sid}/step")
     async def step(sid: str, request: Request):
-        body = await request.json()
+        body = await json_object(request)
         session = get(sid)
-        epochs, points = int(body.get("epochs", 1)), bool(body.get("points", False))
+        epochs, points = integer(body, "epochs", 1), bool(body.get("points", False))
         # training runs on a worker thread, never on the event loop: other tabs answer
         # while this one trains, and the time budget bounds how long it holds a thread
         return await run_in_threadpool(_step, session, epochs, points)
 
     @app.post("/api/session/{sid}/points")
     async def add_point(sid: str, request: Request):
-        body = await request.json()
+        body = await json_object(request)
         session = get(sid)
-        point = float(body["x"]), float(body["y"]), int(body["label"])
+        point = coordinate(body, "x"), coordinate(body, "y"), integer(body, "label")
         return await run_in_threadpool(_add_point, session, *point)
 
     @app.post("/api/session/{sid}/upload")
     async def upload(sid: str, request: Request):
-        raw = await request.body()
-        if len(raw) > LIMITS.max_upload_bytes:
-            raise UserError(f"the file is too large ({len(raw):,} bytes): "
-                            f"at most {LIMITS.max_upload_bytes:,}")
-        data = from_csv_text(raw.decode("utf-8", errors="replace"))
-        old = sessions.get(sid)
-        settings = old.settings if old is not None else Settings()
-        settings = Settings(**{**settings.__dict__, "dataset": "custom"})
+        old = get(sid)  # uploads replace a live session's data; they never create one
+        raw = await body_at_most(request, LIMITS.max_upload_bytes, "the file")
+        data = await run_in_threadpool(from_csv_text, raw.decode("utf-8", errors="replace"))
+        settings = Settings(**{**old.settings.__dict__, "dataset": "custom"})
         session = await run_in_threadpool(Session.create, settings, data)
         sessions[sid] = session
         return {"id": sid, **await run_in_threadpool(_frame, session)}

@@ -1,0 +1,62 @@
+"""Reading a request as hostile input: bodies are bounded while they stream in, JSON
+must be an object, and every field is checked for type and range before it is used.
+Each problem is a UserError (HTTP 400 with one line), never a 500."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from fastapi import Request
+
+from torchclf.errors import UserError
+
+MAX_JSON_BYTES = 64_000        # settings, a step or a point: a few hundred bytes
+MAX_COORDINATE = 1e6           # clicked points: the page's plane, with room to spare
+
+
+async def body_at_most(request: Request, limit: int, what: str = "the request") -> bytes:
+    """The body, refused as soon as it passes ``limit`` bytes (never read whole first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UserError(f"{what} is too large ({int(declared):,} bytes): at most {limit:,}")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise UserError(f"{what} is too large (over {limit:,} bytes): at most {limit:,}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_object(request: Request) -> dict:
+    """The body as a JSON object; malformed, truncated or non-object bodies are refused."""
+    raw = await body_at_most(request, MAX_JSON_BYTES)
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise UserError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise UserError(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def integer(body: dict, key: str, default: int | None = None) -> int:
+    """``body[key]`` as a whole number (not a bool, a string or a float with a fraction)."""
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value != int(value):
+        raise UserError(f"{key} must be a whole number, got {value!r:.40}")
+    return int(value)
+
+
+def coordinate(body: dict, key: str) -> float:
+    """A clicked point's coordinate: a finite number of sensible size."""
+    if key not in body:
+        raise UserError(f"a point needs {key!r}")
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or abs(value) > MAX_COORDINATE:
+        raise UserError(f"{key} must be a finite number within ±{MAX_COORDINATE:g}, "
+                        f"got {value!r:.40}")
+    return float(value)
