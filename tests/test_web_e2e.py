@@ -106,3 +106,22 @@ def test_two_tabs_train_separately(server, browser):
     assert b.text_content("#epoch") == "0"
     assert a.evaluate("frame.classes.length") == 2 and b.evaluate("frame.classes.length") == 4
     assert a.evaluate("sessionId") != b.evaluate("sessionId")
+
+
+def test_labels_from_an_upload_are_shown_as_text_never_run_as_html(server, browser, tmp_path):
+    attack = '<img src=x onerror="window.__xss = 1">'
+    rows = [f"{x},{y},{attack if x > 0 else 'plain'}" for x in (-2, -1, 1, 2) for y in (-1, 0, 1)]
+    csv = tmp_path / "labels.csv"
+    csv.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+    page = browser.new_page()
+    page.goto(f"{server}/#dataset=moons&points=200")
+    page.wait_for_selector("#confusion tr")
+    with page.expect_response(lambda r: r.url.endswith("/upload")):
+        page.set_input_files("#upload", str(csv))
+    page.wait_for_function("frame.classes.includes('plain')")
+    page.wait_for_timeout(300)  # an injected onerror would have fired by now
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('#confusion img, #click_class img').length") == 0
+    assert attack in page.text_content("#confusion")
+    assert attack in page.evaluate("[...document.querySelectorAll('#click_class option')]"
+                                   ".map((o) => o.textContent).join(' ')")

@@ -136,10 +136,13 @@ function drawMetrics() {
     · ${frame.n_train} train / ${frame.n_test} test points · engine ${frame.engine}` : "press Play or Step to train";
 }
 
+// Labels and names come from uploaded files: they go into the page as text, never as HTML.
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
 function drawConfusion() {
-  const t = $("confusion"), cls = frame.classes;
+  const t = $("confusion"), cls = frame.classes.map(esc);
   let html = "<tr><th>true \\ predicted</th>" + cls.map((c) => `<th>${c}</th>`).join("") + "</tr>";
-  frame.confusion.forEach((row, i) => { html += `<tr><th>${cls[i]}</th>` + row.map((v) => `<td>${v}</td>`).join("") + "</tr>"; });
+  frame.confusion.forEach((row, i) => { html += `<tr><th>${cls[i]}</th>` + row.map((v) => `<td>${Number(v)}</td>`).join("") + "</tr>"; });
   t.innerHTML = html;
 }
 
@@ -192,5 +195,5 @@ async function init() {
   await reset();
   fillClasses();
 }
-function fillClasses() { $("click_class").innerHTML = frame.classes.map((c, i) => `<option value="${i}">${c}</option>`).join(""); }
+function fillClasses() { $("click_class").innerHTML = frame.classes.map((c, i) => `<option value="${i}">${esc(c)}</option>`).join(""); }
 init().catch((e) => showError(e.message));
