@@ -7,7 +7,7 @@ import torch
 import torchclf as tc
 from torchclf.errors import UserError
 from torchclf.engine import fast
-from torchclf.engine.callbacks import Callback
+from helpers import InterruptAt
 from torchclf.engine.checkpoint import Checkpoint
 from torchclf.engine.loop import TrainingInterrupted
 
@@ -93,11 +93,6 @@ def test_forced_multiclass_binary_matches(moons):
 def test_fast_engine_is_deterministic_and_resumes_bit_identically(spirals, tmp_path):
     train, test = spirals
 
-    class InterruptAt(Callback):
-        def on_epoch_end(self, state, row):
-            if state.epoch == 149:
-                state.stop = state.interrupted = True
-
     def go(**kw):
         model = tc.MLP(2, (16, 16), 3, seed=3)
         run = tc.fit(model, train, test, optimizer="adam", lr=0.01, epochs=400,
@@ -108,7 +103,7 @@ def test_fast_engine_is_deterministic_and_resumes_bit_identically(spirals, tmp_p
     assert max_weight_diff(m1, m2) == 0 and r1.history["loss"] == r2.history["loss"]
     ckpt = tmp_path / "c.pt"
     with pytest.raises(TrainingInterrupted):
-        go(checkpoint_path=ckpt, checkpoint_every=100, callbacks=[InterruptAt()])
+        go(checkpoint_path=ckpt, checkpoint_every=100, callbacks=[InterruptAt(149)])
     m3, r3 = go(resume=Checkpoint.load(ckpt))
     assert max_weight_diff(m1, m3) == 0
     assert r3.history["loss"] == r1.history["loss"]

@@ -13,7 +13,7 @@ from torchclf.cli.main import main
 from torchclf.errors import UserError
 from torchclf.experiment import run_config
 from torchclf.store.owned import MARKER, check_destination, remove_stale_siblings
-from torchclf.engine.callbacks import Callback
+from helpers import InterruptAt
 from torchclf.engine.loop import TrainingInterrupted
 
 QUICK = ["--n-samples", "100", "--epochs", "3", "--no-plots", "-q", "--no-progress"]
@@ -68,15 +68,6 @@ def test_tune_save_best_refuses_a_users_folder(tmp_path):
     folder = users_folder(tmp_path / "thesis")
     code, _, err = run_cli("tune", "moons", "--trials", 1, "--epochs", 3, "--save-best", folder)
     assert_refused(code, err, folder)
-
-
-class InterruptAt(Callback):
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, state, row):
-        if state.epoch == self.epoch:
-            state.stop = state.interrupted = True
 
 
 def test_a_destination_read_from_a_checkpoint_passes_the_same_check(tmp_path):

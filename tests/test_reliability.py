@@ -13,17 +13,9 @@ import torch
 import torchclf as tc
 from torchclf.errors import UserError
 from torchclf.engine.callbacks import Callback
+from helpers import InterruptAt
 from torchclf.engine.checkpoint import Checkpoint
 from torchclf.engine.loop import TrainingInterrupted
-
-
-class InterruptAt(Callback):
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, state, row):
-        if state.epoch == self.epoch:
-            state.stop = state.interrupted = True
 
 
 def spirals():
