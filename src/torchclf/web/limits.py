@@ -19,6 +19,8 @@ class Limits:
     min_train_ratio: float = 0.1  # the slider's range: both splits keep some points
     max_train_ratio: float = 0.9
     max_upload_bytes: int = 1_000_000
+    max_json_bytes: int = 64_000  # settings, a step or a point: a few hundred bytes
+    max_coordinate: float = 1e6   # clicked points: the page's plane, with room to spare
     max_sessions: int = 64
     idle_seconds: float = 600.0   # sessions unseen this long are dropped
 

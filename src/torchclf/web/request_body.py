@@ -10,9 +10,7 @@ import math
 from fastapi import Request
 
 from torchclf.errors import UserError
-
-MAX_JSON_BYTES = 64_000        # settings, a step or a point: a few hundred bytes
-MAX_COORDINATE = 1e6           # clicked points: the page's plane, with room to spare
+from torchclf.web.limits import LIMITS
 
 
 async def body_at_most(request: Request, limit: int, what: str = "the request") -> bytes:
@@ -31,7 +29,7 @@ async def body_at_most(request: Request, limit: int, what: str = "the request") 
 
 async def json_object(request: Request) -> dict:
     """The body as a JSON object; malformed, truncated or non-object bodies are refused."""
-    raw = await body_at_most(request, MAX_JSON_BYTES)
+    raw = await body_at_most(request, LIMITS.max_json_bytes)
     try:
         body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -56,7 +54,7 @@ def coordinate(body: dict, key: str) -> float:
         raise UserError(f"a point needs {key!r}")
     value = body[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or abs(value) > MAX_COORDINATE:
-        raise UserError(f"{key} must be a finite number within ±{MAX_COORDINATE:g}, "
+            or not math.isfinite(value) or abs(value) > LIMITS.max_coordinate:
+        raise UserError(f"{key} must be a finite number within ±{LIMITS.max_coordinate:g}, "
                         f"got {value!r:.40}")
     return float(value)
