@@ -36,8 +36,6 @@ from torchclf.engine import fast
 from torchclf.engine.divergence import check_losses
 from torchclf.optimizers import OPTIMIZERS, make_optimizer
 
-
-
 _model = profiles.defaults(profiles.MANY, "model")  # every default lives in the schema
 _train = profiles.defaults(profiles.MANY, "train")
 

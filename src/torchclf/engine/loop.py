@@ -16,7 +16,7 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.config import profiles
-from torchclf.config.schema import TrainConfig
+from torchclf.config.schema import OutputConfig, TrainConfig
 from torchclf.config.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
@@ -102,10 +102,11 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     """
 
     epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)
-    for name, every in (("log_every", log_every), ("eval_every", eval_every),
-                        ("checkpoint_every", checkpoint_every)):
-        if every is not None and every < 1:
-            raise UserError(f"expected {name} >= 1, got {every}")
+    for section, name, every in ((TrainConfig, "log_every", log_every),
+                                 (TrainConfig, "eval_every", eval_every),
+                                 (OutputConfig, "checkpoint_every", checkpoint_every)):
+        if every is not None:  # None: no such points
+            spec_of(section, name).check(name, every)
     if resume is not None and early_stopping is not None:
         raise UserError("resuming is not supported with early stopping: "
                         "train again without --early-stopping")
