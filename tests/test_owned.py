@@ -40,9 +40,10 @@ def assert_refused(code, err, path, needle="not a torchclf"):
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
 
 
-def test_train_refuses_to_replace_a_users_folder(tmp_path):
+@pytest.mark.parametrize("ranks", [[], ["--nproc", "2"]])
+def test_train_refuses_to_replace_a_users_folder(tmp_path, ranks):
     folder = users_folder(tmp_path / "thesis")
-    code, _, err = run_cli("train", "moons", *QUICK, "--out", folder)
+    code, _, err = run_cli("train", "moons", *QUICK, *ranks, "--out", folder)
     assert_refused(code, err, folder)
     assert "thesis.txt" in err
 

@@ -16,6 +16,7 @@ from typing import IO
 from torchclf.cli.console import LessonPrinter, metrics_table
 from torchclf.errors import UserError
 from torchclf.scale import distributed
+from torchclf.store.owned import check_destination
 from torchclf.store.rundir import save_run, unique_run_dir
 
 
@@ -25,6 +26,8 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
             or getattr(args, "resume", None):
         raise UserError("--nproc does not support early stopping, checkpoints or resume yet: "
                         "drop those flags or train in one process")
+    if args.out:
+        check_destination(args.out, "run")  # before any rank starts: never a user's folder
     if not distributed.inside_torchrun():
         return _launch(args, err)
     main = distributed.is_main_rank()

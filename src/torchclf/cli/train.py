@@ -127,9 +127,6 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     config = _config_from_args(args)
     if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         check_device(config)
-        if args.out:
-            from torchclf.store.owned import check_destination
-            check_destination(args.out, "run")
         from torchclf.cli.distributed import train_distributed
         return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)
