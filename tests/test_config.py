@@ -1,6 +1,7 @@
 """The configuration schema: the one source of defaults and bounds, and every front end."""
 
 import ast
+import dataclasses
 import io
 import math
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import torchclf as tc
 from torchclf import TorchClassifier
 from torchclf import config as cfg
 from torchclf.cli.main import main
@@ -26,25 +28,20 @@ WATCHED = {"lr", "learning_rate", "learning_rate_init", "weight_decay", "alpha",
            "activation", "optimizer", "dropout", "test_size", "batch_size", "noise",
            "n_samples"}
 
-# Literal defaults and bounds still written below the config layer (the model, the
-# optimizer registry and the data generators cannot import the schema, which sits above
-# them to offer their names as choices), and a sweep's own epoch count. A new one
-# anywhere fails this test.
+# Modules below the config layer that own a setting's Spec or default, each defined
+# once there and attached by the schema to its field (test_owned_specs_are_the_schemas):
+# the seed (spec.py), the split (data/dataset.py), the generators (data/synthetic.py) and
+# the model's and optimizers' hyperparameters (hyper.py). Torch-free, so the schema can
+# import them; they hold named constants, which this scan does not flag.
 KNOWN_DEFAULTS = {
-    ("data/dataset.py", "seed"), ("data/synthetic.py", "seed"),
-    ("model.py", "activation"), ("scale/sweep.py", "epochs"),
-    ("optimizers.py", "weight_decay"), ("optimizers.py", "momentum"),
-    ("data/dataset.py", "test_size"), ("model.py", "dropout"),
-    # each generator's own sample count and noise (the schema bounds them)
+    # each generator's own sample count and noise: the dataset registry, and the only
+    # place they are written (the schema's data.params is empty: the generator decides)
     ("data/synthetic.py", "n_samples"), ("data/synthetic.py", "noise"),
     # values that mean "unset" in a front end's own words, not defaults of a setting
     ("estimator.py", "batch_size"),   # "auto", as in scikit-learn
     ("web/session.py", "batch_size"),  # 0: full batch, as the page sends it
 }
 KNOWN_BOUNDS = {
-    ("data/dataset.py", "test_size"), ("data/synthetic.py", "noise"), ("model.py", "dropout"),
-    ("optimizers.py", "weight_decay"),
-    ("optimizers.py", "momentum"), ("optimizers.py", "lr"),
     ("web/session.py", "epochs"),  # Session.step: "nothing left to train", not a bound
 }
 
@@ -123,6 +120,25 @@ def test_cli_modules_list_no_registry_names_by_hand():
     for path in sorted((SRC / "cli").glob("*.py")):
         text = path.read_text()
         assert not [n for n in names if f"{n}," in text or f'"{n}"' in text], path
+
+
+def test_owned_specs_are_the_schemas():
+    """The schema attaches the owners' Specs, so a direct call and a flag agree."""
+    from torchclf import hyper
+    from torchclf.config.schema import DataConfig, ModelConfig, TrainConfig
+    from torchclf.data import dataset
+    from torchclf.spec import SEED, spec_of
+    owned = [(ModelConfig, "dropout", hyper.DROPOUT), (TrainConfig, "lr", hyper.LR),
+             (TrainConfig, "momentum", hyper.MOMENTUM),
+             (TrainConfig, "weight_decay", hyper.WEIGHT_DECAY),
+             (TrainConfig, "seed", SEED), (DataConfig, "split_seed", SEED),
+             (DataConfig, "test_size", dataset.TEST_SIZE)]
+    for cls, name, spec in owned:
+        assert dataclasses.replace(spec_of(cls, name), help=spec.help) == spec, name
+    with pytest.raises(UserError, match="expected dropout >= 0 and < 1, got 1.5"):
+        tc.MLP(2, (4,), dropout=1.5)
+    with pytest.raises(UserError, match="expected dropout >= 0 and < 1, got 1.5"):
+        cfg.ModelConfig(dropout=1.5)
 
 
 def test_the_scan_finds_what_it_looks_for():

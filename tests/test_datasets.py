@@ -78,7 +78,7 @@ def test_split_keeps_small_classes_on_both_sides():
 
 def test_split_rejects_bad_sizes():
     ds = synthetic.moons(n_samples=100)
-    with pytest.raises(UserError, match="test size"):
+    with pytest.raises(UserError, match="test_size"):
         ds.split(test_size=1.5)
 
 

@@ -18,11 +18,11 @@ from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
 from torchclf.web.session import Session, Settings
 
+from helpers import DEEP, DIVERGING_LR
+
 DIVERGED = re.compile(r"^training diverged at epoch \d+ \(loss = [^)]+\): "
                       r"lower the learning rate \(now 1000\)$")
-# The largest learning rate the schema allows, on a network deep enough to leave
-# float32's range with it: every front end must stop the same way.
-LR, DEEP = 1000, (64, 64, 64)
+LR = DIVERGING_LR
 kernel_only = pytest.mark.skipif(fast.load_kernel() is None, reason="no C compiler")
 
 

@@ -7,7 +7,7 @@ import torch
 import torchclf as tc
 from torchclf.errors import UserError
 from torchclf.engine import fast
-from helpers import InterruptAt
+from helpers import DEEP, DIVERGING_LR, InterruptAt
 from torchclf.engine.checkpoint import Checkpoint
 from torchclf.engine.loop import TrainingInterrupted
 
@@ -138,4 +138,4 @@ def test_ineligible_models_fall_back_or_refuse(moons):
 def test_divergence_is_still_caught(moons):
     train, test = moons
     with pytest.raises(tc.TrainingDiverged):
-        tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, lr=1e12, epochs=500, engine="fast")
+        tc.fit(tc.MLP(2, DEEP, seed=0), train, test, lr=DIVERGING_LR, epochs=500, engine="fast")

@@ -15,9 +15,9 @@ PACKAGE = SRC / "torchclf"
 # Lowest first. A module may import from its own layer and the layers before it.
 LAYERS = [
     ("base", ["torchclf.errors", "torchclf.version", "torchclf.registry", "torchclf.runtime",
-              "torchclf.atomic"]),
+              "torchclf.atomic", "torchclf.spec"]),
     ("data", ["torchclf.data"]),
-    ("model", ["torchclf.model", "torchclf.task", "torchclf.activations",
+    ("model", ["torchclf.model", "torchclf.task", "torchclf.activations", "torchclf.hyper",
                "torchclf.optimizers"]),
     ("config", ["torchclf.config", "torchclf.recipes"]),
     ("engine", ["torchclf.engine"]),

@@ -13,7 +13,7 @@ import torch
 import torchclf as tc
 from torchclf.errors import UserError
 from torchclf.engine.callbacks import Callback
-from helpers import InterruptAt
+from helpers import DEEP, DIVERGING_LR, InterruptAt
 from torchclf.engine.checkpoint import Checkpoint
 from torchclf.engine.loop import TrainingInterrupted
 
@@ -71,7 +71,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, moons_split):
 def test_divergence_is_caught_without_log_points(moons_split):
     train, test = moons_split
     with pytest.raises(tc.TrainingDiverged, match=r"diverged at epoch \d+"):
-        tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, lr=1e12, epochs=100_000)
+        tc.fit(tc.MLP(2, DEEP, seed=0), train, test, lr=DIVERGING_LR, epochs=100_000)
 
 
 @pytest.mark.parametrize("damage", [b"", b"garbage", None])

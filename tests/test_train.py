@@ -11,6 +11,8 @@ from torchclf.errors import UserError
 from torchclf.engine.callbacks import Callback
 from torchclf.engine.loop import HISTORY_COLUMNS
 
+from helpers import DEEP, DIVERGING_LR
+
 
 class Recorder(Callback):
     def __init__(self):
@@ -98,7 +100,7 @@ def test_early_stopping_stops_and_restores_best(moons_split):
 def test_divergence_names_the_epoch_and_suggests_lower_lr(moons_split):
     train, test = moons_split
     with pytest.raises(tc.TrainingDiverged, match=r"diverged at epoch \d+.*lower the learning rate"):
-        tc.fit(tc.MLP(2, (8, 8), seed=0), train, test, optimizer="sgd", lr=1e12, epochs=50,
+        tc.fit(tc.MLP(2, DEEP, seed=0), train, test, optimizer="sgd", lr=DIVERGING_LR, epochs=50,
                log_every=10)
 
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from torchclf.activations import ACTIVATIONS, ManualTanh, manual_tanh  # noqa: F401 (re-exported)
 from torchclf.errors import UserError
+from torchclf.hyper import DEFAULT_ACTIVATION, DROPOUT, NO_DROPOUT
 from torchclf.registry import unknown_name
 
 
@@ -28,8 +29,8 @@ class MLPSpec:
     in_features: int
     hidden: tuple[int, ...]
     out_features: int
-    activation: str = "relu"
-    dropout: float = 0.0
+    activation: str = DEFAULT_ACTIVATION
+    dropout: float = NO_DROPOUT
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -39,8 +40,7 @@ class MLPSpec:
             raise UserError(f"expected hidden sizes >= 1, got {list(self.hidden)}")
         if self.activation not in ACTIVATIONS:
             raise unknown_name("activation", self.activation, ACTIVATIONS)
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"expected 0 <= dropout < 1, got {self.dropout}")
+        object.__setattr__(self, "dropout", DROPOUT.check("dropout", self.dropout))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -67,8 +67,8 @@ class MLP(nn.Module):
     """
 
     def __init__(self, in_features: int, hidden: tuple[int, ...] = (8, 8), n_classes: int = 2,
-                 activation: str = "relu", dropout: float = 0.0, task: str | None = None,
-                 seed: int | None = None) -> None:
+                 activation: str = DEFAULT_ACTIVATION, dropout: float = NO_DROPOUT,
+                 task: str | None = None, seed: int | None = None) -> None:
         super().__init__()
         from torchclf.task import resolve_task
 
@@ -89,7 +89,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(a, b), ACTIVATIONS[spec.activation].module()]
-            if spec.dropout > 0:
+            if spec.dropout:  # nn.Dropout(0) would be a no-op layer in the saved model
                 layers.append(nn.Dropout(spec.dropout))
         layers.append(nn.Linear(sizes[-1], spec.out_features))
         return nn.Sequential(*layers)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from torchclf.errors import UserError
+from torchclf.hyper import LR, MOMENTUM, NO_MOMENTUM, NO_WEIGHT_DECAY, WEIGHT_DECAY
 from torchclf.registry import unknown_name
 
 Tensor = torch.Tensor
@@ -107,15 +107,13 @@ def entry_for(opt: torch.optim.Optimizer) -> Optimizer | None:
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
-                   weight_decay: float = 0.0, momentum: float = 0.0) -> torch.optim.Optimizer:
+                   weight_decay: float = NO_WEIGHT_DECAY,
+                   momentum: float = NO_MOMENTUM) -> torch.optim.Optimizer:
     """SGD (with optional momentum), Adam or AdamW, with validated hyperparameters."""
     name = name.lower()
     if name not in OPTIMIZERS:
         raise unknown_name("optimizer", name, OPTIMIZERS)
-    if not lr > 0 or lr != lr or lr == float("inf"):
-        raise UserError(f"expected lr > 0, got {lr}")
-    if weight_decay < 0:
-        raise UserError(f"expected weight decay >= 0, got {weight_decay}")
-    if not 0 <= momentum < 1:
-        raise UserError(f"expected 0 <= momentum < 1, got {momentum}")
+    lr = LR.check("lr", lr)
+    weight_decay = WEIGHT_DECAY.check("weight_decay", weight_decay)
+    momentum = MOMENTUM.check("momentum", momentum)
     return OPTIMIZERS[name].build(params, lr, weight_decay, momentum)

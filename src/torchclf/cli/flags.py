@@ -12,9 +12,9 @@ import argparse
 import dataclasses
 from typing import Any, Iterable
 
-from torchclf.config.schema import (GENERATOR_PARAMS, DataConfig, ModelConfig, OutputConfig,
-                                    TrainConfig)
-from torchclf.config.spec import Spec, default_of, spec_of
+from torchclf.config.schema import DataConfig, ModelConfig, OutputConfig, TrainConfig
+from torchclf.data.synthetic import GENERATOR_PARAMS
+from torchclf.spec import Spec, default_of, spec_of
 
 MODEL_FLAGS = ("hidden", "activation", "dropout", "task")
 TRAIN_FLAGS = ("optimizer", "lr", "momentum", "weight_decay", "epochs", "batch_size", "seed",

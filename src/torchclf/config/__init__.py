@@ -8,7 +8,7 @@ from torchclf.config import profiles
 from torchclf.config.files import from_dict, load, tomllib
 from torchclf.config.schema import (SECTIONS, DataConfig, ModelConfig, RunConfig,
                                     TrainConfig)
-from torchclf.config.spec import SettingError, Spec, spec_of
+from torchclf.spec import SettingError, Spec, spec_of
 
 __all__ = ["DataConfig", "ModelConfig", "RunConfig", "SECTIONS", "SettingError", "Spec",
            "TrainConfig", "from_dict", "load", "profiles", "spec_of", "tomllib"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from torchclf.config.schema import SECTIONS, RunConfig
-from torchclf.config.spec import SettingError
+from torchclf.spec import SettingError
 from torchclf.errors import UserError
 from torchclf.registry import unknown_name
 

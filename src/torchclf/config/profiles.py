@@ -37,7 +37,7 @@ def defaults(profile: dict, section: str):
 
 def value(profile: dict, section: str, name: str):
     """The profile's value of a setting, or the schema's default."""
-    from torchclf.config.spec import default_of
+    from torchclf.spec import default_of
     from torchclf.config.schema import SECTIONS
     return profile.get(section, {}).get(name, default_of(SECTIONS[section], name))
 

@@ -12,16 +12,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchclf.config.spec import Spec, SettingError, setting, validate
+from torchclf.data.dataset import DEFAULT_TEST_SIZE, TEST_SIZE
+from torchclf.data.synthetic import GENERATOR_PARAMS
+from torchclf.hyper import (DEFAULT_ACTIVATION, DROPOUT, LR, MOMENTUM, NO_DROPOUT,
+                            NO_MOMENTUM, NO_WEIGHT_DECAY, WEIGHT_DECAY)
+from torchclf.spec import DEFAULT_SEED, SEED, SettingError, field_of, setting, validate
 from torchclf.errors import UserError
 
-MAX_LR = 1000.0
 MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse absurd runs
 MAX_UNITS = 65_536            # per hidden layer: a 200,000,000-unit layer is refused
 MAX_LAYERS = 64
 MAX_ROWS = 1_000_000_000
-MAX_SAMPLES = 10_000_000      # points a built-in generator may make
-SEED_MAX = 2**63 - 1          # what torch.manual_seed and NumPy accept
 
 
 def _activations():
@@ -57,24 +58,12 @@ def _device_kind(name: str) -> str:
     return name.lower().split(":")[0]  # cuda:1 is a cuda device
 
 
-def seed_setting(default: int, help: str) -> Any:
-    return setting(default, help, lo=0, hi=SEED_MAX, hi_text="2**63-1")
+def seed_setting(help: str) -> Any:
+    return field_of(SEED, DEFAULT_SEED, help)
 
 
 def _count(default: int | None, help: str, hi: int, lo: int = 1) -> Any:
     return setting(default, help, kind=int, lo=lo, hi=hi, optional=default is None)
-
-
-# Parameters of the built-in generators that have bounds of their own.
-GENERATOR_PARAMS = {
-    "n_samples": Spec(int, "points to generate", lo=2, hi=MAX_SAMPLES),
-    "noise": Spec(float, "noise of the generator", lo=0, hi=1000),
-    "seed": Spec(int, "seed of the generator", lo=0, hi=SEED_MAX, hi_text="2**63-1"),
-    "n_classes": Spec(int, "classes to generate", lo=2, hi=1000),
-    "n_features": Spec(int, "features to generate", lo=1, hi=10_000),
-    "factor": Spec(float, "inner radius / outer radius", lo=0, hi=1, lo_open=True,
-                   hi_open=True),
-}
 
 
 @dataclass(frozen=True)
@@ -85,9 +74,8 @@ class DataConfig:
     params: dict = setting({}, "generator parameters of a built-in dataset")
     target: str | None = setting(None, "label column of a table file (default: last column)",
                                  kind=str, optional=True)
-    test_size: float = setting(0.2, "fraction of rows held out for test", lo=0, hi=1,
-                               lo_open=True, hi_open=True)
-    split_seed: int = seed_setting(42, "seed of the train/test split")
+    test_size: float = field_of(TEST_SIZE, DEFAULT_TEST_SIZE)
+    split_seed: int = seed_setting("seed of the train/test split")
     standardize: bool = setting(True, "scale features by the training rows' mean and std")
 
     def __post_init__(self) -> None:
@@ -103,10 +91,9 @@ class ModelConfig:
     hidden: tuple[int, ...] = setting((8, 8), "hidden layer sizes, e.g. 8,8; none or [] for a "
                                       "linear model",
                                       kind=tuple, lo=1, hi=MAX_UNITS, max_items=MAX_LAYERS)
-    activation: str = setting("relu", "nonlinearity after each hidden layer",
+    activation: str = setting(DEFAULT_ACTIVATION, "nonlinearity after each hidden layer",
                               choices=_activations)
-    dropout: float = setting(0.0, "probability of zeroing a hidden unit while training",
-                             lo=0, hi=1, hi_open=True)
+    dropout: float = field_of(DROPOUT, NO_DROPOUT)
     task: str = setting("auto", "the loss; binary is 1 logit + BCE, multiclass K logits + "
                         "CE, auto picks by the number of classes", choices=_tasks)
 
@@ -119,15 +106,13 @@ class TrainConfig:
     """Optimizer and schedule; ``seed`` fixes weights, shuffling and dropout."""
 
     optimizer: str = setting("sgd", "update rule", choices=_optimizers)
-    lr: float = setting(0.1, "learning rate: the optimizer's step size", lo=0, lo_open=True,
-                        hi=MAX_LR)
-    momentum: float = setting(0.0, "SGD momentum", lo=0, hi=1, hi_open=True)
-    weight_decay: float = setting(0.0, "L2 penalty on the weights (decoupled for adamw)",
-                                  lo=0)
+    lr: float = field_of(LR, 0.1)
+    momentum: float = field_of(MOMENTUM, NO_MOMENTUM)
+    weight_decay: float = field_of(WEIGHT_DECAY, NO_WEIGHT_DECAY)
     epochs: int = _count(1000, "passes over the training rows", MAX_EPOCHS)
     batch_size: int | None = _count(None, "rows per step; unset: full batch on small data",
                                     MAX_ROWS)
-    seed: int = seed_setting(42, "seeds weights, shuffling and dropout")
+    seed: int = seed_setting("seeds weights, shuffling and dropout")
     log_every: int = _count(100, "epochs between logged lines", MAX_EPOCHS)
     eval_every: int | None = _count(None, "epochs between test evaluations; "
                                     "unset: about 100 over the run", MAX_EPOCHS)

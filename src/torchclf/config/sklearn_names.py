@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from torchclf.config.schema import SECTIONS
-from torchclf.config.spec import spec_of
+from torchclf.spec import spec_of
 
 # scikit-learn parameter -> (config section, setting)
 SKLEARN_NAMES = {

@@ -12,6 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from torchclf.errors import UserError
+from torchclf.spec import DEFAULT_SEED, Spec
+
+TEST_SIZE = Spec(float, "fraction of rows held out for test", lo=0, hi=1, lo_open=True,
+                 hi_open=True)
+DEFAULT_TEST_SIZE = 0.2       # the lesson's 80/20 split
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +80,7 @@ class Dataset:
             name or self.name, dict(self.meta),
         )
 
-    def split(self, test_size: float = 0.2, seed: int = 42,
+    def split(self, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
               stratify: bool = True) -> tuple["Dataset", "Dataset"]:
         """Split into (train, test); stratified so both keep the class balance."""
         train_idx, test_idx = split_indices(self.y, test_size, seed, stratify)
@@ -89,7 +94,7 @@ class Dataset:
         return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
 
 
-def split_indices(y: np.ndarray, test_size: float = 0.2, seed: int = 42,
+def split_indices(y: np.ndarray, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
                   stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Train and test row indices, disjoint and covering every row.
 
@@ -97,8 +102,7 @@ def split_indices(y: np.ndarray, test_size: float = 0.2, seed: int = 42,
     test side (at least one where the class has two or more rows), so small classes are
     never missing from either side.
     """
-    if not 0.0 < test_size < 1.0:
-        raise UserError(f"expected test size between 0 and 1 (exclusive), got {test_size}")
+    test_size = TEST_SIZE.check("test_size", test_size)
     y = np.asarray(y)
     n = len(y)
     if n < 2:

@@ -15,8 +15,23 @@ import numpy as np
 
 from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
+from torchclf.spec import DEFAULT_SEED, SEED, Spec
 
 GENERATORS: dict[str, Callable[..., Dataset]] = {}
+
+MAX_SAMPLES = 10_000_000      # points a generator may make
+
+# The generators' parameters and their bounds; each generator's signature holds its
+# own defaults (moons and spirals want different noise), the config schema reuses these.
+GENERATOR_PARAMS = {
+    "n_samples": Spec(int, "points to generate", lo=2, hi=MAX_SAMPLES),
+    "noise": Spec(float, "noise of the generator", lo=0, hi=1000),
+    "seed": SEED,
+    "n_classes": Spec(int, "classes to generate", lo=2, hi=1000),
+    "n_features": Spec(int, "features to generate", lo=1, hi=10_000),
+    "factor": Spec(float, "inner radius / outer radius", lo=0, hi=1, lo_open=True,
+                   hi_open=True),
+}
 
 
 def _register(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
@@ -24,11 +39,15 @@ def _register(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
     return fn
 
 
-def _check(n_samples: int, noise: float, min_samples: int = 2) -> None:
-    if int(n_samples) != n_samples or n_samples < min_samples:
-        raise UserError(f"expected n_samples >= {min_samples}, got {n_samples}")
-    if not np.isfinite(noise) or noise < 0:
-        raise UserError(f"expected noise >= 0, got {noise}")
+def _check(**params: object) -> None:
+    for name, value in params.items():
+        GENERATOR_PARAMS[name].check(name, value)
+
+
+def _fewer_classes_than_samples(n_classes: int, n_samples: int) -> None:
+    if n_classes > n_samples:
+        raise UserError(f"expected n_classes <= n_samples, got {n_classes} classes for "
+                        f"{n_samples} samples")
 
 
 def _finish(X: np.ndarray, y: np.ndarray, n_classes: int, name: str, rng: np.random.Generator,
@@ -44,12 +63,10 @@ def _split_counts(n: int, k: int) -> list[int]:
 
 
 @_register
-def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = 42,
+def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED,
             factor: float = 0.8) -> Dataset:
     """Two concentric rings (outer = class 0, inner = class 1): not linearly separable."""
-    _check(n_samples, noise)
-    if not 0 < factor < 1:
-        raise UserError(f"expected 0 < factor < 1, got {factor}")
+    _check(n_samples=n_samples, noise=noise, seed=seed, factor=factor)
     rng = np.random.default_rng(seed)
     n_out, n_in = _split_counts(n_samples, 2)
     t_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
@@ -63,9 +80,9 @@ def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = 42,
 
 
 @_register
-def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = 42) -> Dataset:
+def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED) -> Dataset:
     """Two interleaving half circles."""
-    _check(n_samples, noise)
+    _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
     n_out, n_in = _split_counts(n_samples, 2)
     t_out = np.linspace(0, np.pi, n_out)
@@ -78,18 +95,16 @@ def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = 42) -> Dataset
 
 
 @_register
-def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = 42, n_classes: int = 4,
-          n_features: int = 2, center_box: float = 10.0) -> Dataset:
+def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = DEFAULT_SEED,
+          n_classes: int = 4, n_features: int = 2, center_box: float = 10.0) -> Dataset:
     """Isotropic Gaussian clusters; ``noise`` is each cluster's standard deviation.
 
     Centres are uniform in the box, best of 20 draws by smallest pairwise distance, so
     the default clusters are separated as in the lesson rather than by luck of the seed.
     """
-    _check(n_samples, noise)
-    if n_classes < 2 or n_classes > n_samples:
-        raise UserError(f"expected 2 <= n_classes <= n_samples, got {n_classes}")
-    if n_features < 1:
-        raise UserError(f"expected n_features >= 1, got {n_features}")
+    _check(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes,
+           n_features=n_features)
+    _fewer_classes_than_samples(n_classes, n_samples)
     rng = np.random.default_rng(seed)
     draws = rng.uniform(-center_box, center_box, size=(20, n_classes, n_features))
     gaps = np.linalg.norm(draws[:, :, None] - draws[:, None], axis=-1)
@@ -105,12 +120,11 @@ def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = 42, n_classes: 
 
 
 @_register
-def spirals(n_samples: int = 300, noise: float = 0.2, seed: int = 42,
+def spirals(n_samples: int = 300, noise: float = 0.2, seed: int = DEFAULT_SEED,
             n_classes: int = 3) -> Dataset:
     """CS231n spirals: ``n_classes`` arms, radius 0..1, angle jittered by ``noise``."""
-    _check(n_samples, noise)
-    if n_classes < 2 or n_classes > n_samples:
-        raise UserError(f"expected 2 <= n_classes <= n_samples, got {n_classes}")
+    _check(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes)
+    _fewer_classes_than_samples(n_classes, n_samples)
     rng = np.random.default_rng(seed)
     parts, labels = [], []
     for j, m in enumerate(_split_counts(n_samples, n_classes)):
@@ -123,9 +137,9 @@ def spirals(n_samples: int = 300, noise: float = 0.2, seed: int = 42,
 
 
 @_register
-def xor(n_samples: int = 400, noise: float = 0.0, seed: int = 42) -> Dataset:
+def xor(n_samples: int = 400, noise: float = 0.0, seed: int = DEFAULT_SEED) -> Dataset:
     """TensorFlow Playground's XOR: class 1 where x1 * x2 > 0; points kept off the axes."""
-    _check(n_samples, noise)
+    _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-5, 5, size=(n_samples, 2))
     X += np.where(X > 0, 0.3, -0.3)  # a margin around the axes, as in the playground
@@ -135,9 +149,9 @@ def xor(n_samples: int = 400, noise: float = 0.0, seed: int = 42) -> Dataset:
 
 
 @_register
-def gauss(n_samples: int = 400, noise: float = 0.5, seed: int = 42) -> Dataset:
+def gauss(n_samples: int = 400, noise: float = 0.5, seed: int = DEFAULT_SEED) -> Dataset:
     """TensorFlow Playground's two Gaussians centred at (2, 2) and (-2, -2)."""
-    _check(n_samples, noise)
+    _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
     n_a, n_b = _split_counts(n_samples, 2)
     scale = 0.5 + 3.5 * noise  # noise 0..1 spans the playground's range of overlap

@@ -14,7 +14,7 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.config.schema import FIT_ENGINES, TrainConfig
-from torchclf.config.spec import spec_of
+from torchclf.spec import spec_of
 from torchclf.errors import UserError
 from torchclf.registry import unknown_name
 from torchclf.engine import fast

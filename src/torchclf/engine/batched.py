@@ -27,7 +27,7 @@ from torchclf import task as tasks
 from torchclf.activations import ACTIVATIONS
 from torchclf.config import profiles
 from torchclf.config.schema import BATCH_ENGINES, TrainConfig
-from torchclf.config.spec import spec_of
+from torchclf.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP

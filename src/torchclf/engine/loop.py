@@ -17,7 +17,7 @@ import torch
 from torchclf import task as tasks
 from torchclf.config import profiles
 from torchclf.config.schema import OutputConfig, TrainConfig
-from torchclf.config.spec import spec_of
+from torchclf.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device, seed_everything

@@ -17,7 +17,7 @@ import numpy as np
 
 from torchclf.config import RunConfig
 from torchclf.config.schema import ModelConfig, SearchConfig, TrainConfig
-from torchclf.config.spec import check_each, default_of
+from torchclf.spec import check_each, default_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.engine.batched import ModelSpec, Trained, train_many
 
@@ -76,7 +76,7 @@ class SweepResult:
     train: Dataset = field(repr=False)
     test: Dataset = field(repr=False)
     scaler: Standardizer | None = field(repr=False)
-    epochs: int = 0
+    epochs: int                    # each model's, as the base config says
 
     def best(self) -> Trained:
         """The best seed of the configuration with the best mean test accuracy."""

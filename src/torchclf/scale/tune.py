@@ -25,7 +25,7 @@ VALIDATION_FRACTION = 0.2
 def check_space() -> None:
     """Every point of the search space is a valid config, by the schema's bounds."""
     from torchclf.config.schema import ModelConfig, TrainConfig
-    from torchclf.config.spec import check_each
+    from torchclf.spec import check_each
     check_each(ModelConfig, "hidden", [(w,) * d for w in WIDTHS for d in DEPTHS])
     check_each(ModelConfig, "activation", ACTIVATIONS)
     for name, bounds in LOG_RANGES.items():

@@ -2,7 +2,9 @@
 
 Every front end (flags, TOML, the playground, the estimator, sweep grids, tune spaces)
 ends in ``Spec.check``, so a value is refused with the same words wherever it came
-from, before any data is loaded or any weights are allocated.
+from, before any data is loaded or any weights are allocated. It sits below every layer
+so that the code owning a setting (a generator, the split, the model, an optimizer) can
+check it with the same Spec the config schema attaches to its field.
 """
 
 from __future__ import annotations
@@ -118,9 +120,20 @@ class Spec:
         return self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
 
 
+SEED_MAX = 2**63 - 1          # what torch.manual_seed and NumPy accept
+DEFAULT_SEED = 42             # the lesson's seed: generators, splits and weights
+SEED = Spec(int, "seed", lo=0, hi=SEED_MAX, hi_text="2**63-1")
+
+
 def setting(default: Any, help: str = "", kind: type | None = None, **bounds: Any) -> Any:
     """A dataclass field carrying its default and its ``Spec``."""
-    spec = Spec(kind or type(default), help, **bounds)
+    return field_of(Spec(kind or type(default), help, **bounds), default)
+
+
+def field_of(spec: Spec, default: Any, help: str | None = None) -> Any:
+    """A dataclass field for a ``Spec`` defined by the code that owns the setting."""
+    if help is not None:
+        spec = dataclasses.replace(spec, help=help)
     if isinstance(default, dict):
         return dataclasses.field(default_factory=dict, metadata={"spec": spec})
     return dataclasses.field(default=default, metadata={"spec": spec})
