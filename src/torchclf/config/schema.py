@@ -22,6 +22,7 @@ MAX_LAYERS = 64
 MAX_ROWS = 1_000_000_000
 MAX_SAMPLES = 10_000_000      # points a built-in generator may make
 SEED_MAX = 2**63 - 1          # what torch.manual_seed and NumPy accept
+MAX_PORT = 65_535
 
 
 def _activations():
@@ -227,6 +228,17 @@ class SearchConfig:
     trials: int = _count(20, "trials for this tune worker", 1_000_000)
     timeout: float | None = setting(None, "stop this tune worker after this many seconds",
                                     kind=float, lo=0, lo_open=True, optional=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Where ``torchclf playground`` listens; not part of a run."""
+
+    host: str = setting("127.0.0.1", "address to bind; the default serves this machine only")
+    port: int = _count(8000, "port to listen on; 0 picks a free one", MAX_PORT, lo=0)
 
     def __post_init__(self) -> None:
         validate(self)
