@@ -180,7 +180,7 @@ def test_playground_offers_and_accepts_every_name():
     from fastapi.testclient import TestClient
 
     from torchclf.web.server import create_app
-    client = TestClient(create_app())
+    client = TestClient(create_app(), base_url="http://localhost")
     options = client.get("/api/options").json()
     assert sorted(options["activations"]) == sorted(ACTIVATIONS)
     assert sorted(options["optimizers"]) == sorted(OPTIMIZERS)

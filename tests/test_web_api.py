@@ -19,7 +19,10 @@ from torchclf.web.server import create_app  # noqa: E402
 
 @pytest.fixture
 def client():
-    return TestClient(create_app())
+    return TestClient(create_app(), base_url="http://127.0.0.1:8000")  # a host it answers to
+
+
+CSV = {"content-type": "text/csv"}  # what the page sends with a file
 
 
 def start(client, **settings):
@@ -72,9 +75,9 @@ def test_clicked_points_join_the_training_set(client):
 def test_upload_a_csv(client):
     f = start(client)
     text = "a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'x' if i % 2 else 'y'}\n" for i in range(40))
-    r = client.post(f"/api/session/{f['id']}/upload", content=text)
+    r = client.post(f"/api/session/{f['id']}/upload", content=text, headers=CSV)
     assert r.status_code == 200 and r.json()["classes"] == ["x", "y"]
-    bad = client.post(f"/api/session/{f['id']}/upload", content="a,b\n1,2\n")
+    bad = client.post(f"/api/session/{f['id']}/upload", content="a,b\n1,2\n", headers=CSV)
     assert bad.status_code == 400 and "3 columns" in bad.json()["error"]
 
 
@@ -94,7 +97,7 @@ def test_step_and_upload_limits(client):
     r = client.post(f"/api/session/{f['id']}/step", json={"epochs": LIMITS.max_step + 1})
     assert r.status_code == 400 and "a step trains" in r.json()["error"]
     big = "a,b,c\n" + "1,2,x\n" * (LIMITS.max_upload_bytes // 6 + 10)
-    r = client.post(f"/api/session/{f['id']}/upload", content=big)
+    r = client.post(f"/api/session/{f['id']}/upload", content=big, headers=CSV)
     assert r.status_code == 400 and "too large" in r.json()["error"]
     r = client.post("/api/session/nope/step", json={"epochs": 1})
     assert r.status_code == 400 and "expired" in r.json()["error"]
@@ -199,7 +202,8 @@ def test_bad_settings_answer_400(client, body):
 
 def test_session_ids_are_minted_by_the_server_only(client):
     sessions = client.app.state.sessions
-    r = client.post("/api/session/made-up-id/upload", content=b"x1,x2,label\n0,0,a\n1,1,b\n")
+    r = client.post("/api/session/made-up-id/upload", content=b"x1,x2,label\n0,0,a\n1,1,b\n",
+                    headers=CSV)
     assert r.status_code == 400 and "expired" in r.json()["error"]
     made_up = client.post("/api/session", json={"id": "made-up-id", "settings": {}}).json()
     assert made_up["id"] != "made-up-id" and set(sessions) == {made_up["id"]}
@@ -213,5 +217,5 @@ def test_an_oversized_upload_is_refused_while_it_streams_in(client):
     def chunks():  # no content-length: the server must count as it reads
         for _ in range(LIMITS.max_upload_bytes // 65536 + 2):
             yield b"1,2,a\n" * 10923
-    r = client.post(f"/api/session/{sid}/upload", content=chunks())
+    r = client.post(f"/api/session/{sid}/upload", content=chunks(), headers=CSV)
     assert r.status_code == 400 and "too large" in r.json()["error"]

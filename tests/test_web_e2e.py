@@ -18,7 +18,9 @@ playwright = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        # DNS rebinding, for real: the attacker's name resolves to this machine
+        "--host-resolver-rules=MAP evil.example 127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +127,45 @@ def test_labels_from_an_upload_are_shown_as_text_never_run_as_html(server, brows
     assert attack in page.text_content("#confusion")
     assert attack in page.evaluate("[...document.querySelectorAll('#click_class option')]"
                                    ".map((o) => o.textContent).join(' ')")
+
+
+
+# A page on another origin that tries to train someone's session: a simple (no preflight)
+# cross-origin fetch, and an HTML form whose text/plain body is valid JSON. It is served
+# from this machine too: Chromium itself blocks public pages from reaching 127.0.0.1, a
+# local page (another app, another port) it lets through, and then only the server refuses.
+ATTACK = """<form method="POST" enctype="text/plain" action="{url}">
+<input name='{{"epochs": 50, "pad": "' value='"}}'></form>"""
+
+
+def test_another_site_cannot_reach_or_change_a_session(server, browser, tmp_path):
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    page = browser.new_page()
+    page.goto(f"{server}/#dataset=moons&points=200")
+    page.wait_for_selector("#confusion tr")
+    step = f"{server}/api/session/{page.evaluate('sessionId')}/step"
+    port = server.rsplit(":", 1)[1]
+
+    rebound = browser.new_page()  # evil.example now resolves to 127.0.0.1
+    answer = rebound.goto(f"http://evil.example:{port}/")
+    assert answer.status == 403 and "does not answer to host" in rebound.content()
+
+    (tmp_path / "attack.html").write_text(ATTACK.format(url=step))
+    other = ThreadingHTTPServer(("127.0.0.1", 0),
+                                partial(SimpleHTTPRequestHandler, directory=tmp_path))
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        attacker = browser.new_page()
+        attacker.goto(f"http://127.0.0.1:{other.server_address[1]}/attack.html")
+        with attacker.expect_response(step) as fetched:
+            attacker.evaluate(f"""fetch({step!r}, {{method: "POST", mode: "no-cors",
+                headers: {{"Content-Type": "text/plain"}}, body: '{{"epochs": 50}}'}})""")
+        with attacker.expect_response(step) as posted:
+            attacker.evaluate("document.forms[0].submit()")
+    finally:
+        other.shutdown()
+    assert fetched.value.status == 403 and posted.value.status == 403
+    assert "another site" in attacker.content()
+    # the page's own step is the session's first: neither attack trained it
+    assert page.evaluate(f"api({step[len(server):]!r}, {{epochs: 1}}).then((f) => f.epoch)") == 1

@@ -23,6 +23,7 @@ MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse a
 MAX_UNITS = 65_536            # per hidden layer: a 200,000,000-unit layer is refused
 MAX_LAYERS = 64
 MAX_ROWS = 1_000_000_000
+MAX_PORT = 65_535
 
 
 def _activations():
@@ -212,6 +213,17 @@ class SearchConfig:
     trials: int = _count(20, "trials for this tune worker", 1_000_000)
     timeout: float | None = setting(None, "stop this tune worker after this many seconds",
                                     kind=float, lo=0, lo_open=True, optional=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Where ``torchclf playground`` listens; not part of a run."""
+
+    host: str = setting("127.0.0.1", "address to bind; the default serves this machine only")
+    port: int = _count(8000, "port to listen on; 0 picks a free one", MAX_PORT, lo=0)
 
     def __post_init__(self) -> None:
         validate(self)

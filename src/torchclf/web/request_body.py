@@ -1,6 +1,9 @@
 """Reading a request as hostile input: bodies are bounded while they stream in, JSON
 must be an object, and every field is checked for type and range before it is used.
-Each problem is a UserError (HTTP 400 with one line), never a 500."""
+Each problem is a UserError (HTTP 400 with one line), never a 500; a body of the wrong
+type is refused with 415 before it is read. Requiring JSON (or text/csv for uploads) is
+also what stops a cross-site form: a browser sends those types only after a CORS
+preflight, which this server never grants."""
 
 from __future__ import annotations
 
@@ -27,8 +30,23 @@ async def body_at_most(request: Request, limit: int, what: str = "the request") 
     return b"".join(chunks)
 
 
+class WrongContentType(UserError):
+    """A body sent as another media type than the endpoint reads (HTTP 415)."""
+
+    status = 415
+
+
+def require_type(request: Request, media_type: str, what: str) -> None:
+    """Refuse the request unless its Content-Type is ``media_type`` (any parameters)."""
+    got = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if got != media_type:
+        raise WrongContentType(f"send {what} with Content-Type: {media_type} "
+                               f"(got {got[:60] or 'none'})")
+
+
 async def json_object(request: Request) -> dict:
     """The body as a JSON object; malformed, truncated or non-object bodies are refused."""
+    require_type(request, "application/json", "the request body")
     raw = await body_at_most(request, LIMITS.max_json_bytes)
     try:
         body = json.loads(raw or b"{}")
@@ -37,6 +55,13 @@ async def json_object(request: Request) -> dict:
     if not isinstance(body, dict):
         raise UserError(f"expected a JSON object, got {type(body).__name__}")
     return body
+
+
+async def csv_text(request: Request) -> str:
+    """An uploaded CSV file's text, sent as text/csv and bounded in size."""
+    require_type(request, "text/csv", "the file")
+    raw = await body_at_most(request, LIMITS.max_upload_bytes, "the file")
+    return raw.decode("utf-8", errors="replace")
 
 
 def integer(body: dict, key: str, default: int | None = None) -> int:

@@ -7,6 +7,7 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -14,22 +15,28 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from torchclf.errors import UserError
+from torchclf.web.guard import Guard, allowed_hosts
 from torchclf.web.limits import LIMITS
-from torchclf.web.request_body import body_at_most, coordinate, integer, json_object
+from torchclf.web.request_body import coordinate, csv_text, integer, json_object
 from torchclf.web.session import Session, Settings, from_csv_text
 
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app() -> FastAPI:
-    """A new app with its own session table (tests make several)."""
+def create_app(hosts: Iterable[str] = ()) -> FastAPI:
+    """A new app with its own session table (tests make several).
+
+    It answers to localhost names and to ``hosts`` (the address it is bound to, names
+    it is served under); any other Host header is refused (web/guard.py).
+    """
     app = FastAPI(title="torchclf playground")
+    app.add_middleware(Guard, hosts=allowed_hosts(hosts))
     sessions: dict[str, Session] = {}
     app.state.sessions = sessions
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"error": str(exc)}, status_code=getattr(exc, "status", 400))
 
     def sweep_idle() -> None:
         now = time.monotonic()
@@ -92,9 +99,9 @@ def create_app() -> FastAPI:
 
     @app.post("/api/session/{sid}/upload")
     async def upload(sid: str, request: Request):
+        text = await csv_text(request)
         old = get(sid)  # uploads replace a live session's data; they never create one
-        raw = await body_at_most(request, LIMITS.max_upload_bytes, "the file")
-        data = await run_in_threadpool(from_csv_text, raw.decode("utf-8", errors="replace"))
+        data = await run_in_threadpool(from_csv_text, text)
         settings = Settings(**{**old.settings.__dict__, "dataset": "custom"})
         session = await run_in_threadpool(Session.create, settings, data)
         sessions[sid] = session

@@ -182,7 +182,8 @@ async function init() {
   $("upload").onchange = async () => {
     const file = $("upload").files[0]; if (!file) return;
     pause();
-    const res = await fetch(`/api/session/${sessionId}/upload`, { method: "POST", body: await file.text() });
+    const res = await fetch(`/api/session/${sessionId}/upload`, { method: "POST",
+      headers: { "Content-Type": "text/csv" }, body: await file.text() });  // the server takes text/csv only
     const data = await res.json();
     if (!res.ok) { showError(data.error); return; }
     settings.dataset = "custom"; $("dataset").value = "custom"; writeHash();
