@@ -139,3 +139,25 @@ def test_divergence_is_still_caught(moons):
     train, test = moons
     with pytest.raises(tc.TrainingDiverged):
         tc.fit(tc.MLP(2, DEEP, seed=0), train, test, lr=DIVERGING_LR, epochs=500, engine="fast")
+
+
+@pytest.mark.parametrize("optimizer,engine_ran", [("sgd", "fast"), ("adam", "autograd")])
+def test_auto_prints_what_autograd_prints(spirals, optimizer, engine_ran):
+    """The lesson's spirals exercise (Adam lr 0.1) is where the kernel's other summation
+    order shows at the 4th decimal by epoch 900; auto must print autograd's numbers."""
+    train, test = spirals
+    printed = {}
+    for engine in ("auto", "autograd"):
+        run = tc.fit(tc.MLP(2, (8, 8), 3, seed=42), train, test, optimizer=optimizer, lr=0.1,
+                     epochs=1000, log_every=100, engine=engine)
+        printed[engine] = [f"{loss:.4f}" for loss in run.history["loss"][::100]]
+        if engine == "auto":
+            assert run.config["train"]["engine"] == engine_ran  # recorded for a rerun
+    assert printed["auto"] == printed["autograd"]
+
+
+def test_a_saved_config_reruns_the_engine_that_ran(tmp_path):
+    run = tc.run_config(tc.config.RunConfig(name="m").replace("train", epochs=20))
+    assert run.config["train"]["engine"] == "fast"
+    again = tc.run_config(tc.config.from_dict(run.config, "saved"))
+    assert again.history["loss"] == run.history["loss"]

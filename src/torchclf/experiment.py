@@ -63,5 +63,5 @@ def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_opti
                   eval_every=t.eval_every or max(1, t.epochs // 100),
                   standardize=config.data.standardize,
                   early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
-                  config=config.to_dict(), **fit_options)
+                  config=config.to_dict(), engine=t.engine, **fit_options)
     return Result.from_outcome(outcome)

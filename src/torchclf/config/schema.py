@@ -55,6 +55,10 @@ def _engines():
     return BATCH_ENGINES
 
 
+def _fit_engines():
+    return FIT_ENGINES
+
+
 def _device_kind(name: str) -> str:
     return name.lower().split(":")[0]  # cuda:1 is a cuda device
 
@@ -121,6 +125,10 @@ class TrainConfig:
                                         "many epochs; keep the best", MAX_EPOCHS)
     device: str = setting("auto", "where to train; auto picks cuda, then mps, then cpu",
                           choices=_devices, match=_device_kind)
+    engine: str = setting("auto", "how epochs are computed: auto takes the compiled kernel "
+                          "where it prints autograd's numbers (full-batch SGD MLPs on the "
+                          "CPU), fast insists on it; a saved run records which one ran",
+                          choices=_fit_engines)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -18,6 +18,7 @@ from torchclf.spec import spec_of
 from torchclf.errors import UserError
 from torchclf.registry import unknown_name
 from torchclf.engine import fast
+from torchclf.optimizers import entry_for
 
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
 DEFAULT_BATCH = 256
@@ -42,6 +43,7 @@ class AutogradBackend:
     """
 
     chunked = False  # the engine calls epoch() once per epoch
+    name = "autograd"
 
     def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
                  y: torch.Tensor, task: str, batch_size: int, generator: torch.Generator,
@@ -104,6 +106,7 @@ class KernelBackend:
     """``fast.FastTrainer``: every epoch up to the next sync point in one kernel call."""
 
     chunked = True
+    name = "fast"
 
     def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
                  y: torch.Tensor, task: str) -> None:
@@ -121,11 +124,15 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
                    generator: torch.Generator, shuffle_full_batch: bool = False):
     """The kernel where ``engine`` allows it and ``fast.eligible`` agrees, else autograd.
 
-    "auto" prefers the kernel, "autograd" never uses it, "fast" insists on it.
+    "auto" takes the kernel where it prints autograd's numbers (the optimizer entry's
+    ``kernel_in_auto``), "autograd" never uses it, "fast" insists on it.
     """
     if engine not in FIT_ENGINES:
         raise unknown_name("engine", engine, FIT_ENGINES)
     full_batch = batch_size >= X.shape[0]
+    entry = entry_for(opt)
+    if engine == "auto" and entry is not None and not entry.kernel_in_auto:
+        engine = "autograd"
     if engine != "autograd":
         if fast.eligible(model, opt, X, full_batch):
             return KernelBackend(model, opt, X, y, task)

@@ -2,7 +2,7 @@
 
 fit checks its arguments, prepares tensors, model and optimizer, and hands the epochs
 to ``engine.engine.Engine`` with the backend ``engine.backends.choose_backend`` picks:
-the compiled kernel for full-batch MLPs on the CPU, autograd otherwise.
+the compiled kernel for full-batch SGD MLPs on the CPU, autograd otherwise.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Outcome:
     scaler: Standardizer | None
     history: dict
     config: dict
+    engine: str               # the backend that ran: "fast" (the kernel) or "autograd"
     stop_reason: str = ""
 
 
@@ -75,7 +76,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         task: str | None = None, callbacks: Sequence[Callback] = (),
         config: dict | None = None, checkpoint_path: str | Path | None = None,
         checkpoint_every: int | None = None, resume: Checkpoint | None = None,
-        checkpoint_extra: dict | None = None, engine: str = "auto") -> Outcome:
+        checkpoint_extra: dict | None = None, engine: str = _fit("engine")) -> Outcome:
     """Train ``model`` on ``train``, evaluating on ``test``; return what came out.
 
     ``torchclf.fit`` wraps this and returns a Run (metrics, plots, save).
@@ -97,8 +98,10 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         (and when interrupted by a signal, see ``StopOnSignal``)
     resume : a Checkpoint to continue from; the result is bit-identical on CPU to an
         uninterrupted run with the same arguments
-    engine : "auto" uses the compiled kernel (``engine.fast``) for full-batch MLPs on the
-        CPU and autograd otherwise; "autograd" always uses autograd; "fast" insists
+    engine : "auto" uses the compiled kernel (``engine.fast``) for full-batch SGD MLPs on
+        the CPU, where it prints what autograd prints, and autograd otherwise (Adam's
+        steps can amplify the kernel's other summation order); "autograd" always uses
+        autograd; "fast" insists on the kernel (SGD, Adam, AdamW)
     """
 
     epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)
@@ -144,7 +147,10 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
             weight_decay=weight_decay, momentum=momentum, seed=seed, log_every=log_every,
             eval_every=eval_every, early_stopping=early_stopping, device=str(device)),
             standardize)
-    return Outcome(model, train, test, task, scaler, history, config, state.stop_reason)
+    # the engine that ran, so that rerunning the config reruns the same arithmetic
+    config = {**config, "train": {**config.get("train", {}), "engine": backend.name}}
+    return Outcome(model, train, test, task, scaler, history, config, backend.name,
+                   state.stop_reason)
 
 
 def _describe_call(model: torch.nn.Module, train: Dataset, task: str, train_args: dict,
