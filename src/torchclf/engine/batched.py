@@ -5,10 +5,10 @@ along a leading model axis: weights (G, out, in), and every forward, backward an
 update step is one ``bmm``/elementwise call for all G models, with per-model learning
 rates, momenta and weight decays as (G, 1, 1) tensors. This runs on any device.
 
-On the CPU with the compiled kernel (``engine.fast``) available, the models are
-instead handed to the kernel, one call per model, on as many threads as torch uses:
-the kernel releases the GIL, and for the lesson's sizes this is several times
-faster than stacked tensor calls. Both give each model the result of training it
+On the CPU with the compiled kernel (``engine.fast``) available, each model instead
+trains alone through the engine (``Engine`` over the kernel backend, as ``fit`` would
+train it), on as many threads as torch uses: the kernel releases the GIL, and for the
+lesson's sizes this is several times faster than stacked tensor calls. Both give each model the result of training it
 alone, which the tests check.
 
 Each model starts from exactly the weights ``MLP(..., seed=s)`` would get.
@@ -33,7 +33,9 @@ from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.runtime import resolve_device
 from torchclf.engine import fast
+from torchclf.engine.backends import KernelBackend
 from torchclf.engine.divergence import check_losses
+from torchclf.engine.engine import Engine
 from torchclf.optimizers import OPTIMIZERS, make_optimizer
 
 _model = profiles.defaults(profiles.MANY, "model")  # every default lives in the schema
@@ -97,10 +99,12 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
         make_optimizer(s.optimizer, [torch.zeros(1, requires_grad=True)], s.lr,
                        s.weight_decay, s.momentum)  # validates the settings
     use_kernel = _choose_engine(engine, dev, specs) == "kernel"
-    losses = (_train_with_kernel if use_kernel else _train_stacked)(
-        specs, models, X, y, task, epochs, progress)
-    for spec, loss in zip(specs, losses):
-        check_losses(loss, 0, spec.lr)
+    if use_kernel:  # each model through the engine, which checks for divergence
+        losses = _train_with_kernel(specs, models, X, y, task, epochs, progress)
+    else:
+        losses = _train_stacked(specs, models, X, y, task, epochs, progress)
+        for spec, loss in zip(specs, losses):
+            check_losses(loss, 0, spec.lr)
     results = []
     for spec, model, loss in zip(specs, models, losses):
         model.eval()
@@ -136,11 +140,12 @@ def _choose_engine(engine: str, dev: torch.device, specs: Sequence[ModelSpec]) -
 
 def _train_with_kernel(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
     def one(i: int) -> np.ndarray:
+        """The model alone through the engine, as fit trains it: one kernel call for
+        every epoch (nothing to log or evaluate on the way), then the divergence check."""
         s, model = specs[i], models[i]
         opt = make_optimizer(s.optimizer, model.parameters(), s.lr, s.weight_decay, s.momentum)
-        loss, acc = torch.zeros(epochs), torch.zeros(epochs)
-        fast.FastTrainer(model, opt, X, y, task).run(epochs, loss, acc)
-        return loss.numpy()
+        state = Engine(KernelBackend(model, opt, X, y, task), sync_every=None).run(epochs)
+        return np.asarray(state.history["loss"], dtype=np.float32)
 
     threads = max(1, torch.get_num_threads())
     out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]

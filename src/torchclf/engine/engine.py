@@ -111,7 +111,7 @@ class Engine:
                                    if self._is_event(e, until, synced)) + 1
                     backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
                                 acc_buf[epoch - first:stop_at - first])
-                    for e in range(epoch, stop_at - 1):
+                    for e in range(epoch, stop_at - 1) if self.callbacks else ():
                         state.epoch = e
                         self._on_batch(backend.n_rows)
                         self._each("on_epoch_end", None)
