@@ -300,7 +300,7 @@ def test_playground_defaults_come_from_its_profile():
 
 
 @pytest.mark.parametrize("params", [
-    {"max_iter": 0}, {"max_iter": -5}, {"batch_size": 0}, {"hidden_layer_sizes": 100},
+    {"max_iter": 0}, {"max_iter": -5}, {"batch_size": 0}, {"hidden_layer_sizes": 0},
     {"device": "tpu"}, {"learning_rate_init": math.inf}, {"alpha": math.nan},
     {"activation": "rellu"}, {"random_state": -1}, {"validation_fraction": 1.5},
 ])

@@ -3,6 +3,7 @@
 import pickle
 
 import numpy as np
+import torch
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_iris, load_wine
@@ -125,3 +126,51 @@ def test_safe_save_and_load_predict_identically(tmp_path):
     assert list(loaded.feature_names_in_) == list(X.columns)
     assert {p.name for p in (tmp_path / "wine").iterdir()} == {"model.json",
                                                                "model.safetensors"}
+
+
+# -- bad parameters ---------------------------------------------------------------------
+def two_blobs(n=40):
+    X = np.random.default_rng(0).normal(size=(n, 2))
+    return X, (X[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"max_iter": 0}, "The 'max_iter' parameter of TorchClassifier must be an integer >= 1 "
+                      "and <= 10,000,000. Got 0 instead."),
+    ({"batch_size": -5}, "The 'batch_size' parameter of TorchClassifier must be 'auto' or "
+                         "an integer >= 1"),
+    ({"hidden_layer_sizes": 0}, "The 'hidden_layer_sizes' parameter of TorchClassifier must "
+                                "be an integer or a tuple of layer sizes"),
+    ({"hidden_layer_sizes": (8, -1)}, "'hidden_layer_sizes'"),
+    ({"device": "tpu"}, "The 'device' parameter of TorchClassifier must be one of auto, cpu"),
+    ({"tol": -1.0}, "The 'tol' parameter of TorchClassifier must be a finite number >= 0."),
+    ({"early_stopping": "yes"}, "The 'early_stopping' parameter of TorchClassifier must be "
+                                "true or false."),
+    ({"warm_start": None}, "'warm_start'"),
+    ({"standardize": "no"}, "'standardize'"),
+])
+def test_bad_parameters_are_refused_at_fit_by_their_scikit_learn_name(params, message):
+    clf = TorchClassifier(**params)  # __init__ only stores, as scikit-learn's estimators
+    assert clf.get_params()[next(iter(params))] == next(iter(params.values()))
+    with pytest.raises(ValueError) as info:
+        clf.fit(*two_blobs())
+    assert message in str(info.value) and not hasattr(clf, "model_")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unavailable_device_is_named_and_auto_trains():
+    with pytest.raises(ValueError, match="The 'device' parameter of TorchClassifier asks for "
+                                         "'cuda:0', which this machine does not have"):
+        TorchClassifier(device="cuda:0").fit(*two_blobs())
+    clf = TorchClassifier(device="auto", max_iter=3).fit(*two_blobs())
+    assert clf.n_iter_ == 3 and clf.get_params()["device"] == "auto"
+
+
+def test_an_integer_hidden_layer_sizes_is_one_layer_as_in_scikit_learn(tmp_path):
+    X, y = two_blobs()
+    clf = TorchClassifier(hidden_layer_sizes=7, max_iter=5, random_state=0).fit(X, y)
+    assert clf.model_.spec.hidden == (7,) and clf.get_params()["hidden_layer_sizes"] == 7
+    same = TorchClassifier(hidden_layer_sizes=(7,), max_iter=5, random_state=0).fit(X, y)
+    assert np.array_equal(clf.predict_proba(X), same.predict_proba(X))
+    loaded = TorchClassifier.load(clf.save(tmp_path / "m"))
+    assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))

@@ -19,7 +19,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from torchclf import task as tasks
 from torchclf.config import profiles
+from torchclf.config.sklearn_names import check_params, layer_sizes
 from torchclf.data.dataset import Standardizer, split_indices
+from torchclf.errors import UserError
+from torchclf.runtime import resolve_device
 from torchclf.model import MLP
 from torchclf.engine.backends import AutogradBackend
 from torchclf.engine.callbacks import EarlyStopping
@@ -42,8 +45,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : sizes of the hidden layers (model.hidden); () is logistic
-        regression
+    hidden_layer_sizes : sizes of the hidden layers (model.hidden); an integer n is one
+        layer (n,), as in scikit-learn; () is logistic regression
     activation : a name from ``torchclf.model.ACTIVATIONS`` (model.activation)
     optimizer : a name from ``torchclf.optimizers.OPTIMIZERS`` (train.optimizer)
     learning_rate_init : step size (train.lr)
@@ -59,7 +62,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     standardize : scale features with statistics of the training rows
     warm_start : continue from the previous fit's weights
     random_state : seeds weights, shuffling and the validation split (train.seed)
-    device : "cpu", "cuda", "mps" or "auto" (train.device)
+    device : "cpu", "cuda", "mps" or "auto" (train.device); one the machine lacks is
+        refused at ``fit``
 
     Training runs on torchclf's engine (``torchclf.engine``): the same divergence check
     as ``torchclf.fit`` (``TrainingDiverged``), with the plateau rule and validation
@@ -95,7 +99,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     # -- fitting ------------------------------------------------------------------------
     def fit(self, X, y):
         """Train from scratch (or from the last weights with ``warm_start``)."""
-        self._check_params()
+        device = self._check_params()
         X, y = self._validate_xy(X, y, reset=True)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -104,13 +108,13 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         keep = self.warm_start and hasattr(self, "model_") and \
             self.model_.n_classes == len(self.classes_)
         if not keep:
-            self._initialise(X)
+            self._initialise(X, device)
         self._train(X, codes, epochs=self.max_iter, allow_early_stopping=True)
         return self
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y); the first call must list every class in ``classes``."""
-        self._check_params()
+        device = self._check_params()
         first = not hasattr(self, "model_")
         X, y = self._validate_xy(X, y, reset=first)
         if first:
@@ -119,7 +123,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = np.unique(np.asarray(classes))
             if len(self.classes_) < 2:
                 raise ValueError("Classifier can't train when only one class is present")
-            self._initialise(X)
+            self._initialise(X, device)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes {list(classes)} differ from the first call's "
                              f"{list(self.classes_)}")
@@ -130,22 +134,28 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self._train(X, codes, epochs=1, allow_early_stopping=False)
         return self
 
-    def _check_params(self) -> None:
-        """Refuse a bad parameter before touching the data, naming it as scikit-learn does."""
-        from torchclf.config.sklearn_names import check_params
-        check_params(self.get_params(deep=False), type(self).__name__)
+    def _check_params(self) -> torch.device:
+        """Refuse a bad parameter before touching the data, naming it as scikit-learn
+        does; the device to train on."""
+        owner = type(self).__name__
+        check_params(self.get_params(deep=False), owner)
+        try:
+            return resolve_device(self.device)
+        except UserError:
+            raise ValueError(f"The 'device' parameter of {owner} asks for {self.device!r}, "
+                             "which this machine does not have: use 'auto' or 'cpu'.") from None
 
     def _validate_xy(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
         check_classification_targets(y)
         return X, y
 
-    def _initialise(self, X) -> None:
+    def _initialise(self, X, device: torch.device) -> None:
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(0, 2**31 - 1))
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
-        self.model_ = MLP(X.shape[1], tuple(self.hidden_layer_sizes), len(self.classes_),
-                          self.activation, seed=self._seed).double().to(self.device)
+        self.model_ = MLP(X.shape[1], layer_sizes(self.hidden_layer_sizes), len(self.classes_),
+                          self.activation, seed=self._seed).double().to(device)
         self.task_ = self.model_.task
         self._new_optimizer()
         self.loss_curve_, self.validation_scores_ = [], []
@@ -161,10 +171,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         if self.scaler_ is not None:
             X = (X - self.scaler_.mean_.astype(np.float64)) / self.scaler_.scale_.astype(np.float64)
-        return torch.tensor(X, dtype=torch.float64, device=self.device)
+        return torch.tensor(X, dtype=torch.float64, device=self._device())
+
+    def _device(self) -> torch.device:
+        """Where the model is (``load`` puts it on the CPU whatever ``device`` says)."""
+        return next(self.model_.parameters()).device
 
     def _targets(self, codes) -> torch.Tensor:
-        y = tasks.targets(torch.as_tensor(codes, device=self.device), self.task_)
+        y = tasks.targets(torch.as_tensor(codes, device=self._device()), self.task_)
         return y.double() if self.task_ == "binary" else y
 
     def _train(self, X, codes, epochs: int, allow_early_stopping: bool) -> None:
@@ -235,7 +249,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def _description(self) -> dict:
         """Hyperparameters and seed as JSON values, for ``load`` to restore."""
         params = self.get_params()
-        params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
+        params["hidden_layer_sizes"] = list(layer_sizes(params["hidden_layer_sizes"]))
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None  # a RandomState object has no JSON form
         return {"params": params, "seed": getattr(self, "_seed", 0)}

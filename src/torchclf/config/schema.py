@@ -16,7 +16,8 @@ from torchclf.data.dataset import DEFAULT_TEST_SIZE, TEST_SIZE
 from torchclf.data.synthetic import GENERATOR_PARAMS
 from torchclf.hyper import (DEFAULT_ACTIVATION, DROPOUT, LR, MOMENTUM, NO_DROPOUT,
                             NO_MOMENTUM, NO_WEIGHT_DECAY, WEIGHT_DECAY)
-from torchclf.spec import DEFAULT_SEED, SEED, SettingError, field_of, setting, validate
+from torchclf.spec import (DEFAULT_SEED, SEED, SettingError, Spec, field_of, setting,
+                           validate)
 from torchclf.errors import UserError
 
 MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse absurd runs
@@ -69,6 +70,15 @@ def seed_setting(help: str) -> Any:
 
 def _count(default: int | None, help: str, hi: int, lo: int = 1) -> Any:
     return setting(default, help, kind=int, lo=lo, hi=hi, optional=default is None)
+
+
+# TorchClassifier's parameters that no run setting matches, under scikit-learn's names
+# (the others are settings: ``config.sklearn_names``); bounded as scikit-learn bounds them.
+ESTIMATOR_PARAMS = {
+    "tol": Spec(float, "loss improvement that counts as progress", lo=0),
+    "early_stopping": Spec(bool, "stop on a validation split's loss"),
+    "warm_start": Spec(bool, "continue from the previous fit's weights"),
+}
 
 
 @dataclass(frozen=True)

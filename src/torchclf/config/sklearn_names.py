@@ -7,10 +7,13 @@ specs as every other front end, and a bad one is a ValueError naming the paramet
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
-from torchclf.config.schema import SECTIONS
-from torchclf.spec import spec_of
+import numpy as np
+
+from torchclf.config.schema import ESTIMATOR_PARAMS, SECTIONS
+from torchclf.spec import Spec, spec_of
 
 # scikit-learn parameter -> (config section, setting)
 SKLEARN_NAMES = {
@@ -25,6 +28,7 @@ SKLEARN_NAMES = {
     "device": ("train", "device"),
     "validation_fraction": ("data", "test_size"),  # a fraction held out, as test_size
     "n_iter_no_change": ("train", "early_stopping"),  # a patience in epochs
+    "standardize": ("data", "standardize"),
 }
 
 # Values scikit-learn allows beyond the setting's own (the estimator resolves them).
@@ -33,24 +37,46 @@ EXTRA = {"batch_size": ("'auto'", lambda v: isinstance(v, str) and v == "auto"),
                           lambda v: v is None or type(v).__name__ == "RandomState")}
 
 
+def layer_sizes(value: Any) -> Any:
+    """``hidden_layer_sizes`` as a tuple: an integer n is one layer (n,), as in
+    scikit-learn, and a NumPy array its items; anything else is left for the check."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return (int(value),)
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return tuple(value.tolist())
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _specs():
+    """(parameter, setting name, Spec) for every parameter the schema bounds."""
+    for param, (section, name) in SKLEARN_NAMES.items():
+        yield param, name, spec_of(SECTIONS[section], name)
+    for param, spec in ESTIMATOR_PARAMS.items():
+        yield param, param, spec
+
+
 def check_params(params: dict[str, Any], owner: str) -> None:
     """A ValueError naming the first parameter whose value the schema refuses."""
-    for param, (section, name) in SKLEARN_NAMES.items():
+    for param, name, spec in _specs():
         if param not in params:
             continue
         value = params[param]
-        spec = spec_of(SECTIONS[section], name)
         extra, allowed = EXTRA.get(param, ("", lambda v: False))
         if allowed(value):
             continue
-        if spec.kind is tuple and hasattr(value, "tolist") and not isinstance(value, str):
-            value = value.tolist()  # a NumPy array of sizes
+        if name == "hidden":
+            value = layer_sizes(value)
+        elif isinstance(value, np.generic):
+            value = value.item()  # np.True_, np.float64(0.1): as scikit-learn allows
         try:
             spec.check(name, value)
         except ValueError:
-            expected = spec.describe().replace(" (or unset)", "")
-            if name == "hidden":
-                expected = f"a tuple of layer sizes such as (100,), each {spec.requirement()}"
             raise ValueError(f"The {param!r} parameter of {owner} must be "
-                             f"{extra + ' or ' if extra else ''}{expected}. "
+                             f"{extra + ' or ' if extra else ''}{_expected(name, spec)}. "
                              f"Got {params[param]!r:.60} instead.") from None
+
+
+def _expected(name: str, spec: Spec) -> str:
+    if name == "hidden":
+        return f"an integer or a tuple of layer sizes such as (100,), each {spec.requirement()}"
+    return spec.describe().replace(" (or unset)", "")
