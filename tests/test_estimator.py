@@ -15,6 +15,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from torchclf import TorchClassifier
 
+from helpers import DIVERGING_LR
+
 
 @parametrize_with_checks([TorchClassifier(max_iter=60, random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
@@ -174,3 +176,38 @@ def test_an_integer_hidden_layer_sizes_is_one_layer_as_in_scikit_learn(tmp_path)
     assert np.array_equal(clf.predict_proba(X), same.predict_proba(X))
     loaded = TorchClassifier.load(clf.save(tmp_path / "m"))
     assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+# -- divergence against the plateau rule -------------------------------------------------------
+DIVERGED = (r"^training diverged at epoch \d+ \(loss = [^)]+\): "
+            rf"lower the learning rate \(now {DIVERGING_LR}\)$")
+
+
+@pytest.fixture(scope="module")
+def moons():
+    import torchclf as tc
+    return tc.datasets.moons(n_samples=400, noise=0.1, seed=0)
+
+
+def test_divergence_raises_even_when_the_plateau_rule_would_stop_first(moons):
+    import torchclf as tc
+    # tol=10 with n_iter_no_change=1 stops at epoch 1 by scikit-learn's rule alone, with
+    # the loss already 1e9 times higher: fit, with no plateau rule, diverges at epoch 4.
+    clf = TorchClassifier(hidden_layer_sizes=(100,), optimizer="sgd",
+                          learning_rate_init=DIVERGING_LR,
+                          n_iter_no_change=1, tol=10.0, random_state=0)
+    with pytest.raises(tc.TrainingDiverged, match=DIVERGED):
+        clf.fit(moons.X, moons.y)
+    assert clf.loss_curve_[1] > 1e6 * clf.loss_curve_[0]
+    with pytest.raises(tc.TrainingDiverged, match=DIVERGED):
+        tc.fit(tc.MLP(2, (100,), seed=0), moons, lr=DIVERGING_LR, epochs=100, standardize=True,
+               batch_size=200)
+
+
+def test_a_loss_that_recovers_still_stops_on_its_plateau(moons):
+    clf = TorchClassifier(hidden_layer_sizes=(100,), optimizer="sgd", learning_rate_init=10,
+                          n_iter_no_change=1, tol=10.0, random_state=0).fit(moons.X, moons.y)
+    curve = clf.loss_curve_
+    assert max(curve) > 100 * curve[0]  # it climbed far above where it started ...
+    assert curve[-1] <= curve[0] and clf.n_iter_ < 50  # ... came back, then stopped
+    assert clf.score(moons.X, moons.y) > 0.85

@@ -25,7 +25,7 @@ from torchclf.errors import UserError
 from torchclf.runtime import resolve_device
 from torchclf.model import MLP
 from torchclf.engine.backends import AutogradBackend
-from torchclf.engine.callbacks import EarlyStopping
+from torchclf.engine.callbacks import EarlyStopping, TrainState
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
 
@@ -34,6 +34,28 @@ MIN_ROWS_FOR_VALIDATION = 20
 
 def _default(section: str, name: str):
     return profiles.value(profiles.ESTIMATOR, section, name)
+
+
+class _Plateau(EarlyStopping):
+    """scikit-learn's rule: stop once the training loss has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs; but not while the loss is above this fit's first one.
+
+    A loss climbing away from where training started has not levelled off: it is a run
+    that may yet recover or diverge, so training goes on as ``torchclf.fit``'s would, and
+    a divergence ends in the same ``TrainingDiverged`` instead of a "fitted" model.
+    """
+
+    def __init__(self, patience: int, tol: float) -> None:
+        super().__init__(patience, tol, restore_best=False, monitor="loss")
+        self.first_loss: float | None = None
+
+    def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
+        if row is None:
+            return
+        if self.first_loss is None:
+            self.first_loss = row["loss"]
+        if row["loss"] <= self.first_loss:
+            super().on_epoch_end(state, row)
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -58,7 +80,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         keeping the best weights (needs at least 20 rows). When False (the default, as
         in scikit-learn, since holding rows out costs accuracy on small tables), training
         stops once the training loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs
+        ``n_iter_no_change`` epochs, though not while it is above the first epoch's loss
+        (a run climbing away goes on until it recovers or diverges, as ``fit``'s would)
     standardize : scale features with statistics of the training rows
     warm_start : continue from the previous fit's weights
     random_state : seeds weights, shuffling and the validation split (train.seed)
@@ -195,9 +218,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         backend = AutogradBackend(self.model_, opt, self._tensor(X[rows]),
                                   self._targets(codes[rows]), self.task_, bs, gen,
                                   shuffle_full_batch=True)
-        stopping = [EarlyStopping(self.n_iter_no_change, self.tol, restore_best=val is not None,
-                                  monitor="loss" if val is None else "val_loss")
-                    ] if allow_early_stopping else []
+        stopping = [] if not allow_early_stopping else [
+            _Plateau(self.n_iter_no_change, self.tol) if val is None else
+            EarlyStopping(self.n_iter_no_change, self.tol, restore_best=True)]
         start = self.n_iter_
         engine = Engine(backend, callbacks=stopping, val=val, sync_every=1, start_epoch=start)
         try:
