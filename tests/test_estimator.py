@@ -130,7 +130,7 @@ def test_safe_save_and_load_predict_identically(tmp_path):
                                                                "model.safetensors"}
 
 
-# -- bad parameters ---------------------------------------------------------------------
+# -- bad parameters and labels --------------------------------------------------------------
 def two_blobs(n=40):
     X = np.random.default_rng(0).normal(size=(n, 2))
     return X, (X[:, 0] > 0).astype(int)
@@ -176,6 +176,25 @@ def test_an_integer_hidden_layer_sizes_is_one_layer_as_in_scikit_learn(tmp_path)
     assert np.array_equal(clf.predict_proba(X), same.predict_proba(X))
     loaded = TorchClassifier.load(clf.save(tmp_path / "m"))
     assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("y, message", [
+    ([0, 1] * 19 + [None, 1], "labels contain missing values (NaN/None) at row 38: "
+                              "drop or fill those rows"),
+    (np.r_[np.zeros(20), np.ones(18), np.nan, np.nan], "at rows 38, 39:"),
+    (__import__("pandas").Series([0, 1] * 19 + [None, 1], dtype="Int64"), "at row 38:"),
+    ([0, "a"] * 20, "labels mix types (0 is a number and 'a' is text)"),
+])
+def test_missing_and_mixed_labels_are_one_clear_error(y, message):
+    import torchclf as tc
+    X, _ = two_blobs()
+    for call in (lambda clf: clf.fit(X, y), lambda clf: clf.partial_fit(X, y, classes=[0, 1])):
+        clf = TorchClassifier(max_iter=3)
+        with pytest.raises(tc.UserError) as info:
+            call(clf)
+        assert message in str(info.value) and not hasattr(clf, "model_")
+    with pytest.raises(tc.UserError, match="classes contain missing values"):
+        TorchClassifier().partial_fit(X, X[:, 0] > 0, classes=[False, True, None])
 
 
 # -- divergence against the plateau rule -------------------------------------------------------

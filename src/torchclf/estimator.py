@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torchclf import task as tasks
 from torchclf.config import profiles
 from torchclf.config.sklearn_names import check_params, layer_sizes
-from torchclf.data.dataset import Standardizer, split_indices
+from torchclf.data.dataset import Standardizer, check_labels, split_indices
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device
 from torchclf.model import MLP
@@ -88,6 +88,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     device : "cpu", "cuda", "mps" or "auto" (train.device); one the machine lacks is
         refused at ``fit``
 
+    Labels may be text, integers or booleans; missing ones (None, NaN, pd.NA) or labels
+    mixing text with numbers are a ``UserError`` naming the rows or the types.
+
     Training runs on torchclf's engine (``torchclf.engine``): the same divergence check
     as ``torchclf.fit`` (``TrainingDiverged``), with the plateau rule and validation
     early stopping as its early-stopping callbacks. ``save``/``load`` keep the weights
@@ -140,10 +143,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         device = self._check_params()
         first = not hasattr(self, "model_")
         X, y = self._validate_xy(X, y, reset=first)
+        if classes is not None:
+            classes = check_labels(classes, "classes")
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            self.classes_ = np.unique(np.asarray(classes))
+            self.classes_ = np.unique(classes)
             if len(self.classes_) < 2:
                 raise ValueError("Classifier can't train when only one class is present")
             self._initialise(X, device)
@@ -169,6 +174,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                              "which this machine does not have: use 'auto' or 'cpu'.") from None
 
     def _validate_xy(self, X, y, reset):
+        if y is not None:  # missing and mixed labels, named before scikit-learn's checks
+            y = check_labels(y)
         X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
         check_classification_targets(y)
         return X, y

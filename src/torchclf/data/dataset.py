@@ -6,6 +6,7 @@ same Dataset feeds training, plotting, the CLI and the web playground.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -41,7 +42,11 @@ class Dataset:
 
     def __post_init__(self) -> None:
         X = np.ascontiguousarray(self.X, dtype=np.float32)
-        y = np.ascontiguousarray(self.y, dtype=np.int64)
+        y = check_labels(self.y)
+        if y.size and y.dtype.kind not in "biuf":
+            raise UserError(f"y must be class codes 0..{len(self.classes) - 1}, got values "
+                            f"such as {y.flat[0]!r}: use from_arrays for labels such as text")
+        y = np.ascontiguousarray(y, dtype=np.int64)
         if X.ndim != 2:
             raise UserError(f"expected X with 2 dimensions (samples, features), got shape {X.shape}")
         if y.shape != (X.shape[0],):
@@ -174,9 +179,13 @@ class Standardizer:
 
 def from_arrays(X: Sequence, y: Sequence, feature_names: Sequence[str] | None = None,
                 name: str = "data") -> Dataset:
-    """A Dataset from any labels (strings, ints, bools): codes follow sorted label order."""
+    """A Dataset from any labels (strings, ints, bools): codes follow sorted label order.
+
+    Missing labels (None, NaN, pd.NA) and labels mixing text with numbers are refused
+    (``check_labels``): neither is a class.
+    """
     X = np.asarray(X, dtype=np.float32)
-    y = np.asarray(y)
+    y = check_labels(y)
     if X.ndim != 2:
         raise UserError(f"expected X with 2 dimensions (samples, features), got shape {X.shape}")
     classes, codes = np.unique(y, return_inverse=True)
@@ -184,3 +193,42 @@ def from_arrays(X: Sequence, y: Sequence, feature_names: Sequence[str] | None = 
         f"x{i}" for i in range(X.shape[1]))
     return Dataset(X, codes.reshape(-1), tuple(c.item() if hasattr(c, "item") else c
                                                  for c in classes), names, name)
+
+
+def check_labels(y: Sequence, what: str = "labels") -> np.ndarray:
+    """``y`` as an array, or a UserError if some labels are missing or the labels mix text
+    with numbers; ``what`` names them in the message.
+
+    A list keeps each label's own type (NumPy would turn ``[0, "a"]`` into the strings
+    "0" and "a"); None, NaN and pandas' NA are missing.
+    """
+    given = y
+    y = np.asarray(y, dtype=object) if isinstance(y, (list, tuple)) else np.asarray(y)
+    if y.dtype.kind in "fc":
+        missing = np.isnan(y)
+    elif y.dtype == object:
+        import pandas as pd
+        missing = np.asarray(pd.isna(y), dtype=bool)
+    else:
+        return y
+    if missing.any():
+        rows = np.flatnonzero(missing.reshape(-1))
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        listed = ", ".join(map(str, rows[:5]))
+        where = f"rows {listed}{more}" if len(rows) > 1 else f"row {listed}"
+        raise UserError(f"{what} contain missing values (NaN/None) at {where}: "
+                        "drop or fill those rows")
+    if y.dtype == object:
+        kinds = {}
+        for value in y.reshape(-1):
+            kinds.setdefault(_kind(value), value)
+        if len(kinds) > 1:
+            shown = " and ".join(f"{v!r} is {k}" for k, v in list(kinds.items())[:2])
+            raise UserError(f"{what} mix types ({shown}): make them all text or all numbers")
+    return np.asarray(given) if isinstance(given, (list, tuple)) else y
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, (str, bytes)):
+        return "text"
+    return "a number" if isinstance(value, numbers.Number) else type(value).__name__

@@ -1,0 +1,84 @@
+"""Labels that are not classes: missing (None, NaN, pd.NA) or mixing text with numbers.
+
+Each is one UserError naming the problem and where, from the Python API and from a
+table on the command line; never a raw TypeError, and never a "nan" class.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import torchclf as tc
+
+X = np.random.default_rng(0).normal(size=(20, 2))
+ABC = ["a", "b"] * 10
+
+
+def with_holes(values, rows, hole):
+    values = list(values)
+    for r in rows:
+        values[r] = hole
+    return values
+
+
+@pytest.mark.parametrize("y, where", [
+    (with_holes(range(20), [3], None), "at row 3:"),
+    (with_holes(ABC, [3, 17], None), "at rows 3, 17:"),
+    (np.array(with_holes(np.arange(20.0) % 2, [5], np.nan)), "at row 5:"),
+    (pd.Series(with_holes(np.arange(20.0) % 2, [0, 1], np.nan)), "at rows 0, 1:"),
+    (pd.Series(with_holes(np.arange(20) % 2, [19], pd.NA), dtype="Int64"), "at row 19:"),
+    (pd.Series(with_holes(ABC, [7], None), dtype="string"), "at row 7:"),
+    (pd.Series(with_holes(ABC, [7], np.nan), dtype=object), "at row 7:"),
+    (with_holes(ABC, range(8), None), "at rows 0, 1, 2, 3, 4 and 3 more:"),
+], ids=["None-in-ints", "None-in-text", "nan-array", "nan-series", "pd.NA", "string-NA",
+        "object-nan", "many"])
+def test_missing_labels_are_named_with_their_rows(y, where):
+    with pytest.raises(tc.UserError) as info:
+        tc.from_arrays(X, y)
+    message = str(info.value)
+    assert message == f"labels contain missing values (NaN/None) {where} drop or fill those rows"
+
+
+@pytest.mark.parametrize("y, shown", [
+    ([0, "a", 1.5] * 6 + [0, 1], "0 is a number and 'a' is text"),
+    (np.array(["a", 1] * 10, dtype=object), "'a' is text and 1 is a number"),
+])
+def test_labels_mixing_text_and_numbers_are_refused(y, shown):
+    with pytest.raises(tc.UserError, match="^labels mix types") as info:
+        tc.from_arrays(X, y)
+    assert shown in str(info.value) and "make them all text or all numbers" in str(info.value)
+
+
+@pytest.mark.parametrize("y", [[0, 1, np.nan], [0, 1, None], [0, "a", 1]])
+def test_a_dataset_refuses_codes_that_are_not_numbers(y):
+    with pytest.raises(tc.UserError):
+        tc.Dataset(np.zeros((3, 1)), y, ("a", "b"), ("x",))
+
+
+def test_good_labels_keep_their_type_and_train():
+    for y in (ABC, [True, False] * 10, np.arange(20) % 2, list(np.arange(20.0) % 2)):
+        ds = tc.from_arrays(X, y)
+        assert ds.classes == tuple(sorted(set(y))) and ds.n_classes == 2
+    run = tc.fit(tc.MLP(2, (4,), seed=0), tc.from_arrays(X, ABC), epochs=2)
+    assert len(run.history["loss"]) == 2
+
+
+def test_a_parquet_target_with_none_names_the_column_and_row(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"x": np.arange(6.0), "label": ["a", "b", None, "a", "b", "a"]}).to_parquet(path)
+    with pytest.raises(tc.UserError, match="missing label in target column 'label' at data row 3"):
+        tc.load_table(path, target="label")
+
+
+def test_cli_target_with_empty_cells_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "d.csv").write_text("x1,x2,label\n0,1,a\n1,0,b\n0.5,0.5,\n1,1,a\n0,0,b\n2,2,a\n")
+    proc = subprocess.run([sys.executable, "-m", "torchclf", "train", "d.csv", "--target",
+                           "label", "--epochs", "5", "--no-plots", "--out", "run"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == ["torchclf: error: d.csv: missing label in target "
+                                        "column 'label' at data row 3: fill or drop those rows"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
