@@ -60,7 +60,7 @@ def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_opti
     outcome = fit(model, train, test, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
                   batch_size=t.batch_size, weight_decay=t.weight_decay, momentum=t.momentum,
                   seed=t.seed, log_every=t.log_every,
-                  eval_every=t.eval_every or max(1, t.epochs // 100),
+                  eval_every=t.evaluation_interval(),
                   standardize=config.data.standardize,
                   early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
                   config=config.to_dict(), engine=t.engine, **fit_options)

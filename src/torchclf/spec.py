@@ -33,7 +33,7 @@ class SettingError(UserError):
         super().__init__(self.render(name))
 
     def render(self, name: str) -> str:
-        got = _short(self.value)
+        got = short_repr(self.value)
         if self.kind:
             return f"expected {name} to be {self.kind}{_space(self.requirement)}, got {got}"
         return f"expected {name} {self.requirement}, got {got}"
@@ -60,10 +60,11 @@ class Spec:
     optional: bool = False
     max_items: int | None = None
     hi_text: str | None = None  # how to show ``hi`` when the number itself is unreadable
+    nonblank: bool = False  # a string that must hold more than spaces (a path, a name)
     match: Callable[[str], str] = str  # the part of a value that must be a choice
 
     def requirement(self) -> str:
-        parts = []
+        parts = ["not empty"] if self.nonblank else []
         if self.lo is not None:
             parts.append(f"{'>' if self.lo_open else '>='} {_num(self.lo)}")
         if self.hi is not None:
@@ -85,6 +86,8 @@ class Spec:
         if value is None and self.optional:
             return None
         value = self._typed(name, value)
+        if self.nonblank and not value.strip():
+            raise SettingError(name, value, self.requirement())
         if self.choices is not None:
             names = self.names()
             if self.match(value) not in names:
@@ -176,6 +179,6 @@ def _space(text: str) -> str:
     return f" {text}" if text else ""
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     text = repr(value) if not isinstance(value, float) else f"{value:g}"
     return text if len(text) <= limit else text[:limit] + "..."

@@ -16,7 +16,7 @@ from torchclf.data.dataset import DEFAULT_TEST_SIZE, TEST_SIZE
 from torchclf.data.synthetic import GENERATOR_PARAMS
 from torchclf.hyper import (DEFAULT_ACTIVATION, DROPOUT, LR, MOMENTUM, NO_DROPOUT,
                             NO_MOMENTUM, NO_WEIGHT_DECAY, WEIGHT_DECAY)
-from torchclf.spec import (DEFAULT_SEED, SEED, SettingError, Spec, field_of, setting,
+from torchclf.spec import (DEFAULT_SEED, SEED, SettingError, Spec, field_of, setting, spec_of,
                            validate)
 from torchclf.errors import UserError
 
@@ -25,6 +25,9 @@ MAX_UNITS = 65_536            # per hidden layer: a 200,000,000-unit layer is re
 MAX_LAYERS = 64
 MAX_ROWS = 1_000_000_000
 MAX_PORT = 65_535
+EVAL_POINTS = 100             # test evaluations over a run when eval_every is unset
+MAX_FEATURES = 1_000_000      # input columns of a saved model (model.json)
+MAX_CLASSES = 1_000_000       # classes of a saved model (model.json)
 
 
 def _activations():
@@ -85,7 +88,8 @@ ESTIMATOR_PARAMS = {
 class DataConfig:
     """Where the rows come from and how they are split and scaled."""
 
-    source: str = setting("moons", "built-in dataset name or path to a CSV/Parquet file")
+    source: str = setting("moons", "built-in dataset name or path to a CSV/Parquet file",
+                          nonblank=True)
     params: dict = setting({}, "generator parameters of a built-in dataset")
     target: str | None = setting(None, "label column of a table file (default: last column)",
                                  kind=str, optional=True)
@@ -143,6 +147,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         validate(self)
 
+    def evaluation_interval(self) -> int:
+        """Epochs between test evaluations: ``eval_every``, else about EVAL_POINTS."""
+        return self.eval_every or max(1, self.epochs // EVAL_POINTS)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -180,6 +188,15 @@ class RunConfig:
         return tomli_w.dumps(self.to_dict())
 
 
+# What a saved model's model.json may say: read back before any weights are allocated
+# (the hidden sizes, activation and dropout are ModelConfig's own settings).
+MODEL_FILE_PARAMS = {
+    "in_features": Spec(int, "input columns", lo=1, hi=MAX_FEATURES),
+    "n_classes": Spec(int, "classes", lo=2, hi=MAX_CLASSES),
+    "task": Spec(str, "the loss the model was trained with", choices=lambda: _tasks()[1:]),
+    **{name: spec_of(ModelConfig, name) for name in ("hidden", "activation", "dropout")},
+}
+
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
@@ -209,7 +226,8 @@ def _drop_none(d: Any) -> Any:
 class OutputConfig:
     """Where and how a command writes; not part of a run's config.toml."""
 
-    runs_dir: str = setting("runs", "parent folder of default run directories")
+    runs_dir: str = setting("runs", "parent folder of default run directories",
+                            nonblank=True)
     checkpoint_every: int | None = _count(None, "write a resumable checkpoint next to the run "
                                           "every N epochs", MAX_EPOCHS)
     nproc: int = _count(1, "data-parallel processes (DDP: gloo on CPU, nccl on GPUs); also "
