@@ -17,10 +17,10 @@ from torchclf.data.dataset import Standardizer
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Predictor
+from torchclf.store.modelcheck import FORMAT_VERSION, check_description, expected_shapes
 from torchclf.version import __version__
 
 WEIGHTS, DESCRIPTION = "model.safetensors", "model.json"
-FORMAT_VERSION = 1
 
 
 def describe(predictor: Predictor) -> dict:
@@ -58,43 +58,53 @@ def save_model(predictor: Predictor, directory: str | Path,
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Predictor:
-    """Rebuild the Predictor saved by ``save_model``; tampered files are a UserError."""
+    """Rebuild the Predictor saved by ``save_model``; tampered files are a UserError.
+
+    model.json is checked key by key (``store.modelcheck``) and the weights file's header
+    against it, so a hand-edited file is refused before any weights are allocated.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     directory = Path(directory)
-    info = _read_json(directory / DESCRIPTION)
-    try:
-        arch = info["architecture"]
-        if arch.get("type") != "MLP":
-            raise UserError(f"{directory / DESCRIPTION}: unknown model type {arch.get('type')!r}")
-        model = MLP.from_description(arch)
-        classes = tuple(info["classes"])
-        feature_names = tuple(info["feature_names"])
-        scaler = Standardizer.from_dict(info["scaler"]) if info.get("scaler") else None
-        task = info["task"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{directory / DESCRIPTION} is incomplete or invalid ({e}): "
-                        "re-save the model") from None
-    if len(classes) != model.n_classes or len(feature_names) != model.spec.in_features:
-        raise UserError(f"{directory / DESCRIPTION} does not match its architecture: "
-                        "re-save the model")
+    d = check_description(_read_json(directory / DESCRIPTION), directory / DESCRIPTION)
     weights_path = directory / WEIGHTS
-    if not weights_path.is_file():
-        raise UserError(f"missing weights file {weights_path}")
+    float64 = _check_weights(weights_path, d)
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"cannot read weights {weights_path} (corrupt or truncated): {e}") \
             from None
-    if state and all(v.dtype == torch.float64 for v in state.values()):
+    model = MLP(d["in_features"], d["hidden"], d["n_classes"], d["activation"], d["dropout"],
+                d["task"])
+    if float64:
         model.double()  # keep a float64 model float64, so predictions stay identical
-    expected = model.state_dict()
-    if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in state):
-        raise UserError(f"weights in {weights_path} do not match {DESCRIPTION}: "
-                        "the files come from different models")
     model.load_state_dict(state)
     model.to(device).eval()
-    return Predictor(model, task, classes, feature_names, scaler)
+    scaler = Standardizer.from_dict(d["scaler"]) if d["scaler"] is not None else None
+    return Predictor(model, d["task"], d["classes"], d["feature_names"], scaler)
+
+
+def _check_weights(path: Path, d: dict) -> bool:
+    """The weights file holds exactly the tensors ``d`` needs (read from its header
+    alone); returns whether they are float64."""
+    from safetensors import SafetensorError, safe_open
+    if not path.is_file():
+        raise UserError(f"missing weights file {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            found = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
+                     for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"cannot read weights {path} (corrupt or truncated): {e}") from None
+    expected = expected_shapes(d)
+    if {k: shape for k, (shape, _) in found.items()} != expected:
+        raise UserError(f"weights in {path} do not match {DESCRIPTION}: "
+                        "the files come from different models")
+    dtypes = {dtype for _, dtype in found.values()}
+    if not dtypes <= {"F32"} and dtypes != {"F64"}:
+        raise UserError(f"weights in {path} are {', '.join(sorted(dtypes))}, not float32 or "
+                        "float64: re-save the run")
+    return dtypes == {"F64"}
 
 
 def read_description(directory: str | Path) -> dict:
