@@ -59,6 +59,14 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def path(text: str) -> str:
+    """A file or folder name: an empty one (an unset shell variable) is a mistake, not
+    "the current folder" or "the default"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
 PARSE = {int: whole_number, float: number, str: str, tuple: str}
 
 
@@ -111,7 +119,7 @@ def key_value(text: str) -> tuple[str, str]:
 def add_data_command(sub, name: str, help: str) -> argparse.ArgumentParser:
     """A command that trains on one dataset: its parser, the source and the data flags."""
     p = sub.add_parser(name, help=help)
-    p.add_argument("source", help="built-in dataset name or path to a table file")
+    p.add_argument("source", type=path, help="built-in dataset name or path to a table file")
     add_data_options(p)
     return p
 
@@ -143,7 +151,8 @@ def add_train_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
-    g.add_argument("--out", help="run directory (default: runs/NAME, never overwriting)")
+    g.add_argument("--out", type=path,
+                   help="run directory (default: runs/NAME, never overwriting)")
     add_setting(g, OutputConfig, "runs_dir", applied=True)
     g.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")

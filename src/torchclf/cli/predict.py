@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from torchclf.cli.flags import add_setting
+from torchclf.cli.flags import add_setting, path
 from torchclf.config.schema import OutputConfig
 from torchclf.errors import UserError
 
@@ -15,20 +15,23 @@ PLOT_FILES = ("boundary.png", "curves.png", "confusion.png")
 
 def add_parser(sub) -> None:
     pr = sub.add_parser("predict", help="probabilities and labels for the rows of a table")
-    pr.add_argument("run", help="a run directory written by 'torchclf train'")
-    pr.add_argument("input", help="CSV or Parquet file with the run's feature columns")
-    pr.add_argument("--output", "-o", help="write CSV here instead of standard output")
+    pr.add_argument("run", type=path, help="a run directory written by 'torchclf train'")
+    pr.add_argument("input", type=path,
+                    help="CSV or Parquet file with the run's feature columns")
+    pr.add_argument("--output", "-o", type=path,
+                    help="write CSV here instead of standard output")
     pr.set_defaults(handler=cmd_predict)
 
     ev = sub.add_parser("evaluate", help="metrics of a saved run on its test split or a file")
-    ev.add_argument("run")
-    ev.add_argument("data", nargs="?", help="a labelled table (default: the run's test split)")
+    ev.add_argument("run", type=path)
+    ev.add_argument("data", nargs="?", type=path,
+                    help="a labelled table (default: the run's test split)")
     ev.add_argument("--target", help="label column of DATA (default: the run's)")
     ev.set_defaults(handler=cmd_evaluate)
 
     pl = sub.add_parser("plot", help="write boundary, curves and confusion PNGs for a run")
-    pl.add_argument("run")
-    pl.add_argument("--out", help="folder for the PNGs (default: the run directory)")
+    pl.add_argument("run", type=path)
+    pl.add_argument("--out", type=path, help="folder for the PNGs (default: the run directory)")
     add_setting(pl, OutputConfig, "resolution", applied=True)
     pl.set_defaults(handler=cmd_plot)
 
@@ -57,7 +60,6 @@ def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf.cli.console import confusion_table, metrics_table
-    from torchclf.api import load_run
 
     if args.data:
         from torchclf.store.modelfiles import load_model
@@ -69,7 +71,7 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         metrics = {"test": predictor.report(ds)}
         classes = predictor.classes
     else:
-        run = load_run(_run_dir(args.run), with_data=True)
+        run = _load_run_with_data(args.run)
         metrics = {"train": run.predictor.report(run.train),
                    "test": run.predictor.report(run.test)}
         classes = run.predictor.classes
@@ -80,10 +82,9 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def cmd_plot(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from torchclf.api import load_run
     from torchclf.plots import run_figures, save_figure
 
-    run = load_run(_run_dir(args.run), with_data=True)
+    run = _load_run_with_data(args.run)
     folder = Path(args.out) if args.out else Path(args.run)
     _check_plot_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,6 +94,15 @@ def cmd_plot(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         save_figure(fig, folder / name)
         print(f"wrote {folder / name}", file=out)
     return 0
+
+
+def _load_run_with_data(folder: str):
+    """The run and its train/test split, rebuilt from its config.toml (which must exist:
+    without it the defaults would silently stand in for the run's data)."""
+    from torchclf.api import load_run
+    from torchclf.store.rundir import load_config
+    load_config(_run_dir(folder))
+    return load_run(folder, with_data=True)
 
 
 def _run_dir(path: str) -> Path:

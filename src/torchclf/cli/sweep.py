@@ -16,7 +16,7 @@ FIXED_FLAGS = {"momentum": TrainConfig, "weight_decay": TrainConfig, "epochs": T
 
 
 def add_parser(sub) -> None:
-    from torchclf.cli.flags import add_data_command, add_progress_options, add_setting
+    from torchclf.cli.flags import add_data_command, add_progress_options, add_setting, path
     p = add_data_command(sub, "sweep", "train a grid of configurations x seeds at once and "
                                        "report mean ± std test accuracy")
     g = p.add_argument_group("grid (several values each; every combination is trained)")
@@ -28,9 +28,10 @@ def add_parser(sub) -> None:
         add_setting(g, cls, name)
     add_setting(g, SearchConfig, "engine")
     o = p.add_argument_group("output")
-    o.add_argument("--out", help="folder for results.csv, summary.csv, summary.png "
+    o.add_argument("--out", type=path, help="folder for results.csv, summary.csv, summary.png "
                                  "(default: sweeps/NAME)")
-    o.add_argument("--save-best", metavar="DIR", help="save the best run as a run directory")
+    o.add_argument("--save-best", metavar="DIR", type=path,
+                   help="save the best run as a run directory")
     add_progress_options(o)
     p.set_defaults(handler=run)
 

@@ -13,19 +13,19 @@ TRAIN_FLAGS = ("epochs", "log_every", "optimizer", "seed")
 
 
 def add_parser(sub) -> None:
-    from torchclf.cli.flags import add_data_command, add_setting
+    from torchclf.cli.flags import add_data_command, add_setting, path
     from torchclf.config.profiles import TUNE, value
     p = add_data_command(sub, "tune", "search lr, width, depth, activation and weight decay "
                                       "with Optuna; workers on one --storage share the study")
     g = p.add_argument_group("search")
     add_setting(g, SearchConfig, "trials")
-    g.add_argument("--storage", help="sqlite:///study.db, postgresql://user@host/db; "
+    g.add_argument("--storage", type=path, help="sqlite:///study.db, postgresql://user@host/db; "
                                      "default: in memory (one worker)")
     g.add_argument("--study-name", help="default: torchclf-NAME")
     for name in TRAIN_FLAGS:
         add_setting(g, TrainConfig, name, default=value(TUNE, "train", name))
     add_setting(g, SearchConfig, "timeout")
-    g.add_argument("--save-best", metavar="DIR",
+    g.add_argument("--save-best", metavar="DIR", type=path,
                    help="retrain the best configuration on the full training split and "
                         "save it as a run directory")
     p.set_defaults(handler=run)

@@ -50,8 +50,17 @@ def load_run(path: str | Path, device: str = "cpu") -> Result:
         raise UserError(f"run directory not found: {path}")
     predictor = load_model(path, device)
     config = cfg.load(path / CONFIG).to_dict() if (path / CONFIG).exists() else {}
-    metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).exists() else {}
-    return Result(predictor, _read_history(path / HISTORY), metrics, config)
+    return Result(predictor, _read_history(path / HISTORY), _read_metrics(path / METRICS),
+                  config)
+
+
+def load_config(path: str | Path) -> cfg.RunConfig:
+    """The config.toml of a run directory, which is needed to rebuild the run's data."""
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        raise UserError(f"{path / CONFIG} is missing, so the run's data cannot be rebuilt: "
+                        "give a labelled data file, or train the run again")
+    return cfg.load(path / CONFIG)
 
 
 def unique_run_dir(root: str | Path, name: str) -> Path:
@@ -83,16 +92,34 @@ def _write_history(history: dict[str, list[float]], path: Path) -> None:
 def _read_history(path: Path) -> dict[str, list[float]]:
     if not path.exists():
         return {}
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return {}
-    columns = rows[0]
-    out: dict[str, list[float]] = {c: [] for c in columns}
-    for row in rows[1:]:
-        for c, v in zip(columns, row):
-            out[c].append(int(v) if c == "epoch" else (float(v) if v != "" else math.nan))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        columns = rows[0] if rows else []
+        out: dict[str, list[float]] = {c: [] for c in columns}
+        for line, row in enumerate(rows[1:], start=2):
+            if len(row) != len(columns):
+                raise ValueError(f"line {line} has {len(row)} cells, not {len(columns)}")
+            for c, v in zip(columns, row):
+                out[c].append(int(v) if c == "epoch" else (float(v) if v != "" else math.nan))
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as e:
+        raise UserError(f"cannot read {path} ({e}): the file is damaged; "
+                        "re-save the run or delete the file") from None
     return out
+
+
+def _read_metrics(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"cannot read {path} ({e}): the file is damaged; "
+                        "re-save the run or delete the file") from None
+    if not isinstance(metrics, dict):
+        raise UserError(f"{path} does not hold a table of metrics: "
+                        "re-save the run or delete the file")
+    return metrics
 
 
 def _finite(obj):
