@@ -14,7 +14,7 @@ from typing import IO
 
 from torchclf.cli.flags import (add_data_options, add_model_options, add_output_options,
                                 add_setting, add_train_options, apply_data_options,
-                                apply_run_options)
+                                apply_run_options, path)
 from torchclf.config.schema import OutputConfig
 from torchclf.errors import UserError
 
@@ -23,13 +23,14 @@ PROG = "torchclf"
 
 def add_parser(sub) -> None:
     t = sub.add_parser("train", help="train a model on a built-in dataset or a CSV/Parquet file")
-    t.add_argument("source", nargs="?", help="built-in dataset name or path to a table file")
-    t.add_argument("--config", help="a run.toml; flags given here override it")
+    t.add_argument("source", nargs="?", type=path,
+                   help="built-in dataset name or path to a table file")
+    t.add_argument("--config", type=path, help="a run.toml; flags given here override it")
     add_data_options(t)
     add_model_options(t)
     o = add_train_options(t)
     add_setting(o, OutputConfig, "checkpoint_every", metavar="N")
-    o.add_argument("--resume", metavar="CHECKPOINT",
+    o.add_argument("--resume", metavar="CHECKPOINT", type=path,
                    help="continue an interrupted run from its .checkpoint.pt file")
     add_setting(o, OutputConfig, "nproc", applied=True)
     add_output_options(t)
@@ -50,7 +51,7 @@ def _config_from_args(args: argparse.Namespace):
     from torchclf import config as cfg
 
     if getattr(args, "resume", None):
-        return cfg.from_dict(_checkpoint(args).config, str(args.resume))
+        return _resumed_config(args)
     if args.config:
         config = cfg.load(args.config)
         if args.source:
@@ -63,6 +64,65 @@ def _config_from_args(args: argparse.Namespace):
     config = apply_run_options(apply_data_options(config, args), args)
     name = Path(config.data.source).stem if not args.config else config.name
     return config.replace(name=name)
+
+
+# What --resume may change: how long to train (past the checkpoint). Everything else the
+# checkpoint was trained with (data, model, optimizer, seed, device, even --log-every,
+# whose log points are in the history) would make the saved config.toml describe another
+# run than the one saved, so a flag changing it is refused. Output flags (--out,
+# --runs-dir, --no-plots, --quiet, --checkpoint-every) apply as usual.
+RESUMABLE = ("epochs",)
+
+
+def _resumed_config(args: argparse.Namespace):
+    """The checkpoint's config with the flags given applied, or a UserError naming the
+    flags that would change what the checkpoint was trained with."""
+    import dataclasses
+    from torchclf import config as cfg
+    ckpt = _checkpoint(args)
+    saved = cfg.from_dict(ckpt.config, str(args.resume))
+    if args.source or args.config:
+        raise UserError(f"--resume continues the run in {args.resume} on its own data and "
+                        f"config: drop {'--config' if args.config else repr(args.source)}")
+    wanted = apply_run_options(apply_data_options(saved, args), args)
+    conflicts = [f"{_flag(f.name)} (the checkpoint has {_value(getattr(old, f.name))})"
+                 for section in cfg.SECTIONS
+                 for old, new in [(getattr(saved, section), getattr(wanted, section))]
+                 for f in dataclasses.fields(old)
+                 if getattr(old, f.name) != getattr(new, f.name) and f.name not in RESUMABLE]
+    if conflicts:
+        raise UserError(f"--resume continues the checkpoint's run exactly, so it cannot change "
+                        f"{', '.join(conflicts)}: drop {'it' if len(conflicts) == 1 else 'them'}"
+                        ", or start a new run")
+    if wanted.train.epochs <= ckpt.epoch:
+        raise UserError(f"--epochs {wanted.train.epochs}: the checkpoint has already trained "
+                        f"{ckpt.epoch} epochs; give more to train on")
+    # test evaluations keep the schedule they had, so config.toml still reproduces the run
+    return wanted.replace("train", eval_every=saved.train.evaluation_interval())
+
+
+def _value(v) -> str:
+    if isinstance(v, tuple):
+        return ",".join(map(str, v)) or "none"
+    return "unset" if v is None else repr(v)
+
+
+def _flag(name: str) -> str:
+    return {"params": "--n-samples/--noise/--param", "standardize": "--no-standardize"}.get(
+        name, "--" + name.replace("_", "-"))
+
+
+def _target(args: argparse.Namespace, config, resume) -> Path:
+    """Where the run is saved: --out, else a new folder under --runs-dir; a resumed run
+    goes where its checkpoint says unless --out or --runs-dir say otherwise."""
+    from torchclf.spec import default_of
+    from torchclf.store.rundir import unique_run_dir
+    if args.out:
+        return Path(args.out)
+    if resume is not None and resume.extra.get("out") and \
+            args.runs_dir == default_of(OutputConfig, "runs_dir"):
+        return Path(resume.extra["out"])
+    return unique_run_dir(args.runs_dir, config.name)
 
 
 def check_device(config) -> None:
@@ -88,17 +148,14 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     from torchclf.cli.console import LessonPrinter, ProgressBar, metrics_table
     from torchclf.experiment import run_config
     from torchclf.store.owned import check_destination
-    from torchclf.store.rundir import save_run, unique_run_dir
+    from torchclf.store.rundir import save_run
     from torchclf.engine.callbacks import StopOnSignal
     from torchclf.engine.checkpoint import check_checkpoint_destination
     from torchclf.engine.loop import TrainingInterrupted
 
     check_device(config)
     resume = _checkpoint(args) if getattr(args, "resume", None) else None
-    if resume is not None:
-        target = Path(resume.extra.get("out") or unique_run_dir(args.runs_dir, config.name))
-    else:
-        target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
+    target = _target(args, config, resume)
     check_destination(target, "run")  # before training: never replace a user's folder
     show_bar = args.progress if args.progress is not None else err.isatty()
     bar = ProgressBar(err) if show_bar else None
