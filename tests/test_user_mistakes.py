@@ -390,3 +390,14 @@ def test_in_a_real_process(work, argv, needle):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("torchclf") and needle in proc.stderr
     assert snapshot(work) == before
+
+
+def test_load_run_with_data_needs_the_runs_config(tmp_path):
+    """From Python as from the CLI: no config.toml, no silently rebuilt default data."""
+    import torchclf as tc
+    run = tc.run_config(tc.config.RunConfig(name="m").replace("train", epochs=5))
+    folder = run.save(tmp_path / "run")
+    (folder / "config.toml").unlink()
+    assert tc.load_run(folder).predict([[0.0, 0.0]]).shape == (1,)  # the model still loads
+    with pytest.raises(tc.UserError, match="config.toml is missing"):
+        tc.load_run(folder, with_data=True)

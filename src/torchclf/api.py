@@ -13,7 +13,6 @@ import functools
 from pathlib import Path
 
 from torchclf import experiment, plots
-from torchclf.config import from_dict
 from torchclf.engine.loop import fit as _train
 from torchclf.run import Result
 from torchclf.store import rundir
@@ -57,5 +56,5 @@ def load_run(path: str | Path, device: str = "cpu", with_data: bool = False) -> 
     """Read a run directory; ``with_data`` also rebuilds its train/test split."""
     run = Run.of(rundir.load_run(path, device))
     if with_data:
-        run.train, run.test = experiment.split_data(from_dict(run.config, str(path)))
+        run.train, run.test = experiment.split_data(rundir.load_config(path))
     return run
