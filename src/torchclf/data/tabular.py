@@ -226,7 +226,7 @@ def _column(series, col: str, path: Path, first_row: int | None) -> np.ndarray:
         series = converted
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     nan = np.isnan(values)
-    if nan.all() and whole:
+    if nan.all() and whole and len(values) > 1:
         raise UserError(f"{path}: column {col!r} is empty (no value in any row): drop it")
     if nan.any():
         raise UserError(f"{path}: missing value in column {col!r} at data row "
