@@ -1,6 +1,7 @@
 """DDP for real: two processes on this host match one process on the same global batch."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -68,3 +69,63 @@ def test_unsupported_combinations_are_refused(table, tmp_path):
                            "--target", "y", "--nproc", "2", "--early-stopping", "5"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--nproc does not support early stopping" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def bad_table(table):
+    """d.csv with an empty cell in row 1500: rank 1's half of the rows."""
+    frame = pd.read_csv(table / "d.csv")
+    frame.loc[1499, "b"] = np.nan
+    frame.to_csv(table / "bad.csv", index=False)
+    return table / "bad.csv"
+
+
+BAD_ROW = "torchclf: error: bad.csv: missing value in column 'b' at data row 1500: " \
+    "fill or drop those rows"
+
+
+def test_a_bad_file_is_one_line_before_any_rank_starts(bad_table, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "torchclf", "train", str(bad_table),
+                           "--target", "y", "--nproc", "2"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [BAD_ROW.replace(
+        "bad.csv", str(bad_table))]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_row_in_one_rank_is_the_same_line_from_every_rank(bad_table, tmp_path):
+    """Under torchrun each rank reads its own rows: rank 0 has no bad row, and must not be
+    left waiting for rank 1 (a gloo error and two tracebacks) but stop with its line."""
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", "-m", "torchclf", "train", "bad.csv",
+                           "--target", "y", "--no-plots", "--out", "ddp"], cwd=bad_table.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    # the ranks share one pipe, so their lines may interleave: count, don't split lines
+    assert proc.stderr.count(BAD_ROW) == 2 and proc.stderr.count("error:") == 2, proc.stderr
+    assert "[rank0]: Traceback" not in proc.stderr and "[rank1]: Traceback" not in proc.stderr
+    assert not (bad_table.parent / "ddp").exists()
+
+
+TEARDOWN = """
+import os
+from torchclf import config
+from torchclf.scale.distributed import train_rank
+train_rank(config.RunConfig().replace("data", source="moons").replace("train", epochs=1))
+print(" ".join(open(f"/proc/self/task/{t}/comm").read() for t in os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="lists threads in /proc")
+def test_a_rank_leaves_no_gloo_thread_running_at_exit(tmp_path):
+    """test_torchrun_directly once died of SIGABRT after 'saved run': DDP's constructor
+    first imported torch.distributed.nn.functional, whose default arguments bind the live
+    group, so destroy_process_group could not free it and gloo's threads were still
+    running when the rank exited, racing the exit's destructors."""
+    env = dict(os.environ, RANK="0", LOCAL_RANK="0", WORLD_SIZE="1",
+               MASTER_ADDR="127.0.0.1", MASTER_PORT="0")
+    proc = subprocess.run([sys.executable, "-c", TEARDOWN], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    threads = proc.stdout.split()
+    assert threads and not [t for t in threads if "gloo" in t or "tcpstore" in t], threads

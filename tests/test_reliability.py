@@ -131,16 +131,25 @@ def test_run_names_cannot_escape_the_runs_folder():
         tc.RunConfig(name="../../etc")
 
 
+# One intra-op thread in all three runs alike: on 2 busy cores torch's thread pool made
+# these tiny epochs twice as slow, and the runs compared still share every setting.
+ONE_THREAD = dict(os.environ, OMP_NUM_THREADS="1")
+
+
 def cli(*args, cwd):
     return subprocess.Popen([sys.executable, "-m", "torchclf", *map(str, args)], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ONE_THREAD)
 
 
 def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp_path):
-    common = ["--epochs", 800, "--batch-size", 64, "--optimizer", "adam", "--lr", 0.01,
-              "--dropout", 0.1, "--log-every", 500, "--no-plots"]
+    # SIGTERM goes as soon as the first checkpoint (epoch 5) is on disk, so the epochs
+    # after it only need to outlast the 50 ms poll: 150 in all, not 800.
+    # Dropout, Adam and shuffled mini-batches keep every kind of state a resume restores.
+    common = ["--epochs", 150, "--batch-size", 64, "--optimizer", "adam", "--lr", 0.01,
+              "--dropout", 0.1, "--log-every", 50, "--no-plots"]
     ref = cli("train", "spirals", *common, "--out", "ref", cwd=tmp_path)
-    proc = cli("train", "spirals", *common, "--out", "cut", "--checkpoint-every", 20,
+    proc = cli("train", "spirals", *common, "--out", "cut", "--checkpoint-every", 5,
                cwd=tmp_path)
     ckpt = tmp_path / "cut.checkpoint.pt"
     deadline = time.time() + 120
@@ -154,7 +163,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp_
     assert not (tmp_path / "cut").exists()  # no half-written run directory
     resumed = subprocess.run([sys.executable, "-m", "torchclf", "train", "--resume", ckpt,
                               "--no-plots"], cwd=tmp_path, capture_output=True, text=True,
-                             timeout=300)
+                             timeout=300, env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
     assert not ckpt.exists()
     ref.communicate(timeout=300)

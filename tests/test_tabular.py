@@ -1,5 +1,9 @@
 """Real tables on disk: label types, Parquet, and every data error named precisely."""
 
+import subprocess
+import sys
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +86,88 @@ def test_data_errors_name_the_problem(tmp_path, name, text, kwargs, match):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="file not found"):
         load_table(tmp_path / "nope.csv")
+
+
+def parquet(tmp_path, **columns):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.mark.parametrize("columns,match", [
+    ({"a": [1.0, 2.0], "l": [[1.0, 2.0], [3.0]], "y": ["p", "q"]},
+     r"column 'l' holds lists, not numbers \(data row 1: \[1.0, 2.0\]\)"),
+    ({"a": [1.0, 2.0], "s": [{"u": 1, "v": 2.0}] * 2, "y": ["p", "q"]},
+     r"column 's' holds records \(structs\), not numbers \(data row 1: \{'u': 1, 'v': 2.0\}\)"),
+    ({"a": [1.0, 2.0], "y": [[1], [2, 3]]},
+     r"target column 'y' holds lists \(data row 1: \[1\]\); labels must be strings"),
+    ({"a": [1.0, 2.0], "y": [{"u": 1}, {"u": 2}]},
+     r"target column 'y' holds records \(structs\) \(data row 1"),
+])
+def test_parquet_lists_and_structs_are_named_not_crashed_on(tmp_path, columns, match):
+    with pytest.raises(UserError, match=match):
+        load_table(parquet(tmp_path, **columns), target="y")
+
+
+def test_header_only_parquet(tmp_path):
+    import pyarrow as pa
+    path = parquet(tmp_path, a=pa.array([], pa.float64()), y=pa.array([], pa.string()))
+    with pytest.raises(UserError, match="has no data rows"):
+        load_table(path)
+
+
+def test_a_value_beyond_float32_is_named_without_a_warning(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b,y\n1,2,0\n3,4,1\n1e39,5,0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast" fails here
+        with pytest.raises(UserError, match=r"value 1e\+39 in column 'a' at data row 3 is "
+                                            "beyond float32"):
+            load_table(path)
+        with pytest.raises(UserError, match="beyond float32"):
+            read_features(path, ("a", "b"))
+
+
+def test_a_tiny_value_underflows_to_zero(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b,y\n1e-50,2,0\n3,4,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_table(path).X[0].tolist() == [0.0, 2.0]
+
+
+def test_a_huge_cell_is_quoted_short(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b,y\n1,2,0\n3," + "z" * 30_000_000 + ",1\n")
+    with pytest.raises(UserError) as info:
+        load_table(path)
+    message = str(info.value)
+    assert "column 'b' is not numeric (data row 2: 'zzzz" in message
+    assert "zzz'… (30,000,000 characters))" in message
+    assert len(message) - len(str(path)) < 200  # at most 60 characters of the cell
+
+
+def test_an_empty_column_is_named_as_empty(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b,y\n1,,0\n3,,1\n")
+    with pytest.raises(UserError, match=r"column 'b' is empty \(no value in any row\): drop it"):
+        load_table(path)
+
+
+def test_a_wide_table_lists_a_few_columns_and_the_count(tmp_path):
+    frame = pd.DataFrame(np.zeros((2, 300)), columns=[f"pixel{i}" for i in range(300)])
+    frame["label"] = ["a", "b"]
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    with pytest.raises(UserError, match=r"columns are pixel0, .*, … \(301 in all\)$") as info:
+        load_table(tmp_path / "wide.csv", target="digit")
+    assert len(str(info.value)) < 250
+
+
+def test_cli_overflow_is_one_line_on_stderr(tmp_path):
+    write(tmp_path, "d.csv", "a,b,y\n1,2,0\n3,4,1\n1e39,5,0\n2,2,1\n")
+    proc = subprocess.run([sys.executable, "-W", "default", "-m", "torchclf", "train", "d.csv",
+                           "--no-plots"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "torchclf: error: d.csv: value 1e+39 in column 'a' at data row 3 is beyond float32 "
+        "(largest 3.403e+38): rescale that column"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]

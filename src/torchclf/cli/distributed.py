@@ -29,6 +29,7 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
     if args.out:
         check_destination(args.out, "run")  # before any rank starts: never a user's folder
     if not distributed.inside_torchrun():
+        distributed.check_data(config)  # a bad file: one line here, no rank started
         return _launch(args, err)
     main = distributed.is_main_rank()
     printer = [LessonPrinter(out)] if main and not args.quiet else []

@@ -17,6 +17,9 @@ from torchclf.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+QUOTE_CHARS = 60  # a bad cell is quoted up to here, then "…": never a 30 MB error line
+LIST_NAMES = 12  # column names listed in an error before "… (N in all)"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _kind(path: Path) -> str:
@@ -29,6 +32,35 @@ def _kind(path: Path) -> str:
     if last in PARQUET_SUFFIXES:
         return "parquet"
     raise UserError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
+
+
+def cut(text: str) -> str:
+    """``text`` up to QUOTE_CHARS characters, then "…"."""
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+
+
+def quote(value: object) -> str:
+    """``repr`` of a cell for an error line: short, and a long text says its length."""
+    if isinstance(value, (str, bytes)) and len(value) > QUOTE_CHARS:
+        return f"{repr(value[:QUOTE_CHARS])}… ({len(value):,} characters)"
+    if isinstance(value, np.ndarray):
+        value = value[:QUOTE_CHARS].tolist()
+    return cut(repr(value))
+
+
+def names(columns) -> str:
+    """Column names for an error line: the first LIST_NAMES, then how many in all."""
+    shown = ", ".join(cut(str(c)) for c in list(columns)[:LIST_NAMES])
+    return shown if len(columns) <= LIST_NAMES else f"{shown}, … ({len(columns)} in all)"
+
+
+def _container(value: object) -> str | None:
+    """What a non-scalar cell holds (Parquet list/map and struct columns), else None."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "lists"
+    if isinstance(value, dict):
+        return "records (structs)"
+    return None
 
 
 def read_frame(path: str | Path, label: str | None = "", float_features: bool = False):
@@ -50,8 +82,9 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
             columns = list(pd.read_csv(path, sep=sep, nrows=0).columns)
             label = columns[-1] if label is None else label
             if label in columns:
-                frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in columns
-                                                          if c != label})
+                with np.errstate(over="raise"):  # 1e39 -> inf: read float64, name it below
+                    frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in columns
+                                                              if c != label})
         except Exception:  # anything unusual: the general path below explains it
             frame = None
     try:
@@ -61,14 +94,15 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
         raise UserError(f"{path} is empty: it needs a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read {path} as {kind.upper()}: {first}") from None
+        raise UserError(f"cannot read {path} as {kind.upper()}: {cut(first)}") from None
     except Exception as e:  # pyarrow raises its own types for corrupt Parquet
         if type(e).__module__.startswith("pyarrow"):
-            raise UserError(f"cannot read {path} as PARQUET: {str(e).splitlines()[0]}") from None
+            first = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"cannot read {path} as PARQUET: {cut(first)}") from None
         raise
     dupes = _duplicates(frame.columns)
     if dupes:
-        raise UserError(f"{path} has duplicate column names: {', '.join(dupes)}; rename them")
+        raise UserError(f"{path} has duplicate column names: {names(dupes)}; rename them")
     if len(frame) == 0:
         raise UserError(f"{path} has no data rows")
     return frame
@@ -111,21 +145,41 @@ def load_table(path: str | Path, target: str | None = None,
     if not features:
         raise UserError(f"{path} has no feature columns besides the target {target!r}")
     X = _numeric(frame, features, path)
-    labels = frame[target]
+    classes, codes = label_codes(frame[target], target, path)
+    if len(frame) < len(classes):
+        raise UserError(f"{path} has {len(frame)} rows but {len(classes)} classes: "
+                        "need at least one row per class")
+    return Dataset(X, codes, tuple(_plain(c) for c in classes), tuple(features),
+                   name or path.name.split(".")[0],
+                   {"source": str(path), "target": target})
+
+
+def label_codes(labels, target: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct classes, code of every row) of a target column; missing,
+    non-scalar or mixed-type labels and a single class are UserErrors."""
+    import pandas as pd
     missing = labels.isna().to_numpy()
     if missing.any():
         raise UserError(f"{path}: missing label in target column {target!r} at data row "
                         f"{int(np.argmax(missing)) + 1}: fill or drop those rows")
-    classes, codes = np.unique(labels.to_numpy(), return_inverse=True)
+    values = labels.to_numpy()
+    if values.dtype == object and pd.api.types.infer_dtype(values).startswith("mixed"):
+        for row, value in enumerate(values):
+            if _container(value):
+                raise UserError(f"{path}: target column {target!r} holds {_container(value)} "
+                                f"(data row {row + 1}: {quote(value)}); labels must be "
+                                "strings, integers or booleans")
+    try:
+        classes, codes = np.unique(values, return_inverse=True)
+    except TypeError:  # e.g. 1 and "a" in one column: they have no order
+        kinds = sorted({type(v).__name__ for v in values})
+        raise UserError(f"{path}: target column {target!r} mixes {' and '.join(kinds)} "
+                        "labels: make every label the same type") from None
     if len(classes) < 2:
         raise UserError(f"{path}: target column {target!r} has only one class "
-                        f"({classes[0]!r}); classification needs at least 2 classes")
-    if len(frame) < len(classes):
-        raise UserError(f"{path} has {len(frame)} rows but {len(classes)} classes: "
-                        "need at least one row per class")
-    return Dataset(X, codes.reshape(-1), tuple(_plain(c) for c in classes), tuple(features),
-                   name or path.name.split(".")[0],
-                   {"source": str(path), "target": target})
+                        f"({quote(_plain(classes[0]))}); classification needs at least 2 "
+                        "classes")
+    return classes, codes.reshape(-1)
 
 
 def read_features(path: str | Path, feature_names: tuple[str, ...]):
@@ -135,42 +189,64 @@ def read_features(path: str | Path, feature_names: tuple[str, ...]):
     frame.columns = [str(c) for c in frame.columns]
     absent = [f for f in feature_names if f not in frame.columns]
     if absent:
-        raise UserError(f"{path} lacks the model's feature column(s) {', '.join(absent)}; "
-                        f"it has {', '.join(frame.columns)}")
+        raise UserError(f"{path} lacks the model's feature column(s) {names(absent)}; "
+                        f"it has {names(frame.columns)}")
     return _numeric(frame, list(feature_names), path), frame
 
 
-def _numeric(frame, features: list[str], path: Path) -> np.ndarray:
-    import pandas as pd
+def _numeric(frame, features: list[str], path: Path, first_row: int | None = None):
+    """The feature columns as a float32 array. A frame holding only some of the file's
+    rows (a rank's slice) gives ``first_row``, its first row's index in the file, so
+    errors name the file's row."""
     out = np.empty((len(frame), len(features)), dtype=np.float32)
     for j, col in enumerate(features):
-        series = frame[col]
-        if series.dtype == bool:
-            series = series.astype(np.float32)
-        if not pd.api.types.is_numeric_dtype(series):
-            converted = pd.to_numeric(series, errors="coerce")
-            bad = converted.isna() & series.notna()
-            if bad.any():
-                row = int(np.argmax(bad.to_numpy()))
-                raise UserError(f"{path}: column {col!r} is not numeric (data row {row + 1}: "
-                                f"{series.iloc[row]!r}); drop it or encode it as numbers")
-            series = converted
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isnan(values).any():
-            row = int(np.argmax(np.isnan(values)))
-            raise UserError(f"{path}: missing value in column {col!r} at data row {row + 1}: "
-                            "fill or drop those rows")
-        if not np.isfinite(values).all():
-            row = int(np.argmax(~np.isfinite(values)))
-            raise UserError(f"{path}: infinite value in column {col!r} at data row {row + 1}")
-        out[:, j] = values
+        out[:, j] = _column(frame[col], col, path, first_row)
     return out
+
+
+def _column(series, col: str, path: Path, first_row: int | None) -> np.ndarray:
+    """One feature column as float64 values that fit float32, or the UserError naming
+    its first bad cell (text, a list or struct, missing, infinite, beyond float32)."""
+    import pandas as pd
+    whole, first_row = first_row is None, first_row or 0
+    if series.dtype == bool:
+        series = series.astype(np.float32)
+    if not pd.api.types.is_numeric_dtype(series):
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna() & series.notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            value, row = series.iloc[row], first_row + row
+            where = f"(data row {row + 1}: {quote(value)})"
+            if _container(value):
+                raise UserError(f"{path}: column {col!r} holds {_container(value)}, not "
+                                f"numbers {where}; drop it or expand it into numeric columns")
+            raise UserError(f"{path}: column {col!r} is not numeric {where}; drop it or "
+                            "encode it as numbers")
+        series = converted
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    nan = np.isnan(values)
+    if nan.all() and whole and len(values) > 1:
+        raise UserError(f"{path}: column {col!r} is empty (no value in any row): drop it")
+    if nan.any():
+        raise UserError(f"{path}: missing value in column {col!r} at data row "
+                        f"{first_row + int(np.argmax(nan)) + 1}: fill or drop those rows")
+    if not np.isfinite(values).all():
+        row = first_row + int(np.argmax(~np.isfinite(values)))
+        raise UserError(f"{path}: infinite value in column {col!r} at data row {row + 1}")
+    huge = np.abs(values) > FLOAT32_MAX
+    if huge.any():
+        row = int(np.argmax(huge))
+        raise UserError(f"{path}: value {values[row]:g} in column {col!r} at data row "
+                        f"{first_row + row + 1} is beyond float32 (largest {FLOAT32_MAX:.4g}): "
+                        "rescale that column")
+    return values
 
 
 def _missing(name: str, columns: list[str], path: Path, what: str) -> str:
     close = difflib.get_close_matches(name, columns, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{what} {name!r} not found in {path.name}: {hint}columns are {', '.join(columns)}"
+    return f"{what} {name!r} not found in {path.name}: {hint}columns are {names(columns)}"
 
 
 def _plain(value: object) -> object:

@@ -21,15 +21,22 @@ are the command line's (``torchclf.cli.distributed``).
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.distributed as dist
+# Imported before any process group exists, never lazily from DDP's constructor: this
+# module binds ``group.WORLD`` into default arguments when first imported, and a group
+# bound there outlives destroy_process_group, its gloo threads still running when the
+# rank exits; their teardown then races the exit (std::terminate, SIGABRT) now and then.
+import torch.distributed.nn.functional  # noqa: F401
 
 from torchclf import task as tasks
 from torchclf.data.dataset import Dataset, Standardizer, split_indices
@@ -43,6 +50,7 @@ from torchclf.model import MLP
 from torchclf.run import Result
 
 ENV_RANK = "RANK"
+MESSAGE_BYTES = 4096  # room for an error line sent from one rank to the others
 
 
 def inside_torchrun() -> bool:
@@ -82,6 +90,14 @@ def first_error(text: str) -> str | None:
 
 # -- reading one rank's rows ------------------------------------------------------------
 
+def check_data(config) -> None:
+    """Load and check the data once, in the process that launches the ranks: a bad file
+    is then one line before any rank starts (a rank reads only its own rows)."""
+    from torchclf.experiment import load_data
+    ds = load_data(config.data)
+    split_indices(ds.y, config.data.test_size, config.data.split_seed)
+
+
 def _labels_and_slice(config, rank: int, world: int):
     """(global label codes, classes, feature names, X of this rank's rows, row range)."""
     from torchclf.experiment import is_file_source, load_data
@@ -92,51 +108,68 @@ def _labels_and_slice(config, rank: int, world: int):
         return ds.y, ds.classes, ds.feature_names, ds.X[lo:hi], lo, hi, ds.name
     from torchclf.data import tabular
     path = Path(source)
+    kind = tabular._kind(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    parquet = path.suffix.lower() in (".parquet", ".pq")
-    labels, columns = _read_column(path, config.data.target, parquet)
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 2:
-        raise UserError(f"{path}: the target column has only one class")
+    sep = "\t" if kind == "tsv" else ","
+    labels, columns = _read_column(path, config.data.target, kind, sep)
     target = config.data.target or columns[-1]
+    classes, codes = tabular.label_codes(labels, target, path)
     features = [c for c in columns if c != target]
     lo, hi = _bounds(len(codes), rank, world)
-    frame = _read_parquet_rows(path, lo, hi) if parquet else _read_csv_rows(path, lo, hi)
-    X = tabular._numeric(frame, features, path)
+    frame = _read_parquet_rows(path, lo, hi) if kind == "parquet" else \
+        _read_csv_rows(path, lo, hi, sep)
+    X = tabular._numeric(frame, features, path, first_row=lo)
     return codes, tuple(tabular._plain(c) for c in classes), tuple(features), X, lo, hi, \
         path.name.split(".")[0]
+
+
+def _same_on_every_rank(read, dev: torch.device):
+    """``read()`` on every rank. A UserError on any rank (a bad value in its rows) is
+    raised on every rank, the lowest failing rank's message, so all of them print the
+    same line and none is left waiting for the others in a collective."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    try:
+        value, error = read(), None
+    except UserError as e:
+        value, error = None, e
+    first = torch.tensor([world if error is None else rank], device=dev)
+    dist.all_reduce(first, op=dist.ReduceOp.MIN)
+    if int(first) == world:
+        return value
+    message = torch.zeros(MESSAGE_BYTES, dtype=torch.uint8, device=dev)
+    if rank == int(first):
+        text = str(error).encode()[:MESSAGE_BYTES]
+        message[:len(text)] = torch.tensor(list(text), dtype=torch.uint8)
+    dist.broadcast(message, src=int(first))
+    raise UserError(bytes(message.cpu().tolist()).rstrip(b"\0").decode(errors="replace"))
 
 
 def _bounds(n: int, rank: int, world: int) -> tuple[int, int]:
     return n * rank // world, n * (rank + 1) // world
 
 
-def _read_column(path: Path, target: str | None, parquet: bool):
+def _read_column(path: Path, target: str | None, kind: str, sep: str):
     """Every row's label, reading that one column only; and the column names."""
     import pandas as pd
-    if parquet:
+    from torchclf.data import tabular
+    if kind == "parquet":
         import pyarrow.parquet as pq
         columns = [str(c) for c in pq.ParquetFile(path).schema_arrow.names]
     else:
-        columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        columns = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
     target = target or columns[-1]
     if target not in columns:
-        raise UserError(f"target column {target!r} not found in {path.name}: "
-                        f"columns are {', '.join(columns)}")
-    if parquet:
-        values = pq.read_table(path, columns=[target]).column(0).to_pandas()
-    else:
-        values = pd.read_csv(path, usecols=[target])[target]
-    if values.isna().any():
-        raise UserError(f"{path}: missing labels in target column {target!r}")
-    return values.to_numpy(), columns
+        raise UserError(tabular._missing(target, columns, path, "target column"))
+    if kind == "parquet":
+        return pq.read_table(path, columns=[target]).column(0).to_pandas(), columns
+    return pd.read_csv(path, sep=sep, usecols=[target])[target], columns
 
 
-def _read_csv_rows(path: Path, lo: int, hi: int):
+def _read_csv_rows(path: Path, lo: int, hi: int, sep: str):
     """Rows [lo, hi) of a CSV: the rows before are skipped, the rows after never read."""
     import pandas as pd
-    return pd.read_csv(path, skiprows=range(1, lo + 1), nrows=hi - lo)
+    return pd.read_csv(path, sep=sep, skiprows=range(1, lo + 1), nrows=hi - lo)
 
 
 def _read_parquet_rows(path: Path, lo: int, hi: int):
@@ -162,56 +195,66 @@ def train_rank(config, callbacks: Sequence[Callback] = ()) -> Result | None:
     rank's rows), the other ranks None. ``callbacks`` see every epoch's synced row, with
     test metrics over all ranks at log points (a front end prints them on rank 0).
 
-    A bad value or a divergence raises the same UserError on every rank."""
+    A bad value, in any rank's rows, or a divergence raises the same UserError on every
+    rank."""
     cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if cuda else "gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
     dev = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else \
         torch.device("cpu")
     try:
-        codes, classes, features, X_local, lo, hi, name = _labels_and_slice(config, rank, world)
-        train_idx, test_idx = split_indices(codes, config.data.test_size, config.data.split_seed)
-        mine = lambda idx: idx[(idx >= lo) & (idx < hi)]
-        tr_rows, te_rows = mine(train_idx), mine(test_idx)
-        Xtr, Xte = X_local[tr_rows - lo], X_local[te_rows - lo]
-        scaler = _global_standardizer(Xtr, len(train_idx), dev) if config.data.standardize \
-            else None
-        prep = (lambda A: scaler.transform(A)) if scaler is not None else (lambda A: A)
-        m, t = config.model, config.train
-        model = MLP(len(features), m.hidden, len(classes), m.activation, m.dropout,
-                    task=m.task, seed=t.seed).to(dev)
-        task = model.task
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
-        opt = make_optimizer(t.optimizer, ddp.parameters(), t.lr, t.weight_decay, t.momentum)
-        n = len(train_idx)
-        # position of each global training row -> local row, or -1 if another rank has it
-        local_of = np.full(n, -1, dtype=np.int64)
-        held = np.flatnonzero((train_idx >= lo) & (train_idx < hi))
-        local_of[held] = np.arange(len(held))
-        Xt = torch.as_tensor(prep(Xtr), device=dev)
-        yt = torch.as_tensor(codes[tr_rows], device=dev)
-        Xv = torch.as_tensor(prep(Xte), device=dev)
-        yv = torch.as_tensor(codes[te_rows], device=dev)
-        gen = torch.Generator().manual_seed(t.seed)
-        torch.manual_seed(t.seed)
-        backend = _RankBackend(ddp, opt, Xt, tasks.targets(yt, task), task,
-                               batch_size_for(n, t.batch_size), gen, local_of, world)
-        log = _RankTest(model, Xv, yv, len(test_idx), t)
-        history = Engine(backend, callbacks=[log, *callbacks], sync_every=1,
-                         log_every=t.log_every).run(t.epochs).history
-        model.eval()
-        metrics = {split: report_from_confusion(*_confusion(model, A, b, task, len(classes)))
-                   for split, A, b in (("train", Xt, yt), ("test", Xv, yv))}
-        dist.barrier()
-        if rank != 0:
-            return None
-        shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
-        result = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
-                                      scaler, history, config.to_dict())
-        result.metrics = metrics
-        return result
+        return _train_rank(config, callbacks, dev)
+    except BaseException as e:  # its frames hold the DDP model, which holds the group
+        traceback.clear_frames(e.__traceback__)
+        raise
     finally:
-        dist.destroy_process_group()
+        gc.collect()  # DDP lives in reference cycles: free it (and its hold on the group)
+        dist.destroy_process_group()  # the last reference: gloo's threads are joined here
+
+
+def _train_rank(config, callbacks: Sequence[Callback], dev: torch.device) -> Result | None:
+    rank, world = dist.get_rank(), dist.get_world_size()
+    codes, classes, features, X_local, lo, hi, name = _same_on_every_rank(
+        lambda: _labels_and_slice(config, rank, world), dev)
+    train_idx, test_idx = split_indices(codes, config.data.test_size, config.data.split_seed)
+    mine = lambda idx: idx[(idx >= lo) & (idx < hi)]
+    tr_rows, te_rows = mine(train_idx), mine(test_idx)
+    Xtr, Xte = X_local[tr_rows - lo], X_local[te_rows - lo]
+    scaler = _global_standardizer(Xtr, len(train_idx), dev) if config.data.standardize \
+        else None
+    prep = (lambda A: scaler.transform(A)) if scaler is not None else (lambda A: A)
+    m, t = config.model, config.train
+    model = MLP(len(features), m.hidden, len(classes), m.activation, m.dropout,
+                task=m.task, seed=t.seed).to(dev)
+    task = model.task
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    opt = make_optimizer(t.optimizer, ddp.parameters(), t.lr, t.weight_decay, t.momentum)
+    n = len(train_idx)
+    # position of each global training row -> local row, or -1 if another rank has it
+    local_of = np.full(n, -1, dtype=np.int64)
+    held = np.flatnonzero((train_idx >= lo) & (train_idx < hi))
+    local_of[held] = np.arange(len(held))
+    Xt = torch.as_tensor(prep(Xtr), device=dev)
+    yt = torch.as_tensor(codes[tr_rows], device=dev)
+    Xv = torch.as_tensor(prep(Xte), device=dev)
+    yv = torch.as_tensor(codes[te_rows], device=dev)
+    gen = torch.Generator().manual_seed(t.seed)
+    torch.manual_seed(t.seed)
+    backend = _RankBackend(ddp, opt, Xt, tasks.targets(yt, task), task,
+                           batch_size_for(n, t.batch_size), gen, local_of, world)
+    log = _RankTest(model, Xv, yv, len(test_idx), t)
+    history = Engine(backend, callbacks=[log, *callbacks], sync_every=1,
+                     log_every=t.log_every).run(t.epochs).history
+    model.eval()
+    metrics = {split: report_from_confusion(*_confusion(model, A, b, task, len(classes)))
+               for split, A, b in (("train", Xt, yt), ("test", Xv, yv))}
+    dist.barrier()
+    if rank != 0:
+        return None
+    shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
+    result = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
+                                  scaler, history, config.to_dict())
+    result.metrics = metrics
+    return result
 
 
 def _sum_loss(task: str) -> torch.nn.Module:
