@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
         output_config(args)  # bounds of --nproc, --resolution, ... before any work
         return args.handler(args, out, err)
     except UserError as e:
-        print(f"{PROG}: error: {e}", file=err)
+        if getattr(e, "rank", 0) == 0:  # every DDP rank raises it; rank 0 says it
+            print(f"{PROG}: error: {e}", file=err)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=err)

@@ -142,7 +142,17 @@ def _same_on_every_rank(read, dev: torch.device):
         text = str(error).encode()[:MESSAGE_BYTES]
         message[:len(text)] = torch.tensor(list(text), dtype=torch.uint8)
     dist.broadcast(message, src=int(first))
-    raise UserError(bytes(message.cpu().tolist()).rstrip(b"\0").decode(errors="replace"))
+    raise SharedRankError(
+        bytes(message.cpu().tolist()).rstrip(b"\0").decode(errors="replace"), rank)
+
+
+class SharedRankError(UserError):
+    """The same error raised on every rank; only rank 0 needs to say it (the others'
+    lines would interleave with it on a shared terminal)."""
+
+    def __init__(self, message: str, rank: int) -> None:
+        super().__init__(message)
+        self.rank = rank
 
 
 def _bounds(n: int, rank: int, world: int) -> tuple[int, int]:
