@@ -126,6 +126,8 @@ class Spec:
 SEED_MAX = 2**63 - 1          # what torch.manual_seed and NumPy accept
 DEFAULT_SEED = 42             # the lesson's seed: generators, splits and weights
 SEED = Spec(int, "seed", lo=0, hi=SEED_MAX, hi_text="2**63-1")
+# scikit-learn's random_state and np.random.seed: NumPy's legacy RandomState takes 32 bits
+RANDOM_STATE = Spec(int, "seed", lo=0, hi=2**32 - 1, hi_text="2**32-1")
 
 
 def setting(default: Any, help: str = "", kind: type | None = None, **bounds: Any) -> Any:

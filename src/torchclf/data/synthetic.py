@@ -2,8 +2,14 @@
 
 Every generator has one signature shape, ``f(n_samples, noise, seed, **extra) -> Dataset``,
 and is registered by name in ``GENERATORS`` so the CLI, configs, the playground and the
-docs all list the same choices. They use NumPy's ``default_rng(seed)`` only: the same
-arguments give the same points on every machine, with no global random state touched.
+docs all list the same choices. No global random state is touched.
+
+The lesson's datasets are the lesson's points, bit for bit, so a learner can compare
+numbers: ``moons``, ``circles`` and ``blobs`` call scikit-learn's ``make_moons``,
+``make_circles`` and ``make_blobs`` with ``random_state=seed`` (``noise`` is blobs'
+``cluster_std``, ``n_classes`` its ``centers``), and ``spirals`` is the CS231n code run
+after ``np.random.seed(seed)``. ``xor`` and ``gauss`` are torchclf's own, after
+TensorFlow Playground, seeded with NumPy's ``default_rng(seed)``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 
 from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
-from torchclf.spec import DEFAULT_SEED, SEED, Spec
+from torchclf.spec import DEFAULT_SEED, RANDOM_STATE, Spec
 
 GENERATORS: dict[str, Callable[..., Dataset]] = {}
 
@@ -23,14 +29,17 @@ MAX_SAMPLES = 10_000_000      # points a generator may make
 
 # The generators' parameters and their bounds; each generator's signature holds its
 # own defaults (moons and spirals want different noise), the config schema reuses these.
+# The seed is scikit-learn's random_state, so NumPy's legacy range (0 .. 2**32-1).
 GENERATOR_PARAMS = {
     "n_samples": Spec(int, "points to generate", lo=2, hi=MAX_SAMPLES),
     "noise": Spec(float, "noise of the generator", lo=0, hi=1000),
-    "seed": SEED,
+    "seed": RANDOM_STATE,
     "n_classes": Spec(int, "classes to generate", lo=2, hi=1000),
     "n_features": Spec(int, "features to generate", lo=1, hi=10_000),
     "factor": Spec(float, "inner radius / outer radius", lo=0, hi=1, lo_open=True,
                    hi_open=True),
+    "center_box": Spec(float, "blob centres are uniform in [-center_box, center_box]",
+                       lo=0, hi=1e9, lo_open=True),
 }
 
 
@@ -50,9 +59,10 @@ def _fewer_classes_than_samples(n_classes: int, n_samples: int) -> None:
                         f"{n_samples} samples")
 
 
-def _finish(X: np.ndarray, y: np.ndarray, n_classes: int, name: str, rng: np.random.Generator,
-            params: dict) -> Dataset:
-    order = rng.permutation(len(y))
+def _finish(X: np.ndarray, y: np.ndarray, n_classes: int, name: str, params: dict,
+            rng: np.random.Generator | None = None) -> Dataset:
+    """The points as a Dataset; shuffled by ``rng`` if given, else in the order made."""
+    order = rng.permutation(len(y)) if rng is not None else slice(None)
     names = tuple(f"x{i + 1}" for i in range(X.shape[1]))
     return Dataset(X[order], y[order], tuple(range(n_classes)), names, name,
                    {"source": name, "params": params})
@@ -65,33 +75,29 @@ def _split_counts(n: int, k: int) -> list[int]:
 @_register
 def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED,
             factor: float = 0.8) -> Dataset:
-    """Two concentric rings (outer = class 0, inner = class 1): not linearly separable."""
+    """Two concentric rings (outer = class 0, inner = class 1): not linearly separable.
+
+    scikit-learn's ``make_circles(n_samples, noise=noise, random_state=seed,
+    factor=factor)``, point for point, in its (shuffled) order.
+    """
     _check(n_samples=n_samples, noise=noise, seed=seed, factor=factor)
-    rng = np.random.default_rng(seed)
-    n_out, n_in = _split_counts(n_samples, 2)
-    t_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
-    t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
-    X = np.concatenate([np.c_[np.cos(t_out), np.sin(t_out)],
-                        factor * np.c_[np.cos(t_in), np.sin(t_in)]])
-    X += rng.normal(scale=noise, size=X.shape)
-    y = np.r_[np.zeros(n_out), np.ones(n_in)]
-    return _finish(X, y, 2, "circles", rng, dict(n_samples=n_samples, noise=noise, seed=seed,
-                                                   factor=factor))
+    from sklearn.datasets import make_circles
+    X, y = make_circles(n_samples, noise=noise, random_state=seed, factor=factor)
+    return _finish(X, y, 2, "circles", dict(n_samples=n_samples, noise=noise, seed=seed,
+                                            factor=factor))
 
 
 @_register
 def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED) -> Dataset:
-    """Two interleaving half circles."""
+    """Two interleaving half circles.
+
+    scikit-learn's ``make_moons(n_samples, noise=noise, random_state=seed)``, point for
+    point, in its (shuffled) order.
+    """
     _check(n_samples=n_samples, noise=noise, seed=seed)
-    rng = np.random.default_rng(seed)
-    n_out, n_in = _split_counts(n_samples, 2)
-    t_out = np.linspace(0, np.pi, n_out)
-    t_in = np.linspace(0, np.pi, n_in)
-    X = np.concatenate([np.c_[np.cos(t_out), np.sin(t_out)],
-                        np.c_[1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5]])
-    X += rng.normal(scale=noise, size=X.shape)
-    y = np.r_[np.zeros(n_out), np.ones(n_in)]
-    return _finish(X, y, 2, "moons", rng, dict(n_samples=n_samples, noise=noise, seed=seed))
+    from sklearn.datasets import make_moons
+    X, y = make_moons(n_samples, noise=noise, random_state=seed)
+    return _finish(X, y, 2, "moons", dict(n_samples=n_samples, noise=noise, seed=seed))
 
 
 @_register
@@ -99,22 +105,18 @@ def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = DEFAULT_SEED,
           n_classes: int = 4, n_features: int = 2, center_box: float = 10.0) -> Dataset:
     """Isotropic Gaussian clusters; ``noise`` is each cluster's standard deviation.
 
-    Centres are uniform in the box, best of 20 draws by smallest pairwise distance, so
-    the default clusters are separated as in the lesson rather than by luck of the seed.
+    scikit-learn's ``make_blobs(n_samples, n_features, centers=n_classes,
+    cluster_std=noise, center_box=(-center_box, center_box), random_state=seed)``, point
+    for point, in its (shuffled) order: centres are uniform in the box, so some seeds
+    put two clusters close together.
     """
     _check(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes,
-           n_features=n_features)
+           n_features=n_features, center_box=center_box)
     _fewer_classes_than_samples(n_classes, n_samples)
-    rng = np.random.default_rng(seed)
-    draws = rng.uniform(-center_box, center_box, size=(20, n_classes, n_features))
-    gaps = np.linalg.norm(draws[:, :, None] - draws[:, None], axis=-1)
-    gaps[:, np.arange(n_classes), np.arange(n_classes)] = np.inf
-    centers = draws[np.argmax(gaps.min(axis=(1, 2)))]
-    counts = _split_counts(n_samples, n_classes)
-    X = np.concatenate([c + rng.normal(scale=noise, size=(m, n_features))
-                        for c, m in zip(centers, counts)])
-    y = np.repeat(np.arange(n_classes), counts)
-    return _finish(X, y, n_classes, "blobs", rng,
+    from sklearn.datasets import make_blobs
+    X, y = make_blobs(n_samples, n_features, centers=n_classes, cluster_std=noise,
+                      center_box=(-center_box, center_box), random_state=seed)
+    return _finish(X, y, n_classes, "blobs",
                    dict(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes,
                         n_features=n_features, center_box=center_box))
 
@@ -122,35 +124,46 @@ def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = DEFAULT_SEED,
 @_register
 def spirals(n_samples: int = 300, noise: float = 0.2, seed: int = DEFAULT_SEED,
             n_classes: int = 3) -> Dataset:
-    """CS231n spirals: ``n_classes`` arms, radius 0..1, angle jittered by ``noise``."""
+    """CS231n spirals: ``n_classes`` arms, radius 0..1, angle jittered by ``noise``.
+
+    The CS231n code after ``np.random.seed(seed)`` (K = ``n_classes`` arms of
+    N = ``n_samples / K`` points, arm after arm, not shuffled); when K does not divide
+    ``n_samples`` the first arms get one point more. The global state is not touched.
+    """
     _check(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes)
     _fewer_classes_than_samples(n_classes, n_samples)
-    rng = np.random.default_rng(seed)
+    rs = np.random.RandomState(seed)  # the stream np.random.seed(seed) starts
     parts, labels = [], []
     for j, m in enumerate(_split_counts(n_samples, n_classes)):
-        r = np.linspace(0.0, 1.0, m)
-        t = np.linspace(j * 4, (j + 1) * 4, m) + rng.normal(size=m) * noise
+        r = np.linspace(0.0, 1, m)
+        t = np.linspace(j * 4, (j + 1) * 4, m) + rs.randn(m) * noise
         parts.append(np.c_[r * np.sin(t), r * np.cos(t)])
         labels.append(np.full(m, j))
-    return _finish(np.concatenate(parts), np.concatenate(labels), n_classes, "spirals", rng,
+    return _finish(np.concatenate(parts), np.concatenate(labels), n_classes, "spirals",
                    dict(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes))
 
 
 @_register
 def xor(n_samples: int = 400, noise: float = 0.0, seed: int = DEFAULT_SEED) -> Dataset:
-    """TensorFlow Playground's XOR: class 1 where x1 * x2 > 0; points kept off the axes."""
+    """TensorFlow Playground's XOR: class 1 where x1 * x2 > 0; points kept off the axes.
+
+    torchclf's own (the lesson has no XOR), seeded with ``default_rng(seed)``.
+    """
     _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-5, 5, size=(n_samples, 2))
     X += np.where(X > 0, 0.3, -0.3)  # a margin around the axes, as in the playground
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
     X += rng.normal(scale=noise * 5, size=X.shape)
-    return _finish(X, y, 2, "xor", rng, dict(n_samples=n_samples, noise=noise, seed=seed))
+    return _finish(X, y, 2, "xor", dict(n_samples=n_samples, noise=noise, seed=seed), rng)
 
 
 @_register
 def gauss(n_samples: int = 400, noise: float = 0.5, seed: int = DEFAULT_SEED) -> Dataset:
-    """TensorFlow Playground's two Gaussians centred at (2, 2) and (-2, -2)."""
+    """TensorFlow Playground's two Gaussians centred at (2, 2) and (-2, -2).
+
+    torchclf's own (the lesson has no gauss), seeded with ``default_rng(seed)``.
+    """
     _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
     n_a, n_b = _split_counts(n_samples, 2)
@@ -158,7 +171,8 @@ def gauss(n_samples: int = 400, noise: float = 0.5, seed: int = DEFAULT_SEED) ->
     X = np.concatenate([rng.normal((2, 2), scale, size=(n_a, 2)),
                         rng.normal((-2, -2), scale, size=(n_b, 2))])
     y = np.r_[np.ones(n_a), np.zeros(n_b)]
-    return _finish(X, y, 2, "gauss", rng, dict(n_samples=n_samples, noise=noise, seed=seed))
+    return _finish(X, y, 2, "gauss", dict(n_samples=n_samples, noise=noise, seed=seed),
+                   rng)
 
 
 def parameters(name: str) -> dict[str, object]:
