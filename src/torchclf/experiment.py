@@ -39,7 +39,8 @@ def load_data(data: DataConfig) -> Dataset:
 def split_data(config: RunConfig) -> tuple[Dataset, Dataset]:
     """(train, test) exactly as a run with this config saw them."""
     ds = load_data(config.data)
-    return ds.split(config.data.test_size, seed=config.data.split_seed)
+    return ds.split(config.data.test_size, seed=config.data.split_seed,
+                    stratify=config.data.stratify)
 
 
 def build_model(config: RunConfig, ds: Dataset) -> MLP:

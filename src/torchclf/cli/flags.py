@@ -132,7 +132,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     add_spec(d, "--noise", GENERATOR_PARAMS["noise"])
     d.add_argument("--param", type=key_value, action="append", default=[], metavar="K=V",
                    help="another generator parameter, e.g. n_classes=5 (repeatable)")
-    add_settings(d, DataConfig, ("test_size", "split_seed"))
+    add_settings(d, DataConfig, ("test_size", "split_seed", "split"))
     d.add_argument("--no-standardize", action="store_true", help="train on raw features")
 
 
@@ -175,7 +175,7 @@ def output_config(args: argparse.Namespace) -> OutputConfig:
 
 def apply_data_options(config, args: argparse.Namespace):
     """The config with the flags of ``add_data_options`` applied."""
-    data = given(args, ("target", "test_size", "split_seed"))
+    data = given(args, ("target", "test_size", "split_seed", "split"))
     params = dict(config.data.params)
     params.update(given(args, ("n_samples", "noise")))
     params.update(dict(args.param))

@@ -16,8 +16,8 @@ from torchclf.data.dataset import DEFAULT_TEST_SIZE, TEST_SIZE
 from torchclf.data.synthetic import GENERATOR_PARAMS
 from torchclf.hyper import (DEFAULT_ACTIVATION, DROPOUT, LR, MOMENTUM, NO_DROPOUT,
                             NO_MOMENTUM, NO_WEIGHT_DECAY, WEIGHT_DECAY)
-from torchclf.spec import (DEFAULT_SEED, SEED, SettingError, Spec, field_of, setting, spec_of,
-                           validate)
+from torchclf.spec import (DEFAULT_SEED, RANDOM_STATE, SEED, SettingError, Spec, field_of,
+                           setting, spec_of, validate)
 from torchclf.errors import UserError
 
 MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse absurd runs
@@ -52,6 +52,8 @@ def _devices():
 
 # The engines a run or a batch of models can ask for (the engine layer reads these).
 FIT_ENGINES = ("auto", "autograd", "fast")
+# How the rows are split: stratified (ours, the default) or as the lesson does.
+SPLITS = ("stratified", "lesson")
 BATCH_ENGINES = ("auto", "stacked", "kernel")
 
 
@@ -61,6 +63,15 @@ def _engines():
 
 def _fit_engines():
     return FIT_ENGINES
+
+
+def _splits():
+    return SPLITS
+
+
+def split_name(stratify: bool) -> str:
+    """The ``split`` setting of ``Dataset.split(stratify=...)``."""
+    return SPLITS[0] if stratify else SPLITS[1]
 
 
 def _device_kind(name: str) -> str:
@@ -95,12 +106,23 @@ class DataConfig:
                                  kind=str, optional=True)
     test_size: float = field_of(TEST_SIZE, DEFAULT_TEST_SIZE)
     split_seed: int = seed_setting("seed of the train/test split")
+    split: str = setting("stratified", "stratified keeps each class's share on both sides; "
+                         "lesson is scikit-learn's train_test_split(test_size=test_size, "
+                         "random_state=split_seed), unstratified, as the lesson splits",
+                         choices=_splits)
     standardize: bool = setting(True, "scale features by the training rows' mean and std")
 
     def __post_init__(self) -> None:
         validate(self)
+        if not self.stratify:  # scikit-learn's random_state
+            RANDOM_STATE.check("split_seed", self.split_seed)
         object.__setattr__(self, "params", {k: _generator_param(k, v)
                                             for k, v in self.params.items()})
+
+    @property
+    def stratify(self) -> bool:
+        """Whether the split keeps each class's share (``Dataset.split(stratify=...)``)."""
+        return self.split == split_name(True)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The Dataset every front end passes around, its stratified split and the Standardizer.
+"""The Dataset every front end passes around, its split and the Standardizer.
 
 Data lives here as NumPy arrays: the data layer knows nothing of models or torch, so the
 same Dataset feeds training, plotting, the CLI and the web playground.
@@ -6,6 +6,7 @@ same Dataset feeds training, plotting, the CLI and the web playground.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -13,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from torchclf.errors import UserError
-from torchclf.spec import DEFAULT_SEED, Spec
+from torchclf.spec import DEFAULT_SEED, RANDOM_STATE, Spec
 
 TEST_SIZE = Spec(float, "fraction of rows held out for test", lo=0, hi=1, lo_open=True,
                  hi_open=True)
@@ -87,11 +88,16 @@ class Dataset:
 
     def split(self, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
               stratify: bool = True) -> tuple["Dataset", "Dataset"]:
-        """Split into (train, test); stratified so both keep the class balance."""
+        """Split into (train, test).
+
+        Stratified by default, so both keep the class balance. ``stratify=False`` is the
+        lesson's split: the rows of scikit-learn's ``train_test_split(X, y,
+        test_size=test_size, random_state=seed)``, in its order.
+        """
         train_idx, test_idx = split_indices(self.y, test_size, seed, stratify)
         train, test = self.subset(train_idx, self.name), self.subset(test_idx, self.name)
         for part in (train, test):  # so a run can record how its data was made
-            part.meta["split"] = {"test_size": test_size, "seed": seed}
+            part.meta["split"] = {"test_size": test_size, "seed": seed, "stratify": stratify}
         return train, test
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
@@ -105,18 +111,18 @@ def split_indices(y: np.ndarray, test_size: float = DEFAULT_TEST_SIZE, seed: int
 
     With ``stratify`` each class contributes ``round(test_size * count)`` rows to the
     test side (at least one where the class has two or more rows), so small classes are
-    never missing from either side.
+    never missing from either side; the indices come sorted. Without it they are
+    scikit-learn's ``train_test_split`` (``ceil(test_size * n)`` test rows, shuffled by
+    ``random_state=seed``), in its order.
     """
     test_size = TEST_SIZE.check("test_size", test_size)
     y = np.asarray(y)
     n = len(y)
     if n < 2:
         raise UserError(f"need at least 2 samples to split into train and test, got {n}")
-    rng = np.random.default_rng(seed)
     if not stratify:
-        perm = rng.permutation(n)
-        n_test = min(max(1, int(round(test_size * n))), n - 1)
-        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+        return _lesson_split(n, test_size, seed)
+    rng = np.random.default_rng(seed)
     test_parts, train_parts = [], []
     for code in np.unique(y):
         rows = np.flatnonzero(y == code)
@@ -132,6 +138,18 @@ def split_indices(y: np.ndarray, test_size: float = DEFAULT_TEST_SIZE, seed: int
     if len(test) == 0:
         raise UserError("the test split is empty: use more samples or a larger test size")
     return np.sort(np.concatenate(train_parts)), np.sort(test)
+
+
+def _lesson_split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's unstratified ``train_test_split`` of ``n`` rows, as indices."""
+    seed = RANDOM_STATE.check("seed", seed)
+    if math.ceil(test_size * n) >= n:
+        raise UserError(f"test_size {test_size} of {n} rows leaves no training rows "
+                        "(scikit-learn rounds the test rows up): use a smaller test_size")
+    from sklearn.model_selection import train_test_split
+    train, test = train_test_split(np.arange(n), test_size=test_size, random_state=seed,
+                                   shuffle=True)
+    return train, test
 
 
 class Standardizer:

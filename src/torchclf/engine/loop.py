@@ -16,7 +16,7 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.config import profiles
-from torchclf.config.schema import OutputConfig, TrainConfig
+from torchclf.config.schema import OutputConfig, TrainConfig, split_name
 from torchclf.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
@@ -164,6 +164,7 @@ def _describe_call(model: torch.nn.Module, train: Dataset, task: str, train_args
     if "split" in train.meta:
         data["test_size"] = train.meta["split"]["test_size"]
         data["split_seed"] = train.meta["split"]["seed"]
+        data["split"] = split_name(train.meta["split"]["stratify"])
     out: dict = {"name": train.name, "data": data,
                  "train": {k: v for k, v in train_args.items() if v is not None}}
     spec = getattr(model, "spec", None)

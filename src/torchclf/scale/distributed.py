@@ -4,8 +4,8 @@
 (``torch.distributed.run --standalone``); running ``torchrun ... -m torchclf train``
 directly works too. Every rank:
 
-- reads only the label column of the whole file (to draw the same stratified split as
-  a single process would) and then only its own contiguous slice of rows;
+- reads only the label column of the whole file (to draw the same split, stratified or
+  the lesson's, as a single process would) and then only its own contiguous slice of rows;
 - takes the global per-epoch permutation of the training rows (same seed everywhere)
   and, for each global mini-batch, trains on the rows of it that it holds, scaling its
   loss so DDP's gradient average equals the gradient of the global batch's mean loss
@@ -95,7 +95,7 @@ def check_data(config) -> None:
     is then one line before any rank starts (a rank reads only its own rows)."""
     from torchclf.experiment import load_data
     ds = load_data(config.data)
-    split_indices(ds.y, config.data.test_size, config.data.split_seed)
+    split_indices(ds.y, config.data.test_size, config.data.split_seed, config.data.stratify)
 
 
 def _labels_and_slice(config, rank: int, world: int):
@@ -225,7 +225,8 @@ def _train_rank(config, callbacks: Sequence[Callback], dev: torch.device) -> Res
     rank, world = dist.get_rank(), dist.get_world_size()
     codes, classes, features, X_local, lo, hi, name = _same_on_every_rank(
         lambda: _labels_and_slice(config, rank, world), dev)
-    train_idx, test_idx = split_indices(codes, config.data.test_size, config.data.split_seed)
+    train_idx, test_idx = split_indices(codes, config.data.test_size, config.data.split_seed,
+                                        config.data.stratify)
     mine = lambda idx: idx[(idx >= lo) & (idx < hi)]
     tr_rows, te_rows = mine(train_idx), mine(test_idx)
     Xtr, Xte = X_local[tr_rows - lo], X_local[te_rows - lo]
