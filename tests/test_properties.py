@@ -38,6 +38,21 @@ def test_split_is_disjoint_complete_and_stratified(labels, test_size, seed):
 
 
 @FAST
+@given(st.integers(2, 300), st.floats(0.01, 0.99), st.integers(0, 2**32 - 1))
+def test_the_lesson_split_is_train_test_split_or_a_user_error(n, test_size, seed):
+    from sklearn.model_selection import train_test_split
+    try:
+        train, test = split_indices(np.zeros(n), test_size, seed, stratify=False)
+    except tc.UserError as e:  # never scikit-learn's ValueError
+        assert "leaves no training rows" in str(e)
+        return
+    want_train, want_test = train_test_split(np.arange(n), test_size=test_size,
+                                             random_state=seed)
+    assert np.array_equal(train, want_train) and np.array_equal(test, want_test)
+    assert np.array_equal(np.sort(np.concatenate([train, test])), np.arange(n))
+
+
+@FAST
 @given(st.integers(1, 50), st.integers(1, 6), st.integers(0, 10_000),
        st.floats(1e-3, 1e3))
 def test_standardizer_round_trips(n, d, seed, scale):
