@@ -75,10 +75,10 @@ def _split_counts(n: int, k: int) -> list[int]:
 @_register
 def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED,
             factor: float = 0.8) -> Dataset:
-    """Two concentric rings (outer = class 0, inner = class 1): not linearly separable.
+    """scikit-learn's make_circles: two rings (outer = class 0, inner = class 1).
 
-    scikit-learn's ``make_circles(n_samples, noise=noise, random_state=seed,
-    factor=factor)``, point for point, in its (shuffled) order.
+    ``make_circles(n_samples, noise=noise, random_state=seed, factor=factor)``, point
+    for point, in its (shuffled) order: not linearly separable.
     """
     _check(n_samples=n_samples, noise=noise, seed=seed, factor=factor)
     from sklearn.datasets import make_circles
@@ -89,10 +89,10 @@ def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED
 
 @_register
 def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED) -> Dataset:
-    """Two interleaving half circles.
+    """scikit-learn's make_moons: two interleaving half circles.
 
-    scikit-learn's ``make_moons(n_samples, noise=noise, random_state=seed)``, point for
-    point, in its (shuffled) order.
+    ``make_moons(n_samples, noise=noise, random_state=seed)``, point for point, in its
+    (shuffled) order.
     """
     _check(n_samples=n_samples, noise=noise, seed=seed)
     from sklearn.datasets import make_moons
@@ -103,12 +103,12 @@ def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED) 
 @_register
 def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = DEFAULT_SEED,
           n_classes: int = 4, n_features: int = 2, center_box: float = 10.0) -> Dataset:
-    """Isotropic Gaussian clusters; ``noise`` is each cluster's standard deviation.
+    """scikit-learn's make_blobs: Gaussian clusters, ``noise`` their standard deviation.
 
-    scikit-learn's ``make_blobs(n_samples, n_features, centers=n_classes,
-    cluster_std=noise, center_box=(-center_box, center_box), random_state=seed)``, point
-    for point, in its (shuffled) order: centres are uniform in the box, so some seeds
-    put two clusters close together.
+    ``make_blobs(n_samples, n_features, centers=n_classes, cluster_std=noise,
+    center_box=(-center_box, center_box), random_state=seed)``, point for point, in its
+    (shuffled) order: centres are uniform in the box, so some seeds put two clusters
+    close together.
     """
     _check(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes,
            n_features=n_features, center_box=center_box)
@@ -124,7 +124,7 @@ def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = DEFAULT_SEED,
 @_register
 def spirals(n_samples: int = 300, noise: float = 0.2, seed: int = DEFAULT_SEED,
             n_classes: int = 3) -> Dataset:
-    """CS231n spirals: ``n_classes`` arms, radius 0..1, angle jittered by ``noise``.
+    """The CS231n spirals: ``n_classes`` arms, radius 0..1, angle jittered by ``noise``.
 
     The CS231n code after ``np.random.seed(seed)`` (K = ``n_classes`` arms of
     N = ``n_samples / K`` points, arm after arm, not shuffled); when K does not divide
@@ -145,9 +145,10 @@ def spirals(n_samples: int = 300, noise: float = 0.2, seed: int = DEFAULT_SEED,
 
 @_register
 def xor(n_samples: int = 400, noise: float = 0.0, seed: int = DEFAULT_SEED) -> Dataset:
-    """TensorFlow Playground's XOR: class 1 where x1 * x2 > 0; points kept off the axes.
+    """torchclf's own, after TensorFlow Playground's XOR: class 1 where x1 * x2 > 0.
 
-    torchclf's own (the lesson has no XOR), seeded with ``default_rng(seed)``.
+    Points are kept off the axes, as in the playground; seeded with ``default_rng(seed)``
+    (the lesson has no XOR to match).
     """
     _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
@@ -160,9 +161,9 @@ def xor(n_samples: int = 400, noise: float = 0.0, seed: int = DEFAULT_SEED) -> D
 
 @_register
 def gauss(n_samples: int = 400, noise: float = 0.5, seed: int = DEFAULT_SEED) -> Dataset:
-    """TensorFlow Playground's two Gaussians centred at (2, 2) and (-2, -2).
+    """torchclf's own, after TensorFlow Playground's two Gaussians at (2, 2), (-2, -2).
 
-    torchclf's own (the lesson has no gauss), seeded with ``default_rng(seed)``.
+    Seeded with ``default_rng(seed)`` (the lesson has no such data to match).
     """
     _check(n_samples=n_samples, noise=noise, seed=seed)
     rng = np.random.default_rng(seed)
