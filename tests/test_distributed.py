@@ -39,12 +39,14 @@ def same_weights(a, b, atol=1e-5):
     return max(float(np.abs(wa[k] - wb[k]).max()) for k in wa) < atol
 
 
-@pytest.mark.parametrize("name", ["d.parquet", "d.csv"])
-def test_two_processes_match_one(table, name, tmp_path):
+@pytest.mark.parametrize("name,split", [("d.parquet", "stratified"), ("d.csv", "stratified"),
+                                        ("d.parquet", "lesson")])
+def test_two_processes_match_one(table, name, split, tmp_path):
     single = tmp_path / "single"
     ddp = tmp_path / "ddp"
-    run(["-m", "torchclf", "train", table / name, *COMMON, "--out", single], tmp_path)
-    out = run(["-m", "torchclf", "train", table / name, *COMMON, "--nproc", 2, "--out", ddp],
+    flags = [*COMMON, "--split", split]
+    run(["-m", "torchclf", "train", table / name, *flags, "--out", single], tmp_path)
+    out = run(["-m", "torchclf", "train", table / name, *flags, "--nproc", 2, "--out", ddp],
               tmp_path)
     assert "(2 processes)" in out
     assert out.count("Epoch:") == 4  # only rank 0 prints
