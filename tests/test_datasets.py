@@ -1,4 +1,5 @@
-"""Built-in generators, the stratified split and the Standardizer."""
+"""Built-in generators, the stratified split and the Standardizer (the lesson's points
+and split: test_lesson_data)."""
 
 import numpy as np
 import pytest
@@ -53,6 +54,8 @@ def test_circles_rings_have_expected_radii():
     ("moons", {"colour": 3}, "unknown parameter"),
     ("blobs", {"n_classes": 1}, "n_classes"),
     ("moons", {"n_samples": "many"}, "expected int"),
+    ("moons", {"seed": 2**32}, r"seed >= 0 and <= 2\*\*32-1"),  # scikit-learn's random_state
+    ("blobs", {"center_box": 0}, "center_box > 0"),
 ])
 def test_generator_errors(name, params, match):
     with pytest.raises(UserError, match=match):
