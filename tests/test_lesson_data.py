@@ -95,7 +95,7 @@ def test_the_lesson_split_rounds_the_test_rows_up_as_scikit_learn_does():
     ds = tc.datasets.moons(n_samples=11)
     train, test = ds.split(test_size=0.25, seed=0, stratify=False)
     assert (len(train), len(test)) == (8, 3)
-    with pytest.raises(UserError, match="leaves no training rows.*use a smaller test_size"):
+    with pytest.raises(UserError, match="holding out 0.6 of 2 rows leaves no training rows"):
         tc.datasets.moons(n_samples=2).split(test_size=0.6, stratify=False)
 
 
@@ -147,6 +147,8 @@ def test_a_notebook_fit_records_the_lesson_split():
     (["--split", "random"], "unknown split 'random'"),
     (["--split", "lesson", "--split-seed", str(2**32)], "expected split_seed >= 0 and <= 2**32-1"),
     (["--param", f"seed={2**32}"], "expected seed >= 0 and <= 2**32-1"),
+    (["--n-samples", "2", "--split", "lesson", "--test-size", "0.6"],
+     "holding out 0.6 of 2 rows leaves no training rows"),
 ])
 def test_cli_refuses_a_bad_split_or_seed_in_one_line(tmp_path, argv, needle):
     proc = subprocess.run([sys.executable, "-m", "torchclf", "train", "moons", *argv],

@@ -144,8 +144,9 @@ def _lesson_split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.n
     """scikit-learn's unstratified ``train_test_split`` of ``n`` rows, as indices."""
     seed = RANDOM_STATE.check("seed", seed)
     if math.ceil(test_size * n) >= n:
-        raise UserError(f"test_size {test_size} of {n} rows leaves no training rows "
-                        "(scikit-learn rounds the test rows up): use a smaller test_size")
+        raise UserError(f"holding out {test_size} of {n} rows leaves no training rows "
+                        "(scikit-learn rounds the held-out rows up): hold out a smaller "
+                        "fraction")
     from sklearn.model_selection import train_test_split
     train, test = train_test_split(np.arange(n), test_size=test_size, random_state=seed,
                                    shuffle=True)
