@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 import torch
 
 import torchclf as tc
@@ -153,3 +154,17 @@ def test_a_loaded_estimator_keeps_its_hyperparameters_and_trains_on(tmp_path, mo
     assert loaded.n_iter_ == 1
     loaded.set_params(warm_start=True, max_iter=5).fit(train.X, train.y)
     assert loaded.n_iter_ == 6 and loaded.score(test.X, test.y) > 0.7
+
+
+@given(st.integers(0, 300), st.integers(1, 300), st.integers(0, 300),
+       *[st.one_of(st.none(), st.integers(1, 60)) for _ in range(4)], st.booleans())
+def test_next_event_is_the_first_epoch_the_engine_must_look_at(e, ahead, behind, sync, log,
+                                                                  ev, ckpt, val):
+    """The kernel runs every epoch up to the next event in one call: computing that epoch
+    by arithmetic must give the first epoch a scan would stop at."""
+    engine = Engine.__new__(Engine)
+    engine.val, engine.sync_every, engine.log_every = (object() if val else None), sync, log
+    engine.eval_every, engine.checkpoint_every = ev, ckpt
+    until, synced = e + ahead, max(0, e - behind)
+    scan = next(x for x in range(e, until) if engine._is_event(x, until, synced))
+    assert engine._next_event(e, until, synced) == scan

@@ -107,8 +107,7 @@ class Engine:
                     i = epoch - first
                     loss_buf[i], acc_buf[i] = backend.epoch(self._on_batch)
                 else:  # every epoch up to the next event in one call, then their hooks
-                    stop_at = next(e for e in range(epoch, until)
-                                   if self._is_event(e, until, synced)) + 1
+                    stop_at = self._next_event(epoch, until, synced) + 1
                     backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
                                 acc_buf[epoch - first:stop_at - first])
                     for e in range(epoch, stop_at - 1) if self.callbacks else ():
@@ -171,6 +170,20 @@ class Engine:
                 or (self.eval_every is not None and e % self.eval_every == 0)
                 or self._is_checkpoint(e + 1))
 
+    def _next_event(self, e: int, until: int, synced: int) -> int:
+        """The first epoch from ``e`` on that ``_is_event`` holds for, by arithmetic."""
+        if self.val is not None:
+            return e
+        candidates = [until - 1]
+        if self.sync_every is not None:
+            candidates.append(synced + self.sync_every - 1)
+        for every in (self.log_every, self.eval_every):
+            if every is not None:
+                candidates.append(-(-e // every) * every)  # the next multiple from e on
+        if self.checkpoint_every is not None:
+            candidates.append(-(-(e + 1) // self.checkpoint_every) * self.checkpoint_every - 1)
+        return max(e, min(candidates))
+
     def _sync(self, loss_buf: torch.Tensor, acc_buf: torch.Tensor, first: int, synced: int,
               epoch: int) -> dict:
         """Copy epochs ``synced..epoch`` to the history, check them for divergence and
@@ -179,15 +192,15 @@ class Engine:
         losses = loss_buf[synced - first:epoch + 1 - first].tolist()
         accs = acc_buf[synced - first:epoch + 1 - first].tolist()
         lr, seconds, history = self.lr, time.perf_counter() - self._start, self.history
-        for i, (loss, acc) in enumerate(zip(losses, accs)):
-            history["epoch"].append(synced + i)
-            history["loss"].append(loss)
-            history["accuracy"].append(acc)
-            history["lr"].append(lr)
-            history["seconds"].append(seconds)
-            for key in history:
-                if key not in ("epoch", "loss", "accuracy", "lr", "seconds"):
-                    history[key].append(math.nan)
+        n = len(losses)  # whole columns at once: a kernel chunk can be 1000s of epochs
+        history["epoch"].extend(range(synced, synced + n))
+        history["loss"].extend(losses)
+        history["accuracy"].extend(accs)
+        history["lr"].extend([lr] * n)
+        history["seconds"].extend([seconds] * n)
+        for key in history:
+            if key not in ("epoch", "loss", "accuracy", "lr", "seconds"):
+                history[key].extend([math.nan] * n)
         check_losses(losses, synced, lr)
         return {k: v[-1] for k, v in history.items()}
 
