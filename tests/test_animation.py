@@ -107,6 +107,18 @@ def test_cli_animate_refuses_what_it_cannot_record_before_writing(tmp_path):
         assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_animate_refuses_a_resumed_run_whose_first_epochs_are_gone(tmp_path):
+    from helpers import InterruptAt
+    from torchclf.engine.loop import TrainingInterrupted
+    with pytest.raises(TrainingInterrupted):
+        run_config(moons(20, **SMALL), [InterruptAt(5)], checkpoint_path=tmp_path / "c.pt")
+    proc = cli("train", "--resume", "c.pt", "--epochs", 20, "--animate", "--out", "run",
+               cwd=tmp_path)
+    assert proc.returncode == 2 and "drop --animate" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+
+
 def test_nothing_to_animate_is_a_clear_error(tmp_path):
     run = tc.run_config(moons(5, **SMALL))
     with pytest.raises(tc.UserError, match="no log points to animate.*--log-every"):
