@@ -84,6 +84,7 @@ def boundary_gif(result: Result, frames: list[Frame], max_frames: int | None = N
     ``max_frames``), titled with the epoch and both accuracies; ``result`` needs its data."""
     from PIL import Image
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
     from torchclf.plots import plot_boundary
     if result.train is None:
         raise UserError("this run has no train data to animate: load it with with_data=True")
@@ -92,7 +93,7 @@ def boundary_gif(result: Result, frames: list[Frame], max_frames: int | None = N
                         "(--log-every N) so the boundary is recorded")
     model = copy.deepcopy(result.model).to("cpu")
     predictor = dataclasses.replace(result.predictor, model=model)
-    images = []
+    images, layout = [], None
     for frame in thin(frames, max_frames):
         model.load_state_dict(frame.state)
         fig = plot_boundary(predictor.predict_proba, result.train, result.test,
@@ -100,7 +101,13 @@ def boundary_gif(result: Result, frames: list[Frame], max_frames: int | None = N
                             title=frame_title(result, frame, predictor.predict_proba))
         canvas = FigureCanvasAgg(fig)
         fig.set_dpi(dpi)
+        placed = fig.axes + [t for t in fig.get_children() if isinstance(t, Text)]
+        if layout is not None:  # same data box, same axes: lay out once, not per frame
+            fig.set_layout_engine("none")
+            for artist, position in zip(placed, layout):
+                artist.set_position(position)
         canvas.draw()
+        layout = [artist.get_position() for artist in placed]
         rgb = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
         images.append(rgb.convert("RGB").quantize(GIF_COLORS, dither=Image.Dither.NONE))
     durations = [FRAME_MS] * (len(images) - 1) + [LAST_FRAME_MS]
