@@ -21,6 +21,8 @@ def python_blocks():
 
 @pytest.mark.parametrize("code", list(python_blocks()))
 def test_example_runs(code, tmp_path):
+    env = {"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(ROOT / "src")}  # this checkout's code, not the installed one
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
+                          text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr

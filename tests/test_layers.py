@@ -22,7 +22,7 @@ LAYERS = [
     ("config", ["torchclf.config", "torchclf.recipes"]),
     ("engine", ["torchclf.engine"]),
     ("results", ["torchclf.run", "torchclf.metrics", "torchclf.grid"]),
-    ("storage and plots", ["torchclf.store", "torchclf.plots"]),
+    ("storage and plots", ["torchclf.store", "torchclf.plots", "torchclf.animation"]),
     ("workflows", ["torchclf.experiment", "torchclf.scale"]),
     ("front ends", ["torchclf.cli", "torchclf.web", "torchclf.estimator", "torchclf.api",
                     "torchclf.__main__"]),

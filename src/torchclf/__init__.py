@@ -14,6 +14,7 @@ from torchclf.version import __version__
 _EXPORTS = {
     "Callback": "torchclf.engine.callbacks",
     "EarlyStopping": "torchclf.engine.callbacks",
+    "BoundarySnapshots": "torchclf.animation",
     "Dataset": "torchclf.data.dataset",
     "Standardizer": "torchclf.data.dataset",
     "from_arrays": "torchclf.data.dataset",

@@ -12,8 +12,9 @@ import dataclasses
 import functools
 from pathlib import Path
 
-from torchclf import experiment, plots
+from torchclf import animation, experiment, plots
 from torchclf.engine.loop import fit as _train
+from torchclf.errors import UserError
 from torchclf.run import Result
 from torchclf.store import rundir
 
@@ -37,9 +38,45 @@ class Run(Result):
         """Figure with the confusion matrix of ``split`` ("train" or "test")."""
         return plots.confusion_figure(self, split)
 
+    def animate_boundary(self, path: str | Path = animation.GIF_NAME,
+                         recorded: list[animation.Frame] | None = None,
+                         max_frames: int | None = None) -> Path:
+        """Write a looping GIF of the Train | Test boundary at each log point; returns it.
+
+        Each frame is titled with its epoch and the train and test accuracy of its
+        weights; at most ``max_frames`` frames are kept, evenly spaced. Training keeps
+        only the final weights, so by default the run is trained again from its config
+        (same seed, same arithmetic) with a ``BoundarySnapshots`` callback; this works
+        for a loaded run too, and a UserError says so if the config does not rebuild
+        the run's weights. ``recorded`` takes the frames of a ``BoundarySnapshots``
+        passed to ``fit(callbacks=...)`` instead, with no second training.
+        """
+        from torchclf.atomic import atomic_write_bytes
+        source: Result = self
+        if recorded is None:
+            source, recorded = _retrain_with_frames(self)
+        return atomic_write_bytes(path, animation.boundary_gif(source, recorded, max_frames))
+
     def save(self, path: str | Path, plots: bool = True) -> Path:
         """Write the run directory atomically; reload it with ``load_run``."""
         return rundir.save_run(self, path, plots=plots)
+
+
+def _retrain_with_frames(run: Result) -> tuple[Result, list[animation.Frame]]:
+    """The run trained again from its config, recording a frame at each log point."""
+    from torchclf.config import from_dict
+    snapshots = animation.BoundarySnapshots()
+    try:
+        again = experiment.run_config(from_dict(run.config, "this run's config"), [snapshots])
+    except UserError as e:
+        raise UserError(f"cannot train this run again to animate it ({e}): train with "
+                        "callbacks=[BoundarySnapshots()] and pass its frames as recorded="
+                        ) from None
+    if not animation.same_weights(again.model.state_dict(), run.model.state_dict()):
+        raise UserError("training this run again from its config gave other weights (its "
+                        "data or model is not one the config rebuilds): train with "
+                        "callbacks=[BoundarySnapshots()] and pass its frames as recorded=")
+    return again, snapshots.frames
 
 
 @functools.wraps(_train)

@@ -155,6 +155,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="run directory (default: runs/NAME, never overwriting)")
     add_setting(g, OutputConfig, "runs_dir", applied=True)
     g.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
+    g.add_argument("--animate", action="store_true",
+                   help="also write boundary.gif: the Train | Test boundary at each log point")
+    add_setting(g, OutputConfig, "max_frames", metavar="N")
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
     add_progress_options(g)
 

@@ -164,6 +164,9 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     if not args.quiet:
         callbacks.append(LessonPrinter(out, bar))
     checkpoint = check_checkpoint_destination(target.parent / f"{target.name}.checkpoint.pt")
+    snapshots = _snapshots(args, resume)
+    if snapshots is not None:
+        callbacks.append(snapshots)
     try:
         run = run_config(config, callbacks, checkpoint_path=checkpoint,
                          checkpoint_every=getattr(args, "checkpoint_every", None),
@@ -173,17 +176,38 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
         return None, 128 + (stopper.received or signal.SIGINT)
     if run.stop_reason:
         print(run.stop_reason, file=out)
-    save_run(run, target, plots=not args.no_plots)
+    save_run(run, target, plots=not args.no_plots, files=_animation(run, snapshots, args))
     checkpoint.unlink(missing_ok=True)
     print(metrics_table(run.metrics), file=out)
     print(f"saved run to {target}", file=out)
     return run, target
 
 
+def _snapshots(args: argparse.Namespace, resume):
+    """A BoundarySnapshots callback when --animate asks for boundary.gif, else None."""
+    if not args.animate:
+        return None
+    if resume is not None:
+        raise UserError("--animate records every log point from the first epoch, which a "
+                        "resumed run has not: drop --animate, or train the run again")
+    from torchclf.animation import BoundarySnapshots
+    return BoundarySnapshots()
+
+
+def _animation(run, snapshots, args: argparse.Namespace) -> dict[str, bytes]:
+    if snapshots is None:
+        return {}
+    from torchclf.animation import GIF_NAME, boundary_gif
+    return {GIF_NAME: boundary_gif(run, snapshots.frames, args.max_frames)}
+
+
 def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     config = _config_from_args(args)
     if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         check_device(config)
+        if args.animate:
+            raise UserError("--animate records the boundary in one process: drop --nproc "
+                            "(or torchrun) to animate, or drop --animate")
         from torchclf.cli.distributed import train_distributed
         return train_distributed(config, args, out, err)
     run, result = _train_and_save(config, args, out, err)

@@ -256,6 +256,8 @@ class OutputConfig:
                         "used when started by torchrun", 1024)
     resolution: int = _count(200, "grid points per side of the decision-boundary plot", 4000,
                              lo=2)
+    max_frames: int = _count(100, "most frames in boundary.gif; log points beyond are thinned "
+                         "evenly", 1000, lo=2)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Mapping
 
 from torchclf import config as cfg
 from torchclf.errors import UserError
@@ -23,11 +24,14 @@ CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"
 PLOTS = ("boundary.png", "curves.png", "confusion.png")
 
 
-def save_run(run: Result, path: str | Path, plots: bool = True) -> Path:
+def save_run(run: Result, path: str | Path, plots: bool = True,
+             files: Mapping[str, bytes] | None = None) -> Path:
     """Write config, model files, history, metrics (and plots) to ``path`` atomically.
 
-    ``path`` must be new, empty, or a run folder torchclf wrote (``owned``): anything
-    else is refused before a byte is written.
+    ``files`` are more of the run's files already rendered (name -> bytes, such as
+    ``boundary.gif``), written in the same atomic step. ``path`` must be new, empty, or
+    a run folder torchclf wrote (``owned``): anything else is refused before a byte is
+    written.
     """
     import tomli_w
 
@@ -39,6 +43,8 @@ def save_run(run: Result, path: str | Path, plots: bool = True) -> Path:
                                    encoding="utf-8")
         if plots:
             _write_plots(run, tmp)
+        for name, data in (files or {}).items():
+            (tmp / name).write_bytes(data)
 
     return write_folder(path, "run", fill)
 
