@@ -186,3 +186,15 @@ def test_a_lesson_format_prints_only_the_lessons_epochs():
     out = io.StringIO()
     run_config(config, [LessonPrinter(out, train=config.train)])
     assert [epoch(line) for line in out.getvalue().splitlines()] == [0, 100, 200]
+
+
+def test_docs_lesson_md_is_what_make_lesson_writes():
+    """docs/lesson.md (the lesson beside torchclf) is regenerated, not hand-edited:
+    PYTHONPATH=src python docs/make_lesson.py."""
+    import importlib.util
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "docs" / "make_lesson.py"
+    spec = importlib.util.spec_from_file_location("make_lesson", script)
+    make_lesson = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_lesson)
+    assert make_lesson.OUT.read_text(encoding="utf-8") == make_lesson.render()
