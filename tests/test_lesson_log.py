@@ -17,10 +17,12 @@ The moons exercise's log is not reproducible: its model is built before the seed
 NaiveNet lesson sets no seed for its data or weights.
 """
 
+import importlib.util
 import io
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,31 +32,18 @@ from torchclf import recipes
 from torchclf.cli.console import LessonPrinter, lesson_line
 from torchclf.experiment import build_model, run_config, split_data
 
-BLOBS = """\
-Epoch: 0 | Loss: 1.0432, Acc: 65.50% | Test loss: 0.5786, Test acc: 95.50%
-Epoch: 10 | Loss: 0.1440, Acc: 99.12% | Test loss: 0.1304, Test acc: 99.00%
-Epoch: 20 | Loss: 0.0806, Acc: 99.12% | Test loss: 0.0722, Test acc: 99.50%
-Epoch: 30 | Loss: 0.0592, Acc: 99.12% | Test loss: 0.0513, Test acc: 99.50%
-Epoch: 40 | Loss: 0.0489, Acc: 99.00% | Test loss: 0.0410, Test acc: 99.50%
-Epoch: 50 | Loss: 0.0429, Acc: 99.00% | Test loss: 0.0349, Test acc: 99.50%
-Epoch: 60 | Loss: 0.0391, Acc: 99.00% | Test loss: 0.0308, Test acc: 99.50%
-Epoch: 70 | Loss: 0.0364, Acc: 99.00% | Test loss: 0.0280, Test acc: 99.50%
-Epoch: 80 | Loss: 0.0345, Acc: 99.00% | Test loss: 0.0259, Test acc: 99.50%
-Epoch: 90 | Loss: 0.0330, Acc: 99.12% | Test loss: 0.0242, Test acc: 99.50%
-""".splitlines()
+def _make_lesson():
+    """docs/make_lesson.py, which holds the lesson's printed logs (docs/lesson.toml)."""
+    script = Path(__file__).resolve().parents[1] / "docs" / "make_lesson.py"
+    spec = importlib.util.spec_from_file_location("make_lesson", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-SPIRALS = """\
-Epoch: 0 | Loss: 1.1024 | Acc: 0.32 | Test loss: 1.0750 | Test acc: 0.42
-Epoch: 100 | Loss: 0.0348 | Acc: 0.99 | Test loss: 0.0142 | Test acc: 1.00
-Epoch: 200 | Loss: 0.0222 | Acc: 0.99 | Test loss: 0.0038 | Test acc: 1.00
-Epoch: 300 | Loss: 0.0191 | Acc: 0.99 | Test loss: 0.0009 | Test acc: 1.00
-Epoch: 400 | Loss: 0.0183 | Acc: 0.99 | Test loss: 0.0004 | Test acc: 1.00
-Epoch: 500 | Loss: 0.0161 | Acc: 0.99 | Test loss: 0.0005 | Test acc: 1.00
-Epoch: 600 | Loss: 0.0160 | Acc: 0.99 | Test loss: 0.0003 | Test acc: 1.00
-Epoch: 700 | Loss: 0.0155 | Acc: 0.99 | Test loss: 0.0003 | Test acc: 1.00
-Epoch: 800 | Loss: 0.0152 | Acc: 0.99 | Test loss: 0.0003 | Test acc: 1.00
-Epoch: 900 | Loss: 0.0150 | Acc: 0.99 | Test loss: 0.0002 | Test acc: 1.00
-""".splitlines()
+
+make_lesson = _make_lesson()
+BLOBS = make_lesson.lesson_log("blobs")
+SPIRALS = make_lesson.lesson_log("spirals")
 
 # Measured on the CPU (the lesson's own loop prints the same): the spirals lines equal to
 # the lesson's, and the largest gap in a printed number elsewhere (epoch 500's loss,
@@ -65,12 +54,7 @@ SPIRALS_TOLERANCE = 0.0006 + 0.00005
 NUMBER = re.compile(r"\d+\.\d+")
 
 
-def printed(name: str) -> list[str]:
-    """The lines ``torchclf recipes run NAME`` prints while training."""
-    config = recipes.load(name)
-    out = io.StringIO()
-    run_config(config, [LessonPrinter(out, train=config.train)])
-    return out.getvalue().splitlines()
+printed = make_lesson.torchclf_lines  # what ``torchclf recipes run NAME`` prints
 
 
 def epoch(line: str) -> int:
@@ -191,10 +175,11 @@ def test_a_lesson_format_prints_only_the_lessons_epochs():
 def test_docs_lesson_md_is_what_make_lesson_writes():
     """docs/lesson.md (the lesson beside torchclf) is regenerated, not hand-edited:
     PYTHONPATH=src python docs/make_lesson.py."""
-    import importlib.util
-    from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "docs" / "make_lesson.py"
-    spec = importlib.util.spec_from_file_location("make_lesson", script)
-    make_lesson = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_lesson)
     assert make_lesson.OUT.read_text(encoding="utf-8") == make_lesson.render()
+
+
+def test_the_lessons_logs_are_the_seeds_ten_lines():
+    assert len(BLOBS) == len(SPIRALS) == 10
+    assert SPIRALS[0] == "Epoch: 0 | Loss: 1.1024 | Acc: 0.32 | Test loss: 1.0750 | Test acc: 0.42"
+    assert BLOBS[-1] == ("Epoch: 90 | Loss: 0.0330, Acc: 99.12% | Test loss: 0.0242, "
+                         "Test acc: 99.50%")
