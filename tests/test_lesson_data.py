@@ -106,7 +106,8 @@ def lesson_circles():
 LESSON = {  # recipe -> the lesson's data, as its notebook makes it
     "moons": lambda: make_moons(n_samples=1000, noise=0.03, random_state=42),
     "moons-naive": lambda: make_moons(256, noise=0.1, random_state=42),  # the lesson: no seed
-    "circles-linear": lesson_circles, "circles-relu": lesson_circles,
+    "circles-linear": lesson_circles, "circles-linear-3layer": lesson_circles,
+    "circles-relu": lesson_circles,
     "circles-tanh": lesson_circles,
     "blobs": lambda: make_blobs(n_samples=1000, n_features=2, centers=4, cluster_std=1.5,
                                 random_state=42),

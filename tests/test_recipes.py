@@ -7,8 +7,8 @@ from torchclf.experiment import run_config
 
 
 def test_recipes_are_listed():
-    assert {"circles-linear", "circles-relu", "moons", "spirals", "blobs",
-            "moons-naive"} <= set(recipes.names())
+    assert {"circles-linear", "circles-linear-3layer", "circles-relu", "moons", "spirals",
+            "blobs", "moons-naive"} <= set(recipes.names())
 
 
 @pytest.mark.parametrize("name", recipes.names())

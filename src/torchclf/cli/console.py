@@ -13,26 +13,66 @@ from torchclf.engine.callbacks import Callback, TrainState
 
 
 def _pct(x: float) -> str:
-    return "   n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:6.2f}%"
+    return "   n/a" if _nan(x) else f"{100 * x:6.2f}%"
 
 
-def lesson_line(row: dict) -> str:
-    """``Epoch: 100 | Loss: 0.2867 | Acc: 86.00% | Test loss: 0.2984 | Test acc: 87.00%``."""
+def _nan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _torchclf_line(row: dict) -> str:
     line = f"Epoch: {row['epoch']:>5} | Loss: {row['loss']:.4f} | Acc: {_pct(row['accuracy'])}"
-    test_loss = row.get("test_loss", math.nan)
-    if not math.isnan(test_loss):
-        line += f" | Test loss: {test_loss:.4f} | Test acc: {_pct(row['test_accuracy'])}"
+    if not _nan(row.get("test_loss")):
+        line += f" | Test loss: {row['test_loss']:.4f} | Test acc: {_pct(row['test_accuracy'])}"
     return line
 
 
-class LessonPrinter(Callback):
-    """Prints the lesson's line at every log point."""
+def _fraction_line(row: dict) -> str:
+    line = f"Epoch: {row['epoch']} | Loss: {row['loss']:.4f} | Acc: {row['accuracy']:.2f}"
+    if not _nan(row.get("test_loss")):
+        line += f" | Test loss: {row['test_loss']:.4f} | Test acc: {row['test_accuracy']:.2f}"
+    return line
 
-    def __init__(self, out: IO[str], bar: "ProgressBar | None" = None) -> None:
+
+def _percent_line(row: dict) -> str:
+    line = f"Epoch: {row['epoch']} | Loss: {row['loss']:.4f}, Acc: {100 * row['accuracy']:.2f}%"
+    if not _nan(row.get("test_loss")):
+        line += (f" | Test loss: {row['test_loss']:.4f}, "
+                 f"Test acc: {100 * row['test_accuracy']:.2f}%")
+    return line
+
+
+def _naive_line(row: dict) -> str:
+    return f"Epoch {row['epoch']} loss is {row['loss']}"
+
+
+# LOG_FORMATS of config/schema.py, each as the lesson that uses it prints it.
+LINES = {"torchclf": _torchclf_line,      # Epoch:   100 | Loss: 0.2867 | Acc:  86.00% | ...
+         "fraction": _fraction_line,      # the exercises: Epoch: 0 | Loss: 1.1024 | Acc: 0.32
+         "percent": _percent_line,        # the blobs chapter: Loss: 1.0432, Acc: 65.50%
+         "naive": _naive_line}            # Neuromatch's NaiveNet: Epoch 0 loss is 0.7602...
+
+
+def lesson_line(row: dict, log_format: str = "torchclf") -> str:
+    """One logged row as ``log_format`` prints it (see ``LINES``)."""
+    return LINES[log_format](row)
+
+
+class LessonPrinter(Callback):
+    """Prints the lesson's line at every log point. A lesson's own format prints only
+    the multiples of ``log_every``, as the lesson's ``if epoch % 100 == 0`` does;
+    torchclf's adds the last epoch."""
+
+    def __init__(self, out: IO[str], bar: "ProgressBar | None" = None,
+                 train=None) -> None:
         self.out, self.bar = out, bar
+        self.log_format = train.log_format if train is not None else "torchclf"
+        self.every = train.log_every if train is not None else None
 
     def on_log(self, state: TrainState, row: dict) -> None:
-        line = lesson_line(row)
+        if self.log_format != "torchclf" and row["epoch"] % self.every:
+            return
+        line = lesson_line(row, self.log_format)
         if self.bar is not None and self.bar.tqdm is not None:
             self.bar.tqdm.write(line, file=self.out)
         else:

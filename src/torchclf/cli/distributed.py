@@ -32,7 +32,7 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
         distributed.check_data(config)  # a bad file: one line here, no rank started
         return _launch(args, err)
     main = distributed.is_main_rank()
-    printer = [LessonPrinter(out)] if main and not args.quiet else []
+    printer = [LessonPrinter(out, train=config.train)] if main and not args.quiet else []
     result = distributed.train_rank(config, printer)
     if result is None:
         return 0

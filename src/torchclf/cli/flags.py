@@ -18,7 +18,7 @@ from torchclf.spec import Spec, default_of, spec_of
 
 MODEL_FLAGS = ("hidden", "activation", "dropout", "task")
 TRAIN_FLAGS = ("optimizer", "lr", "momentum", "weight_decay", "epochs", "batch_size", "seed",
-               "log_every", "early_stopping", "device", "engine")
+               "log_every", "log_format", "early_stopping", "device", "engine")
 
 
 class LazyHelp(str):

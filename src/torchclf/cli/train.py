@@ -70,8 +70,9 @@ def _config_from_args(args: argparse.Namespace):
 # checkpoint was trained with (data, model, optimizer, seed, device, even --log-every,
 # whose log points are in the history) would make the saved config.toml describe another
 # run than the one saved, so a flag changing it is refused. Output flags (--out,
-# --runs-dir, --no-plots, --quiet, --checkpoint-every) apply as usual.
-RESUMABLE = ("epochs",)
+# --runs-dir, --no-plots, --quiet, --checkpoint-every) apply as usual, and so does
+# --log-format: how the logged lines look changes no number.
+RESUMABLE = ("epochs", "log_format")
 
 
 def _resumed_config(args: argparse.Namespace):
@@ -162,7 +163,7 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     stopper = StopOnSignal()
     callbacks = [stopper] + ([bar] if bar is not None else [])
     if not args.quiet:
-        callbacks.append(LessonPrinter(out, bar))
+        callbacks.append(LessonPrinter(out, bar, config.train))
     checkpoint = check_checkpoint_destination(target.parent / f"{target.name}.checkpoint.pt")
     snapshots = _snapshots(args, resume)
     if snapshots is not None:

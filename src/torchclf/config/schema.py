@@ -55,6 +55,11 @@ FIT_ENGINES = ("auto", "autograd", "fast")
 # How the rows are split: stratified (ours, the default) or as the lesson does.
 SPLITS = ("stratified", "lesson")
 BATCH_ENGINES = ("auto", "stacked", "kernel")
+# How a logged line looks (cli/console.py writes them): torchclf's aligned columns, or a
+# lesson's own print: Acc 0.86 (the exercises), Acc 86.00% with commas (the blobs chapter),
+# ``Epoch 0 loss is 0.76...`` (Neuromatch's NaiveNet). The lessons print only the epochs
+# that are multiples of log_every.
+LOG_FORMATS = ("torchclf", "fraction", "percent", "naive")
 
 
 def _engines():
@@ -67,6 +72,10 @@ def _fit_engines():
 
 def _splits():
     return SPLITS
+
+
+def _log_formats():
+    return LOG_FORMATS
 
 
 def split_name(stratify: bool) -> str:
@@ -155,6 +164,10 @@ class TrainConfig:
                                     MAX_ROWS)
     seed: int = seed_setting("seeds weights, shuffling and dropout")
     log_every: int = _count(100, "epochs between logged lines", MAX_EPOCHS)
+    log_format: str = setting("torchclf", "how a logged line looks: torchclf (aligned, "
+                              "plus the last epoch), or a lesson's print: fraction "
+                              "(Acc: 0.86), percent (Loss: 1.0432, Acc: 65.50%), naive "
+                              "(Epoch 0 loss is 0.76...)", choices=_log_formats)
     eval_every: int | None = _count(None, "epochs between test evaluations; "
                                     "unset: about 100 over the run", MAX_EPOCHS)
     early_stopping: int | None = _count(None, "stop when the validation loss stalls this "
