@@ -31,6 +31,8 @@ def main() -> None:
         save_figure(run.plot_boundary(), OUT / boundary)
         if curves:
             save_figure(run.plot_curves(), OUT / curves)
+    moons = tc.run_config(recipes.load("moons").replace("train", log_every=20))
+    moons.animate_boundary(OUT / "moons-boundary.gif")  # 51 frames, the tutorial's GIF
     x = torch.linspace(-5, 5, 401)
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
