@@ -85,6 +85,7 @@ def test_upload_a_csv(client):
     ({"points": 10**6}, "too many points"), ({"hidden": [8] * 9}, "too many layers"),
     ({"hidden": [500]}, "neurons"), ({"epochs": 10**9}, "epochs"),
     ({"dataset": "moonz"}, "did you mean 'moons'"), ({"activation": "rellu"}, "did you mean"),
+    ({"dataset": "wine"}, "the playground draws 2-D boundaries"),
     ({"lr": -1}, "learning rate"), ({"colour": 1}, "unknown setting"),
 ])
 def test_limits_give_a_clear_message(client, settings, needle):

@@ -18,13 +18,17 @@ FILE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".gz")
 
 
 def is_file_source(source: str) -> bool:
-    """A path (has a separator or a table suffix) rather than a built-in name."""
+    """A path (has a separator or a table suffix) rather than a built-in name.
+
+    A built-in name wins over a file of that name in the working directory: ``wine``
+    is the bundled table, ``./wine`` the file.
+    """
     return ("/" in source or "\\" in source or Path(source).suffix.lower() in FILE_SUFFIXES
-            or Path(source).exists() and source not in synthetic.GENERATORS)
+            or Path(source).exists() and not synthetic.is_builtin(source))
 
 
 def load_data(data: DataConfig) -> Dataset:
-    """The full dataset named by ``data.source``: a built-in generator or a table file."""
+    """The full dataset named by ``data.source``: a generator, a bundled table or a file."""
     if is_file_source(data.source):
         if data.params:
             raise UserError("dataset parameters apply to built-in datasets only, "
@@ -33,7 +37,7 @@ def load_data(data: DataConfig) -> Dataset:
         return load_table(data.source, target=data.target)
     if data.target is not None:
         raise UserError(f"--target applies to CSV/Parquet files; {data.source!r} is built in")
-    return synthetic.make(data.source, **data.params)
+    return synthetic.load(data.source, **data.params)
 
 
 def split_data(config: RunConfig) -> tuple[Dataset, Dataset]:

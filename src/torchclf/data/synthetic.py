@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from torchclf.data import bundled
 from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.spec import DEFAULT_SEED, RANDOM_STATE, Spec
@@ -183,12 +184,28 @@ def parameters(name: str) -> dict[str, object]:
 
 
 def get(name: str) -> Callable[..., Dataset]:
-    """The generator called ``name``, or a UserError suggesting the closest one."""
+    """The generator called ``name``, or a UserError suggesting the closest dataset."""
     try:
         return GENERATORS[name]
     except KeyError:
         from torchclf.registry import unknown_name
-        raise unknown_name("dataset", name, GENERATORS) from None
+        if name in bundled.TABLES:
+            raise UserError(f"{name} is a bundled table, not a generator: "
+                            f"use torchclf.datasets.load({name!r})") from None
+        raise unknown_name("dataset", name, [*GENERATORS, *bundled.TABLES]) from None
+
+
+def is_builtin(name: str) -> bool:
+    """A generator's or a bundled table's name (these win over a file of that name)."""
+    return name in GENERATORS or name in bundled.TABLES
+
+
+def load(name: str, **params: object) -> Dataset:
+    """Any built-in dataset by name: a generator made with ``params``, else a table
+    shipped with scikit-learn (``iris``, ``wine``, ``breast_cancer``, ``digits``)."""
+    if name in bundled.TABLES:
+        return bundled.load(name, **params)
+    return make(name, **params)
 
 
 def make(name: str, **params: object) -> Dataset:

@@ -19,7 +19,7 @@ import torch
 from torchclf import task as tasks
 from torchclf.config import (DataConfig, ModelConfig, RunConfig, SettingError, TrainConfig,
                              profiles)
-from torchclf.data import synthetic
+from torchclf.data import bundled, synthetic
 from torchclf.data.dataset import Dataset, Standardizer, from_arrays
 from torchclf.errors import UserError
 from torchclf.grid import decision_grid
@@ -91,6 +91,10 @@ class Settings:
 
     def check(self) -> None:
         """The playground's tighter resource limits, then the schema's bounds."""
+        if self.dataset in bundled.TABLES:
+            raise UserError(f"{self.dataset} is a table of {bundled.TABLES[self.dataset].features}"
+                            " features; the playground draws 2-D boundaries, so it takes the "
+                            f"2-D generators: train it with torchclf train {self.dataset}")
         if self.dataset not in synthetic.GENERATORS and self.dataset != "custom":
             from torchclf.registry import unknown_name
             raise unknown_name("dataset", self.dataset, [*synthetic.GENERATORS, "custom"])
