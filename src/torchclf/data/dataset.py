@@ -210,8 +210,7 @@ def from_arrays(X: Sequence, y: Sequence, feature_names: Sequence[str] | None = 
     classes, codes = np.unique(y, return_inverse=True)
     names = tuple(feature_names) if feature_names is not None else tuple(
         f"x{i}" for i in range(X.shape[1]))
-    return Dataset(X, codes.reshape(-1), tuple(c.item() if hasattr(c, "item") else c
-                                                 for c in classes), names, name)
+    return Dataset(X, codes.reshape(-1), tuple(map(plain_label, classes)), names, name)
 
 
 def check_labels(y: Sequence, what: str = "labels") -> np.ndarray:
@@ -251,3 +250,8 @@ def _kind(value: object) -> str:
     if isinstance(value, (str, bytes)):
         return "text"
     return "a number" if isinstance(value, numbers.Number) else type(value).__name__
+
+
+def plain_label(value: object) -> object:
+    """NumPy scalars -> Python scalars, so labels print, compare and go to JSON exactly."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from torchclf.data.dataset import Dataset
+from torchclf.data.dataset import Dataset, plain_label
 from torchclf.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -22,7 +22,7 @@ LIST_NAMES = 12  # column names listed in an error before "… (N in all)"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _kind(path: Path) -> str:
+def file_kind(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".bz2", ".zip", ".xz"):
         suffixes = suffixes[:-1]
@@ -72,10 +72,10 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
     """
     import pandas as pd
     path = Path(path)
-    kind = _kind(path)
+    kind = file_kind(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    sep = "\t" if kind == "tsv" else ","
+    sep = separator(kind)
     frame = None
     if float_features and kind != "parquet":
         try:
@@ -135,21 +135,21 @@ def load_table(path: str | Path, target: str | None = None,
     if target is None:
         target = columns[-1]
     elif target not in columns:
-        raise UserError(_missing(target, columns, path, "target column"))
+        raise UserError(missing_column(target, columns, path, "target column"))
     if features is None:
         features = [c for c in columns if c != target]
     else:
         for f in features:
             if f not in columns:
-                raise UserError(_missing(f, columns, path, "feature column"))
+                raise UserError(missing_column(f, columns, path, "feature column"))
     if not features:
         raise UserError(f"{path} has no feature columns besides the target {target!r}")
-    X = _numeric(frame, features, path)
+    X = numeric_features(frame, features, path)
     classes, codes = label_codes(frame[target], target, path)
     if len(frame) < len(classes):
         raise UserError(f"{path} has {len(frame)} rows but {len(classes)} classes: "
                         "need at least one row per class")
-    return Dataset(X, codes, tuple(_plain(c) for c in classes), tuple(features),
+    return Dataset(X, codes, tuple(plain_label(c) for c in classes), tuple(features),
                    name or path.name.split(".")[0],
                    {"source": str(path), "target": target})
 
@@ -177,7 +177,7 @@ def label_codes(labels, target: str, path: Path) -> tuple[np.ndarray, np.ndarray
                         "labels: make every label the same type") from None
     if len(classes) < 2:
         raise UserError(f"{path}: target column {target!r} has only one class "
-                        f"({quote(_plain(classes[0]))}); classification needs at least 2 "
+                        f"({quote(plain_label(classes[0]))}); classification needs at least 2 "
                         "classes")
     return classes, codes.reshape(-1)
 
@@ -191,10 +191,15 @@ def read_features(path: str | Path, feature_names: tuple[str, ...]):
     if absent:
         raise UserError(f"{path} lacks the model's feature column(s) {names(absent)}; "
                         f"it has {names(frame.columns)}")
-    return _numeric(frame, list(feature_names), path), frame
+    return numeric_features(frame, list(feature_names), path), frame
 
 
-def _numeric(frame, features: list[str], path: Path, first_row: int | None = None):
+def separator(kind: str) -> str:
+    """The column separator of a text table of ``file_kind`` ``kind``."""
+    return "\t" if kind == "tsv" else ","
+
+
+def numeric_features(frame, features: list[str], path: Path, first_row: int | None = None):
     """The feature columns as a float32 array. A frame holding only some of the file's
     rows (a rank's slice) gives ``first_row``, its first row's index in the file, so
     errors name the file's row."""
@@ -243,11 +248,7 @@ def _column(series, col: str, path: Path, first_row: int | None) -> np.ndarray:
     return values
 
 
-def _missing(name: str, columns: list[str], path: Path, what: str) -> str:
+def missing_column(name: str, columns: list[str], path: Path, what: str) -> str:
     close = difflib.get_close_matches(name, columns, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{what} {name!r} not found in {path.name}: {hint}columns are {names(columns)}"
-
-
-def _plain(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value

@@ -39,7 +39,7 @@ import torch.distributed as dist
 import torch.distributed.nn.functional  # noqa: F401
 
 from torchclf import task as tasks
-from torchclf.data.dataset import Dataset, Standardizer, split_indices
+from torchclf.data.dataset import Dataset, Standardizer, plain_label, split_indices
 from torchclf.engine.backends import AutogradBackend, batch_size_for
 from torchclf.engine.callbacks import Callback
 from torchclf.engine.engine import Engine
@@ -108,10 +108,10 @@ def _labels_and_slice(config, rank: int, world: int):
         return ds.y, ds.classes, ds.feature_names, ds.X[lo:hi], lo, hi, ds.name
     from torchclf.data import tabular
     path = Path(source)
-    kind = tabular._kind(path)
+    kind = tabular.file_kind(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    sep = "\t" if kind == "tsv" else ","
+    sep = tabular.separator(kind)
     labels, columns = _read_column(path, config.data.target, kind, sep)
     target = config.data.target or columns[-1]
     classes, codes = tabular.label_codes(labels, target, path)
@@ -119,8 +119,8 @@ def _labels_and_slice(config, rank: int, world: int):
     lo, hi = _bounds(len(codes), rank, world)
     frame = _read_parquet_rows(path, lo, hi) if kind == "parquet" else \
         _read_csv_rows(path, lo, hi, sep)
-    X = tabular._numeric(frame, features, path, first_row=lo)
-    return codes, tuple(tabular._plain(c) for c in classes), tuple(features), X, lo, hi, \
+    X = tabular.numeric_features(frame, features, path, first_row=lo)
+    return codes, tuple(plain_label(c) for c in classes), tuple(features), X, lo, hi, \
         path.name.split(".")[0]
 
 
@@ -170,7 +170,7 @@ def _read_column(path: Path, target: str | None, kind: str, sep: str):
         columns = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
     target = target or columns[-1]
     if target not in columns:
-        raise UserError(tabular._missing(target, columns, path, "target column"))
+        raise UserError(tabular.missing_column(target, columns, path, "target column"))
     if kind == "parquet":
         return pq.read_table(path, columns=[target]).column(0).to_pandas(), columns
     return pd.read_csv(path, sep=sep, usecols=[target])[target], columns

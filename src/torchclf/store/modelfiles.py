@@ -10,10 +10,9 @@ import json
 import platform
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from torchclf.data.dataset import Standardizer
+from torchclf.data.dataset import Standardizer, plain_label
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Predictor
@@ -33,7 +32,7 @@ def describe(predictor: Predictor) -> dict:
         "format_version": FORMAT_VERSION,
         "architecture": model.describe(),
         "task": predictor.task,
-        "classes": [_plain(c) for c in predictor.classes],
+        "classes": [plain_label(c) for c in predictor.classes],
         "feature_names": list(predictor.feature_names),
         "scaler": predictor.scaler.to_dict() if predictor.scaler is not None else None,
         "versions": {"torchclf": __version__, "torch": torch.__version__,
@@ -122,8 +121,3 @@ def _read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise UserError(f"{path} is not a torchclf model description")
     return data
-
-
-def _plain(value: object) -> object:
-    """NumPy scalars -> Python scalars, so JSON keeps str/int/bool labels exactly."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -281,8 +281,8 @@ def from_csv_text(text: str) -> Dataset:
     if frame.shape[1] != 3:
         raise UserError(f"the CSV needs exactly 3 columns (x1, x2, label), got {frame.shape[1]}")
     LIMITS.check_points(len(frame))
-    from torchclf.data.tabular import _numeric
-    X = _numeric(frame, list(frame.columns[:2]), "upload")
+    from torchclf.data.tabular import numeric_features
+    X = numeric_features(frame, list(frame.columns[:2]), "upload")
     labels = frame.iloc[:, 2]
     if labels.isna().any():
         raise UserError("the CSV has rows without a label")
