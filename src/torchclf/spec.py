@@ -47,7 +47,8 @@ class Spec:
     """Type, bounds (``lo``/``hi``, open or closed), choices and help of one setting.
 
     For a tuple setting the bounds apply to each item and ``max_items`` to its length.
-    ``choices`` is a function so registries (which import torch) load only when checked.
+    ``choices`` is a tuple, or a function so registries (which import torch) load only
+    when checked.
     """
 
     kind: type
@@ -56,7 +57,7 @@ class Spec:
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
-    choices: Callable[[], Iterable[str]] | None = None
+    choices: Callable[[], Iterable[str]] | tuple[str, ...] | None = None
     optional: bool = False
     max_items: int | None = None
     hi_text: str | None = None  # how to show ``hi`` when the number itself is unreadable
@@ -79,7 +80,9 @@ class Spec:
             (" (or unset)" if self.optional else "")
 
     def names(self) -> list[str]:
-        return [str(c) for c in self.choices()] if self.choices is not None else []
+        if self.choices is None:
+            return []
+        return [str(c) for c in (self.choices() if callable(self.choices) else self.choices)]
 
     def check(self, name: str, value: Any) -> Any:
         """The value in its canonical type, or a SettingError naming ``name``."""

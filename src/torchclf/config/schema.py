@@ -50,32 +50,16 @@ def _devices():
     return DEVICES
 
 
-# The engines a run or a batch of models can ask for (the engine layer reads these).
+# The engines a run or a batch of models can ask for.
 FIT_ENGINES = ("auto", "autograd", "fast")
+BATCH_ENGINES = ("auto", "stacked", "kernel")
 # How the rows are split: stratified (ours, the default) or as the lesson does.
 SPLITS = ("stratified", "lesson")
-BATCH_ENGINES = ("auto", "stacked", "kernel")
 # How a logged line looks (cli/console.py writes them): torchclf's aligned columns, or a
 # lesson's own print: Acc 0.86 (the exercises), Acc 86.00% with commas (the blobs chapter),
 # ``Epoch 0 loss is 0.76...`` (Neuromatch's NaiveNet). The lessons print only the epochs
 # that are multiples of log_every.
 LOG_FORMATS = ("torchclf", "fraction", "percent", "naive")
-
-
-def _engines():
-    return BATCH_ENGINES
-
-
-def _fit_engines():
-    return FIT_ENGINES
-
-
-def _splits():
-    return SPLITS
-
-
-def _log_formats():
-    return LOG_FORMATS
 
 
 def split_name(stratify: bool) -> str:
@@ -118,7 +102,7 @@ class DataConfig:
     split: str = setting("stratified", "stratified keeps each class's share on both sides; "
                          "lesson is scikit-learn's train_test_split(test_size=test_size, "
                          "random_state=split_seed), unstratified, as the lesson splits",
-                         choices=_splits)
+                         choices=SPLITS)
     standardize: bool = setting(True, "scale features by the training rows' mean and std")
 
     def __post_init__(self) -> None:
@@ -167,7 +151,7 @@ class TrainConfig:
     log_format: str = setting("torchclf", "how a logged line looks: torchclf (aligned, "
                               "plus the last epoch), or a lesson's print: fraction "
                               "(Acc: 0.86), percent (Loss: 1.0432, Acc: 65.50%), naive "
-                              "(Epoch 0 loss is 0.76...)", choices=_log_formats)
+                              "(Epoch 0 loss is 0.76...)", choices=LOG_FORMATS)
     eval_every: int | None = _count(None, "epochs between test evaluations; "
                                     "unset: about 100 over the run", MAX_EPOCHS)
     early_stopping: int | None = _count(None, "stop when the validation loss stalls this "
@@ -177,7 +161,7 @@ class TrainConfig:
     engine: str = setting("auto", "how epochs are computed: auto takes the compiled kernel "
                           "where it prints autograd's numbers (full-batch SGD MLPs on the "
                           "CPU), fast insists on it; a saved run records which one ran",
-                          choices=_fit_engines)
+                          choices=FIT_ENGINES)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -282,7 +266,7 @@ class SearchConfig:
 
     seeds: int = _count(5, "seeds per sweep configuration", 10_000)
     engine: str = setting("auto", "how a sweep trains its models at once; kernel needs "
-                          "the CPU, stacked batches them as matrices", choices=_engines)
+                          "the CPU, stacked batches them as matrices", choices=BATCH_ENGINES)
     trials: int = _count(20, "trials for this tune worker", 1_000_000)
     timeout: float | None = setting(None, "stop this tune worker after this many seconds",
                                     kind=float, lo=0, lo_open=True, optional=True)

@@ -13,10 +13,9 @@ from typing import Callable, Iterator
 import torch
 
 from torchclf import task as tasks
-from torchclf.config.schema import FIT_ENGINES, TrainConfig
+from torchclf.config.schema import TrainConfig
 from torchclf.spec import spec_of
 from torchclf.errors import UserError
-from torchclf.registry import unknown_name
 from torchclf.engine import fast
 from torchclf.optimizers import entry_for
 
@@ -127,8 +126,7 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
     "auto" takes the kernel where it prints autograd's numbers (the optimizer entry's
     ``kernel_in_auto``), "autograd" never uses it, "fast" insists on it.
     """
-    if engine not in FIT_ENGINES:
-        raise unknown_name("engine", engine, FIT_ENGINES)
+    engine = spec_of(TrainConfig, "engine").check("engine", engine)
     full_batch = batch_size >= X.shape[0]
     entry = entry_for(opt)
     if engine == "auto" and entry is not None and not entry.kernel_in_auto:

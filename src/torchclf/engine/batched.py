@@ -26,7 +26,7 @@ import torch
 from torchclf import task as tasks
 from torchclf.activations import ACTIVATIONS
 from torchclf.config import profiles
-from torchclf.config.schema import BATCH_ENGINES, TrainConfig
+from torchclf.config.schema import SearchConfig, TrainConfig
 from torchclf.spec import spec_of
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
@@ -80,9 +80,7 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
     ``progress(k)`` is called with the number of model-epochs just completed. A model
     whose loss diverged raises ``TrainingDiverged``, as ``fit`` would for it alone.
     """
-    if engine not in BATCH_ENGINES:
-        from torchclf.registry import unknown_name
-        raise unknown_name("batch engine", engine, BATCH_ENGINES)
+    engine = spec_of(SearchConfig, "engine").check("batch engine", engine)
     if not specs:
         raise UserError("nothing to train: the grid is empty")
     epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)
