@@ -47,11 +47,12 @@ def add_parser(sub) -> None:
     rc.set_defaults(handler=cmd_recipes)
 
 
-def _config_from_args(args: argparse.Namespace):
+def _config_from_args(args: argparse.Namespace, resume=None):
+    """The run's config: the checkpoint's with --resume, else --config and the flags."""
     from torchclf import config as cfg
 
-    if getattr(args, "resume", None):
-        return _resumed_config(args)
+    if resume is not None:
+        return _resumed_config(args, resume)
     if args.config:
         config = cfg.load(args.config)
         if args.source:
@@ -75,12 +76,11 @@ def _config_from_args(args: argparse.Namespace):
 RESUMABLE = ("epochs", "log_format")
 
 
-def _resumed_config(args: argparse.Namespace):
+def _resumed_config(args: argparse.Namespace, ckpt):
     """The checkpoint's config with the flags given applied, or a UserError naming the
     flags that would change what the checkpoint was trained with."""
     import dataclasses
     from torchclf import config as cfg
-    ckpt = _checkpoint(args)
     saved = cfg.from_dict(ckpt.config, str(args.resume))
     if args.source or args.config:
         raise UserError(f"--resume continues the run in {args.resume} on its own data and "
@@ -134,14 +134,17 @@ def check_device(config) -> None:
 
 
 def _checkpoint(args: argparse.Namespace):
-    if getattr(args, "_loaded_checkpoint", None) is None:
-        from torchclf.engine.checkpoint import Checkpoint
-        args._loaded_checkpoint = Checkpoint.load(args.resume)
-    return args._loaded_checkpoint
+    """The checkpoint --resume names, read once, or None."""
+    if not getattr(args, "resume", None):
+        return None
+    from torchclf.engine.checkpoint import Checkpoint
+    return Checkpoint.load(args.resume)
 
 
-def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]):
-    """Train with printing, checkpoints and signal handling; save the run directory.
+def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str],
+                    resume=None):
+    """Train with printing, checkpoints and signal handling (continuing ``resume``, a
+    Checkpoint, if given); save the run directory.
 
     Returns (run, path), or (None, exit code) when a signal interrupted training.
     """
@@ -155,7 +158,6 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
     from torchclf.engine.loop import TrainingInterrupted
 
     check_device(config)
-    resume = _checkpoint(args) if getattr(args, "resume", None) else None
     target = _target(args, config, resume)
     check_destination(target, "run")  # before training: never replace a user's folder
     show_bar = args.progress if args.progress is not None else err.isatty()
@@ -203,7 +205,8 @@ def _animation(run, snapshots, args: argparse.Namespace) -> dict[str, bytes]:
 
 
 def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    config = _config_from_args(args)
+    resume = _checkpoint(args)
+    config = _config_from_args(args, resume)
     if args.nproc > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         check_device(config)
         if args.animate:
@@ -211,7 +214,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                             "(or torchrun) to animate, or drop --animate")
         from torchclf.cli.distributed import train_distributed
         return train_distributed(config, args, out, err)
-    run, result = _train_and_save(config, args, out, err)
+    run, result = _train_and_save(config, args, out, err, resume)
     return 0 if run is not None else result
 
 
