@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from torchclf.data.tabular import load_table, read_features
+from torchclf.data.tabular import load_table, numeric_features, read_frame
 from torchclf.errors import UserError
 
 
@@ -53,19 +53,19 @@ def test_tsv_and_gzip(tmp_path):
     assert load_table(gz).classes == ("p", "q")
 
 
-def test_read_features_ignores_extra_columns(tmp_path):
+def test_a_model_reads_its_columns_and_ignores_extra_ones(tmp_path):
+    from torchclf.model import MLP
+    from torchclf.run import Predictor
     path = write(tmp_path, "p.csv", "id,b,a\nx,2,1\ny,4,3\n")
-    X, frame = read_features(path, ("a", "b"))
-    assert X.tolist() == [[1, 2], [3, 4]] and list(frame["id"]) == ["x", "y"]
+    predictor = Predictor(MLP(2, (), 2), "binary", (0, 1), ("a", "b"))
+    assert predictor.features(read_frame(path), path).tolist() == [[1, 2], [3, 4]]
     with pytest.raises(UserError, match="lacks the model's feature column"):
-        read_features(path, ("a", "z"))
+        Predictor(MLP(2, (), 2), "binary", (0, 1), ("a", "z")).features(read_frame(path), path)
 
 
 @pytest.mark.parametrize("name,text,kwargs,match", [
     ("d.csv", "a,b,label\n1,2,x\n3,4,y\n", {"target": "lable"},
      "target column 'lable' not found.*did you mean 'label'"),
-    ("d.csv", "a,b,y\n1,cat,0\n2,3,1\n", {}, r"column 'b' is not numeric \(data row 1: 'cat'\)"),
-    ("d.csv", "a,b,y\n1,2,0\n,3,1\n", {}, "missing value in column 'a' at data row 2"),
     ("d.csv", "a,b,y\n1,2,0\n3,inf,1\n", {}, "infinite value in column 'b' at data row 2"),
     ("d.csv", "a,b,y\n1,2,0\n3,4,\n", {}, "missing label in target column 'y' at data row 2"),
     ("d.csv", "a,b,y\n1,2,0\n3,4,0\n", {}, "only one class"),
@@ -126,7 +126,7 @@ def test_a_value_beyond_float32_is_named_without_a_warning(tmp_path):
                                             "beyond float32"):
             load_table(path)
         with pytest.raises(UserError, match="beyond float32"):
-            read_features(path, ("a", "b"))
+            numeric_features(read_frame(path), ["a", "b"], path)
 
 
 def test_a_tiny_value_underflows_to_zero(tmp_path):
@@ -136,20 +136,24 @@ def test_a_tiny_value_underflows_to_zero(tmp_path):
         assert load_table(path).X[0].tolist() == [0.0, 2.0]
 
 
-def test_a_huge_cell_is_quoted_short(tmp_path):
-    path = write(tmp_path, "d.csv", "a,b,y\n1,2,0\n3," + "z" * 30_000_000 + ",1\n")
-    with pytest.raises(UserError) as info:
-        load_table(path)
-    message = str(info.value)
-    assert "column 'b' is not numeric (data row 2: 'zzzz" in message
-    assert "zzz'… (30,000,000 characters))" in message
-    assert len(message) - len(str(path)) < 200  # at most 60 characters of the cell
+def test_a_huge_text_cell_leaves_its_column_out_in_a_short_warning(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b,y\n1,2,0\n3," + "z" * 30_000_000 + ",1\n5,4,0\n6,1,1\n")
+    with pytest.warns(UserWarning) as caught:
+        train, _ = load_table(path).split(0.5, seed=0)
+    assert train.feature_names == ("a",)
+    message = " ".join(str(w.message) for w in caught)
+    assert "column 'b' left out: it holds free text (30,000,000 characters in a cell)" in message
+    assert len(message) < 200
 
 
-def test_an_empty_column_is_named_as_empty(tmp_path):
-    path = write(tmp_path, "d.csv", "a,b,y\n1,,0\n3,,1\n")
-    with pytest.raises(UserError, match=r"column 'b' is empty \(no value in any row\): drop it"):
-        load_table(path)
+def test_an_empty_column_is_left_out_with_a_warning(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b,y\n1,,0\n3,,1\n4,,0\n5,,1\n")
+    with pytest.warns(UserWarning, match=r"column 'b' left out: it is empty \(no value in any row\)"):
+        train, test = load_table(path).split(0.5, seed=0)
+    assert train.feature_names == test.feature_names == ("a",)
+    only_empty = write(tmp_path, "e.csv", "a,b,y\n,,0\n,,1\n")
+    with pytest.raises(UserError, match="no usable feature column .*'a': it is empty"):
+        load_table(only_empty)
 
 
 def test_a_wide_table_lists_a_few_columns_and_the_count(tmp_path):

@@ -96,9 +96,9 @@ def boundary_gif(result: Result, frames: list[Frame], max_frames: int | None = N
     images, layout = [], None
     for frame in thin(frames, max_frames):
         model.load_state_dict(frame.state)
-        fig = plot_boundary(predictor.predict_proba, result.train, result.test,
+        fig = plot_boundary(predictor.proba_of_features, result.train, result.test,
                             resolution=resolution or GIF_RESOLUTION,
-                            title=frame_title(result, frame, predictor.predict_proba))
+                            title=frame_title(result, frame, predictor.proba_of_features))
         canvas = FigureCanvasAgg(fig)
         fig.set_dpi(dpi)
         placed = fig.axes + [t for t in fig.get_children() if isinstance(t, Text)]

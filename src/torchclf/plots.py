@@ -211,7 +211,7 @@ def boundary_figure(result: Result, resolution: int = 200) -> Figure:
     """Train | Test decision boundaries of ``result``, titled with the run's name."""
     if result.train is None:
         raise UserError("this run has no train data to plot: load it with with_data=True")
-    return plot_boundary(result.predictor.predict_proba, result.train, result.test,
+    return plot_boundary(result.predictor.proba_of_features, result.train, result.test,
                          resolution=resolution, title=result.config.get("name"))
 
 

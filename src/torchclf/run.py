@@ -1,7 +1,8 @@
 """A trained model with everything needed to use it: a Predictor, and the Result around it.
 
 A Predictor maps raw feature rows (as the user has them) to probabilities and labels:
-it applies the recorded Standardizer and decodes class codes. A Result adds the history,
+it applies the recorded encoding of a table's columns and the Standardizer, and decodes
+class codes. A Result adds the history,
 the metrics and the config of the training that made it.
 """
 
@@ -15,6 +16,7 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.data.dataset import Dataset, Standardizer
+from torchclf.data.encoding import TableEncoder
 from torchclf.errors import UserError
 from torchclf.metrics import classification_report
 
@@ -24,17 +26,53 @@ FAST_PREDICT_MIN_ROWS = 4096  # below this, torch's own forward is just as quick
 
 @dataclass
 class Predictor:
-    """Model + task + scaler + class names: raw rows in, probabilities out."""
+    """Model + task + encoder + scaler + class names: raw rows in, probabilities out.
+
+    ``feature_names`` are the model's inputs; with an ``encoder`` (a model trained on a
+    table) rows come as the table has them, with the columns ``input_names``.
+    """
 
     model: torch.nn.Module
     task: str
     classes: tuple
     feature_names: tuple[str, ...]
     scaler: Standardizer | None = None
+    encoder: TableEncoder | None = None
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The columns a row must have."""
+        return self.encoder.inputs if self.encoder is not None else tuple(self.feature_names)
+
+    def features(self, rows, where: object = "the rows") -> np.ndarray:
+        """Rows as the user has them (a DataFrame with ``input_names`` columns, or an
+        array of them in that order) -> the model's float32 input features."""
+        import pandas as pd
+        if isinstance(rows, pd.DataFrame):
+            rows = rows.rename(columns=str)
+            if self.encoder is not None:
+                return self.encoder.transform(rows, where)
+            from torchclf.data.tabular import numeric_features
+            absent = [c for c in self.feature_names if c not in rows.columns]
+            if absent:
+                raise UserError(f"{where} lacks the model's feature column(s) "
+                                f"{', '.join(absent)}; it has {', '.join(rows.columns)}")
+            return numeric_features(rows, list(self.feature_names), where)
+        if self.encoder is None or self.encoder.is_identity and _complete_numbers(rows):
+            return np.asarray(rows, dtype=np.float32)
+        rows = np.asarray(rows, dtype=object)
+        if rows.ndim != 2 or rows.shape[1] != len(self.input_names):
+            raise UserError(f"expected rows of {len(self.input_names)} columns "
+                            f"({', '.join(self.input_names)}), got shape {rows.shape}")
+        return self.encoder.transform(pd.DataFrame(rows, columns=list(self.input_names)), where)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Rows as the user has them (see ``features``) -> (n, K) probabilities."""
+        return self.proba_of_features(self.features(X))
 
     @torch.no_grad()
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """(n, n_features) raw features -> (n, K) probabilities.
+    def proba_of_features(self, X: np.ndarray) -> np.ndarray:
+        """(n, n_features) model input features -> (n, K) probabilities.
 
         Runs where the model already is, in eval mode, and leaves the model's device
         and mode exactly as they were.
@@ -67,17 +105,18 @@ class Predictor:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         return torch.cat(out).float().cpu().numpy()
 
-    def predict_codes(self, X: np.ndarray) -> np.ndarray:
-        """(n,) class codes 0..K-1."""
+    def predict_codes(self, X) -> np.ndarray:
+        """(n,) class codes 0..K-1 of rows as the user has them."""
         return self.predict_proba(X).argmax(axis=1)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
         """(n,) labels as the user gave them (strings, ints or bools)."""
         return np.asarray(self.classes, dtype=object)[self.predict_codes(X)]
 
     def report(self, ds: Dataset) -> dict:
-        """Accuracy, macro precision/recall/F1, log loss and confusion matrix on ``ds``."""
-        return classification_report(ds.y, self.predict_proba(ds.X))
+        """Accuracy, macro precision/recall/F1, log loss and confusion matrix on ``ds``
+        (whose ``X`` are model input features, as ``split`` makes them)."""
+        return classification_report(ds.y, self.proba_of_features(ds.X))
 
 
 @dataclass
@@ -100,7 +139,8 @@ class Result:
     def from_training(cls, model: torch.nn.Module, train: Dataset, test: Dataset | None,
                       task: str, scaler: Standardizer | None, history: dict, config: dict,
                       stop_reason: str = "") -> "Result":
-        predictor = Predictor(model, task, train.classes, train.feature_names, scaler)
+        predictor = Predictor(model, task, train.classes, train.feature_names, scaler,
+                              train.encoder)
         metrics = {"train": predictor.report(train)}
         if test is not None:
             metrics["test"] = predictor.report(test)
@@ -122,3 +162,9 @@ class Result:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predictor.predict(X)
+
+
+def _complete_numbers(rows) -> bool:
+    """Rows that are all numbers, none missing: what an identity encoding passes on."""
+    rows = np.asarray(rows)
+    return rows.dtype.kind in "biu" or rows.dtype.kind == "f" and not np.isnan(rows).any()

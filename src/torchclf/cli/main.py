@@ -69,10 +69,14 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
     if args.command is None:
         parser.print_help(out)
         return 0
+    import warnings
     from torchclf.errors import UserError
     try:
-        output_config(args)  # bounds of --nproc, --resolution, ... before any work
-        return args.handler(args, out, err)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", UserWarning)
+            warnings.showwarning = _one_line_warning(err)
+            output_config(args)  # bounds of --nproc, --resolution, ... before any work
+            return args.handler(args, out, err)
     except UserError as e:
         if getattr(e, "rank", 0) == 0:  # every DDP rank raises it; rank 0 says it
             print(f"{PROG}: error: {e}", file=err)
@@ -84,6 +88,21 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _one_line_warning(err: IO[str]):
+    """torchclf's own warnings (a column left out, a tiny class) as one line each; any
+    other library's as Python shows them."""
+    import os
+    import warnings
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, UserWarning) and f"{os.sep}torchclf{os.sep}" in filename:
+            print(f"{PROG}: warning: {message}", file=err)
+        else:
+            original(message, category, filename, lineno, file, line)
+    return show
 
 
 if __name__ == "__main__":  # pragma: no cover

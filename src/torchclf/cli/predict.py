@@ -37,15 +37,17 @@ def add_parser(sub) -> None:
 
 
 def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import numpy as np
     import pandas as pd
-    from torchclf.data.tabular import read_features
+    from torchclf.data.tabular import read_frame
     from torchclf.store.modelfiles import load_model
 
     predictor = load_model(_run_dir(args.run))
-    X, frame = read_features(args.input, predictor.feature_names)
-    proba = predictor.predict_proba(X)
+    frame = read_frame(args.input).rename(columns=str)
+    proba = predictor.proba_of_features(predictor.features(frame, args.input))
     result = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(predictor.classes)})
-    result.insert(0, "predicted", predictor.predict(X) if len(X) else [])
+    labels = np.asarray(predictor.classes, dtype=object)[proba.argmax(axis=1)]
+    result.insert(0, "predicted", labels if len(frame) else [])
     table = pd.concat([frame.reset_index(drop=True), result], axis=1)
     if args.output:
         from torchclf.atomic import atomic_write_text
@@ -67,7 +69,7 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         predictor = load_model(_run_dir(args.run))
         ds = load_table(args.data, target=args.target)
         _check_classes(ds.classes, predictor.classes, args.data)
-        ds = _recode(ds, predictor.classes)
+        ds = _recode(ds, predictor.features(ds.raw, args.data), predictor)
         metrics = {"test": predictor.report(ds)}
         classes = predictor.classes
     else:
@@ -133,12 +135,13 @@ def _check_classes(found: tuple, known: tuple, where: str) -> None:
                         f"known labels: {list(known)}")
 
 
-def _recode(ds, classes: tuple):
-    """Re-express ``ds`` labels as codes of the model's class list."""
+def _recode(ds, X, predictor):
+    """``ds`` as the model sees it: features ``X`` (its rows encoded by the model) and
+    labels as codes of the model's class list."""
     import numpy as np
     from torchclf.data.dataset import Dataset
-    index = {c: i for i, c in enumerate(classes)}
+    index = {c: i for i, c in enumerate(predictor.classes)}
     y = np.array([index[ds.classes[c]] for c in ds.y], dtype=np.int64)
-    return Dataset(ds.X, y, classes, ds.feature_names, ds.name)
+    return Dataset(X, y, predictor.classes, predictor.feature_names, ds.name)
 
 

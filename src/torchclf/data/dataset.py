@@ -32,6 +32,9 @@ class Dataset:
     classes : the original label of each code, e.g. ``("setosa", "versicolor")``
     feature_names : one name per column of ``X``
     name : where the data came from, for titles and configs
+    raw, encoder : for a table, its rows as read (a pandas DataFrame) and the
+        ``TableEncoder`` that turned them into ``X``; ``split`` learns a new encoder on
+        the training rows, so nothing about the test rows leaks into the encoding
     """
 
     X: np.ndarray
@@ -40,6 +43,8 @@ class Dataset:
     feature_names: tuple[str, ...]
     name: str = "data"
     meta: dict = field(default_factory=dict)
+    raw: Any = field(default=None, repr=False)
+    encoder: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         X = np.ascontiguousarray(self.X, dtype=np.float32)
@@ -80,11 +85,16 @@ class Dataset:
         return len(self.classes)
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "Dataset":
-        """The rows at ``index``, keeping classes and feature names."""
-        return Dataset(
-            self.X[index], self.y[index], self.classes, self.feature_names,
-            name or self.name, dict(self.meta),
-        )
+        """The rows at ``index``, keeping classes, feature names and encoding."""
+        raw = self.raw.iloc[index].reset_index(drop=True) if self.raw is not None else None
+        return Dataset(self.X[index], self.y[index], self.classes, self.feature_names,
+                       name or self.name, dict(self.meta), raw, self.encoder)
+
+    def encoded_by(self, encoder) -> "Dataset":
+        """These rows encoded by ``encoder`` (learnt elsewhere, e.g. on training rows)."""
+        where = self.meta.get("source", self.name)
+        return Dataset(encoder.transform(self.raw, where), self.y, self.classes,
+                       encoder.feature_names, self.name, dict(self.meta), self.raw, encoder)
 
     def split(self, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
               stratify: bool = True) -> tuple["Dataset", "Dataset"]:
@@ -96,6 +106,9 @@ class Dataset:
         """
         train_idx, test_idx = split_indices(self.y, test_size, seed, stratify)
         train, test = self.subset(train_idx, self.name), self.subset(test_idx, self.name)
+        if self.encoder is not None:  # learn the encoding from the training rows only
+            encoder = self.encoder.refit(train.raw, self.meta.get("source", self.name))
+            train, test = train.encoded_by(encoder), test.encoded_by(encoder)
         for part in (train, test):  # so a run can record how its data was made
             part.meta["split"] = {"test_size": test_size, "seed": seed, "stratify": stratify}
         return train, test

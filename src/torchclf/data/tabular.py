@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from torchclf.data.cells import container, cut, names, number_column, quote
 from torchclf.data.dataset import Dataset, plain_label
+from torchclf.data.encoding import TableEncoder
 from torchclf.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-QUOTE_CHARS = 60  # a bad cell is quoted up to here, then "…": never a 30 MB error line
-LIST_NAMES = 12  # column names listed in an error before "… (N in all)"
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def file_kind(path: Path) -> str:
@@ -32,35 +31,6 @@ def file_kind(path: Path) -> str:
     if last in PARQUET_SUFFIXES:
         return "parquet"
     raise UserError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
-
-
-def cut(text: str) -> str:
-    """``text`` up to QUOTE_CHARS characters, then "…"."""
-    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
-
-
-def quote(value: object) -> str:
-    """``repr`` of a cell for an error line: short, and a long text says its length."""
-    if isinstance(value, (str, bytes)) and len(value) > QUOTE_CHARS:
-        return f"{repr(value[:QUOTE_CHARS])}… ({len(value):,} characters)"
-    if isinstance(value, np.ndarray):
-        value = value[:QUOTE_CHARS].tolist()
-    return cut(repr(value))
-
-
-def names(columns) -> str:
-    """Column names for an error line: the first LIST_NAMES, then how many in all."""
-    shown = ", ".join(cut(str(c)) for c in list(columns)[:LIST_NAMES])
-    return shown if len(columns) <= LIST_NAMES else f"{shown}, … ({len(columns)} in all)"
-
-
-def _container(value: object) -> str | None:
-    """What a non-scalar cell holds (Parquet list/map and struct columns), else None."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return "lists"
-    if isinstance(value, dict):
-        return "records (structs)"
-    return None
 
 
 def read_frame(path: str | Path, label: str | None = "", float_features: bool = False):
@@ -125,6 +95,8 @@ def load_table(path: str | Path, target: str | None = None,
 
     Labels may be strings, integers or booleans; classes are their sorted distinct
     values and keep their Python type, so predictions come back as the user wrote them.
+    Feature columns may hold numbers, booleans, text and gaps: ``X`` is their encoding
+    (``data.encoding``), which ``Dataset.split`` learns again from the training rows.
     """
     path = Path(path)
     frame = read_frame(path, label=target, float_features=True)
@@ -144,14 +116,16 @@ def load_table(path: str | Path, target: str | None = None,
                 raise UserError(missing_column(f, columns, path, "feature column"))
     if not features:
         raise UserError(f"{path} has no feature columns besides the target {target!r}")
-    X = numeric_features(frame, features, path)
     classes, codes = label_codes(frame[target], target, path)
     if len(frame) < len(classes):
         raise UserError(f"{path} has {len(frame)} rows but {len(classes)} classes: "
                         "need at least one row per class")
-    return Dataset(X, codes, tuple(plain_label(c) for c in classes), tuple(features),
-                   name or path.name.split(".")[0],
-                   {"source": str(path), "target": target})
+    raw = frame[features]
+    del frame
+    encoder = TableEncoder.fit(raw, path, warn=False)  # split() learns it again on train
+    return Dataset(encoder.transform(raw, path), codes, tuple(plain_label(c) for c in classes),
+                   encoder.feature_names, name or path.name.split(".")[0],
+                   {"source": str(path), "target": target}, raw, encoder)
 
 
 def label_codes(labels, target: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +139,8 @@ def label_codes(labels, target: str, path: Path) -> tuple[np.ndarray, np.ndarray
     values = labels.to_numpy()
     if values.dtype == object and pd.api.types.infer_dtype(values).startswith("mixed"):
         for row, value in enumerate(values):
-            if _container(value):
-                raise UserError(f"{path}: target column {target!r} holds {_container(value)} "
+            if container(value):
+                raise UserError(f"{path}: target column {target!r} holds {container(value)} "
                                 f"(data row {row + 1}: {quote(value)}); labels must be "
                                 "strings, integers or booleans")
     try:
@@ -182,70 +156,19 @@ def label_codes(labels, target: str, path: Path) -> tuple[np.ndarray, np.ndarray
     return classes, codes.reshape(-1)
 
 
-def read_features(path: str | Path, feature_names: tuple[str, ...]):
-    """(X float32, frame) with the model's feature columns; other columns are ignored."""
-    path = Path(path)
-    frame = read_frame(path)
-    frame.columns = [str(c) for c in frame.columns]
-    absent = [f for f in feature_names if f not in frame.columns]
-    if absent:
-        raise UserError(f"{path} lacks the model's feature column(s) {names(absent)}; "
-                        f"it has {names(frame.columns)}")
-    return numeric_features(frame, list(feature_names), path), frame
-
-
 def separator(kind: str) -> str:
     """The column separator of a text table of ``file_kind`` ``kind``."""
     return "\t" if kind == "tsv" else ","
 
 
 def numeric_features(frame, features: list[str], path: Path, first_row: int | None = None):
-    """The feature columns as a float32 array. A frame holding only some of the file's
-    rows (a rank's slice) gives ``first_row``, its first row's index in the file, so
-    errors name the file's row."""
+    """The feature columns as a float32 array; any cell that is not a number is a
+    UserError. A frame holding only some of the file's rows (a rank's slice) gives
+    ``first_row``, its first row's index in the file, so errors name the file's row."""
     out = np.empty((len(frame), len(features)), dtype=np.float32)
     for j, col in enumerate(features):
-        out[:, j] = _column(frame[col], col, path, first_row)
+        out[:, j] = number_column(frame[col], col, path, first_row)
     return out
-
-
-def _column(series, col: str, path: Path, first_row: int | None) -> np.ndarray:
-    """One feature column as float64 values that fit float32, or the UserError naming
-    its first bad cell (text, a list or struct, missing, infinite, beyond float32)."""
-    import pandas as pd
-    whole, first_row = first_row is None, first_row or 0
-    if series.dtype == bool:
-        series = series.astype(np.float32)
-    if not pd.api.types.is_numeric_dtype(series):
-        converted = pd.to_numeric(series, errors="coerce")
-        bad = converted.isna() & series.notna()
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            value, row = series.iloc[row], first_row + row
-            where = f"(data row {row + 1}: {quote(value)})"
-            if _container(value):
-                raise UserError(f"{path}: column {col!r} holds {_container(value)}, not "
-                                f"numbers {where}; drop it or expand it into numeric columns")
-            raise UserError(f"{path}: column {col!r} is not numeric {where}; drop it or "
-                            "encode it as numbers")
-        series = converted
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    nan = np.isnan(values)
-    if nan.all() and whole and len(values) > 1:
-        raise UserError(f"{path}: column {col!r} is empty (no value in any row): drop it")
-    if nan.any():
-        raise UserError(f"{path}: missing value in column {col!r} at data row "
-                        f"{first_row + int(np.argmax(nan)) + 1}: fill or drop those rows")
-    if not np.isfinite(values).all():
-        row = first_row + int(np.argmax(~np.isfinite(values)))
-        raise UserError(f"{path}: infinite value in column {col!r} at data row {row + 1}")
-    huge = np.abs(values) > FLOAT32_MAX
-    if huge.any():
-        row = int(np.argmax(huge))
-        raise UserError(f"{path}: value {values[row]:g} in column {col!r} at data row "
-                        f"{first_row + row + 1} is beyond float32 (largest {FLOAT32_MAX:.4g}): "
-                        "rescale that column")
-    return values
 
 
 def missing_column(name: str, columns: list[str], path: Path, what: str) -> str:

@@ -95,6 +95,10 @@ def check_data(config) -> None:
     is then one line before any rank starts (a rank reads only its own rows)."""
     from torchclf.experiment import load_data
     ds = load_data(config.data)
+    if ds.encoder is not None and not ds.encoder.is_identity:
+        # ranks read numbers from their own rows: no text to encode, no gaps to fill
+        from torchclf.data.tabular import numeric_features
+        numeric_features(ds.raw, list(ds.raw.columns), ds.meta.get("source", ds.name))
     split_indices(ds.y, config.data.test_size, config.data.split_seed, config.data.stratify)
 
 

@@ -24,10 +24,12 @@ from torchclf.registry import unknown_name
 FORMAT_VERSION = 1  # of model.json; a newer file asks for a newer torchclf
 FIX = "re-save the run or fix the file"
 TOP_KEYS = ("format_version", "architecture", "task", "classes", "feature_names", "scaler",
-            "versions", "estimator")
+            "encoder", "versions", "estimator")
 ARCH_KEYS = ("type", "spec", "task", "n_classes")
 SPEC_KEYS = ("in_features", "hidden", "out_features", "activation", "dropout")
 SCALER_KEYS = ("mean", "scale")
+ENCODER_KEYS = ("columns", "dropped")
+COLUMN_KEYS = ("name", "kind", "fill", "indicator", "categories", "other")
 
 
 class _File:
@@ -129,9 +131,47 @@ def check_description(info: dict, path: Path) -> dict:
         d["scaler"] = {"mean": f.items(scaler, "scaler.mean", n, _finite, "finite numbers"),
                        "scale": f.items(scaler, "scaler.scale", n,
                                         lambda v: _finite(v) and v > 0, "numbers > 0")}
+    d["encoder"] = _check_encoder(f, info, d["feature_names"])
     for key in ("versions", "estimator"):
         _any_table(f, info, key)
     return d
+
+
+def _check_encoder(f: _File, info: dict, feature_names: tuple) -> dict | None:
+    """``encoder`` (a table's column plan, ``data.encoding``): each column's kind, fill
+    and categories well formed, and their outputs exactly ``feature_names``."""
+    from torchclf.data.encoding import CATEGORY, NUMBER, TableEncoder
+    enc = f.table(info, "encoder", ENCODER_KEYS, optional=True)
+    if enc is None:
+        return None
+    columns = enc.get("columns")
+    if not isinstance(columns, list) or not columns:
+        raise f.refuse("encoder.columns", "a non-empty list of column tables", columns)
+    for i, c in enumerate(columns):
+        key = f"encoder.columns[{i}]"
+        if not isinstance(c, dict):
+            raise f.refuse(key, "a table (a JSON object)", c)
+        f.known_keys(c, COLUMN_KEYS, key + ".")
+        if not isinstance(c.get("name"), str) or c.get("kind") not in (NUMBER, CATEGORY):
+            raise f.refuse(key, f"a 'name' and a 'kind' of {NUMBER!r} or {CATEGORY!r}", c)
+        if not isinstance(c.get("indicator"), bool) or not isinstance(c.get("other", False),
+                                                                      bool):
+            raise f.refuse(key + ".indicator", "true or false", c.get("indicator"))
+        cats = c.get("categories", [])
+        if c["kind"] == NUMBER and not _finite(c.get("fill")) or c["kind"] == CATEGORY and (
+                not isinstance(c.get("fill"), str) or not isinstance(cats, list)
+                or not all(isinstance(v, str) for v in cats) or len(set(cats)) != len(cats)):
+            raise f.refuse(key, "a number column with a finite 'fill', or a category column "
+                           "with a text 'fill' and distinct text 'categories'", c)
+    dropped = enc.get("dropped", {})
+    if not isinstance(dropped, dict) or not all(isinstance(v, str) for v in dropped.values()):
+        raise f.refuse("encoder.dropped", "a table of column names and reasons", dropped)
+    encoder = TableEncoder.from_dict(enc)
+    if len(set(encoder.inputs)) != len(encoder.inputs) or \
+            encoder.feature_names != tuple(feature_names):
+        raise f.refuse("encoder.columns", "distinct columns whose outputs are "
+                       "'feature_names'", [c.get("name") for c in columns])
+    return enc
 
 
 def expected_shapes(d: dict) -> dict[str, tuple[int, ...]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from torchclf.data.dataset import Standardizer, plain_label
+from torchclf.data.encoding import TableEncoder
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Predictor
@@ -23,7 +24,8 @@ WEIGHTS, DESCRIPTION = "model.safetensors", "model.json"
 
 
 def describe(predictor: Predictor) -> dict:
-    """JSON-ready description: architecture, task, classes, features, scaler, versions."""
+    """JSON-ready description: architecture, task, classes, features, encoder, scaler,
+    versions."""
     model = predictor.model
     if not isinstance(model, MLP):
         raise UserError("only torchclf MLP models can be saved as model files; "
@@ -35,6 +37,7 @@ def describe(predictor: Predictor) -> dict:
         "classes": [plain_label(c) for c in predictor.classes],
         "feature_names": list(predictor.feature_names),
         "scaler": predictor.scaler.to_dict() if predictor.scaler is not None else None,
+        "encoder": predictor.encoder.to_dict() if predictor.encoder is not None else None,
         "versions": {"torchclf": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }
@@ -80,7 +83,8 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Pre
     model.load_state_dict(state)
     model.to(device).eval()
     scaler = Standardizer.from_dict(d["scaler"]) if d["scaler"] is not None else None
-    return Predictor(model, d["task"], d["classes"], d["feature_names"], scaler)
+    encoder = TableEncoder.from_dict(d["encoder"]) if d["encoder"] is not None else None
+    return Predictor(model, d["task"], d["classes"], d["feature_names"], scaler, encoder)
 
 
 def _check_weights(path: Path, d: dict) -> bool:

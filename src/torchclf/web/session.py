@@ -229,9 +229,10 @@ class Session:
 
     def frame(self, with_points: bool = True) -> dict:
         """Epoch, metrics, curves, confusion matrix, boundary grid (and the points)."""
-        grid = decision_grid(self.predictor.predict_proba, self.data.X,
+        grid = decision_grid(self.predictor.proba_of_features, self.data.X,
                              self.data.feature_names, GRID_RESOLUTION)
-        pred = self.predictor.predict_codes(self.test.X) if len(self.test) else np.zeros(0)
+        pred = (self.predictor.proba_of_features(self.test.X).argmax(axis=1) if len(self.test)
+                else np.zeros(0))
         out = {
             "epoch": self.epoch, "max_epochs": self.settings.epochs,
             "history": self.history, "grid": grid.to_json(),

@@ -1,0 +1,119 @@
+"""Reading one table column's cells as numbers, and quoting a bad cell in an error.
+
+Shared by the file reader (``tabular``) and the column encoder (``encoding``): both
+name the file or table, the column and the row of the first cell they cannot use, in
+an error line that stays short whatever the cell holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from torchclf.errors import UserError
+
+QUOTE_CHARS = 60  # a bad cell is quoted up to here, then "…": never a 30 MB error line
+LIST_NAMES = 12  # column names listed in an error before "… (N in all)"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def cut(text: str) -> str:
+    """``text`` up to QUOTE_CHARS characters, then "…"."""
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+
+
+def quote(value: object) -> str:
+    """``repr`` of a cell for an error line: short, and a long text says its length."""
+    if isinstance(value, (str, bytes)) and len(value) > QUOTE_CHARS:
+        return f"{repr(value[:QUOTE_CHARS])}… ({len(value):,} characters)"
+    if isinstance(value, np.ndarray):
+        value = value[:QUOTE_CHARS].tolist()
+    return cut(repr(value))
+
+
+def names(columns) -> str:
+    """Column names for an error line: the first LIST_NAMES, then how many in all."""
+    shown = ", ".join(cut(str(c)) for c in list(columns)[:LIST_NAMES])
+    return shown if len(columns) <= LIST_NAMES else f"{shown}, … ({len(columns)} in all)"
+
+
+def container(value: object) -> str | None:
+    """What a non-scalar cell holds (Parquet list/map and struct columns), else None."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "lists"
+    if isinstance(value, dict):
+        return "records (structs)"
+    return None
+
+
+def first_container(series) -> tuple[int, str] | None:
+    """(row, what it holds) of the first list or struct cell of an object column."""
+    if series.dtype != object:
+        return None
+    for row, value in enumerate(series.to_numpy()):
+        kind = container(value)
+        if kind:
+            return row, kind
+    return None
+
+
+def is_numeric_column(series) -> bool:
+    """Numbers, booleans, or text cells that all read as numbers (missing ones aside)."""
+    import pandas as pd
+    if series.dtype == bool or pd.api.types.is_bool_dtype(series):
+        return True
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return False
+    if pd.api.types.is_numeric_dtype(series):
+        return True
+    present = series.dropna()
+    if len(present) and all(isinstance(v, (bool, np.bool_)) for v in present.to_numpy()):
+        return True
+    converted = pd.to_numeric(present, errors="coerce")
+    return bool(len(present)) and not converted.isna().any()
+
+
+def number_column(series, col: str, where: object, first_row: int | None = None,
+                  allow_missing: bool = False) -> np.ndarray:
+    """One column as float64 values that fit float32, or the UserError naming its first
+    bad cell (text, a list or struct, infinite, beyond float32, and missing unless
+    ``allow_missing``: then missing cells are NaN). A frame holding only some of the
+    file's rows (a rank's slice) gives ``first_row``, its first row's index in the file,
+    so errors name the file's row."""
+    import pandas as pd
+    whole, first_row = first_row is None, first_row or 0
+    if series.dtype == object and series.dropna().map(
+            lambda v: isinstance(v, (bool, np.bool_))).all():
+        series = series.map(lambda v: v if pd.isna(v) else float(v))
+    if series.dtype == bool or pd.api.types.is_bool_dtype(series):
+        series = series.astype("float64")
+    if not pd.api.types.is_numeric_dtype(series):
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna() & series.notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            value, row = series.iloc[row], first_row + row
+            at = f"(data row {row + 1}: {quote(value)})"
+            if container(value):
+                raise UserError(f"{where}: column {col!r} holds {container(value)}, not "
+                                f"numbers {at}; drop it or expand it into numeric columns")
+            raise UserError(f"{where}: column {col!r} is not numeric {at}; drop it or "
+                            "encode it as numbers")
+        series = converted
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    nan = np.isnan(values)
+    if nan.all() and whole and len(values) > 1 and not allow_missing:
+        raise UserError(f"{where}: column {col!r} is empty (no value in any row): drop it")
+    if nan.any() and not allow_missing:
+        raise UserError(f"{where}: missing value in column {col!r} at data row "
+                        f"{first_row + int(np.argmax(nan)) + 1}: fill or drop those rows")
+    present = values[~nan]
+    if not np.isfinite(present).all():
+        row = first_row + int(np.argmax(np.isinf(values)))
+        raise UserError(f"{where}: infinite value in column {col!r} at data row {row + 1}")
+    huge = np.abs(np.nan_to_num(values)) > FLOAT32_MAX
+    if huge.any():
+        row = int(np.argmax(huge))
+        raise UserError(f"{where}: value {values[row]:g} in column {col!r} at data row "
+                        f"{first_row + row + 1} is beyond float32 (largest {FLOAT32_MAX:.4g}): "
+                        "rescale that column")
+    return values
