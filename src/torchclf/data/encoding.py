@@ -66,19 +66,20 @@ class TableEncoder:
     # -- learning --------------------------------------------------------------------------
     @classmethod
     def fit(cls, frame, where: object = "the table", drop_useless: bool = True,
-            warn: bool = True, kinds: dict[str, str] | None = None) -> "TableEncoder":
+            warn: bool = True, kinds: dict[str, str] | None = None,
+            ids: bool = True) -> "TableEncoder":
         """Learn each column's encoding from ``frame`` (the training rows).
 
         With ``drop_useless``, constant columns, empty ones and IDs (a distinct value in
         every row: text, or integers numbering the rows) are left out, each with a warning when
         ``warn``. Lists, structs and infinite or float32-overflowing numbers are a
-        UserError naming the cell. ``kinds`` fixes a column's kind (NUMBER or CATEGORY),
-        as ``refit`` does.
+        UserError naming the cell. ``kinds`` fixes a column's kind (NUMBER or CATEGORY)
+        and ``ids=False`` keeps ID-like columns, as ``refit`` does.
         """
         columns, dropped = [], {}
         for name in frame.columns:
             kind = (kinds or {}).get(str(name))
-            learnt = _learn(frame[name], str(name), where, drop_useless, kind)
+            learnt = _learn(frame[name], str(name), where, drop_useless, kind, ids)
             if isinstance(learnt, str):
                 dropped[str(name)] = learnt
             else:
@@ -106,7 +107,8 @@ class TableEncoder:
         only numbers stays text) and leaving out what this left out. Warns about the
         columns it leaves out."""
         kinds = {c.name: c.kind for c in self.columns}
-        learnt = type(self).fit(frame[list(self.inputs)], where, warn=False, kinds=kinds)
+        learnt = type(self).fit(frame[list(self.inputs)], where, warn=False, kinds=kinds,
+                                ids=False)  # an ID is told on the whole table, not a part
         learnt.dropped = {**self.dropped, **learnt.dropped}
         learnt.warn()
         return learnt
@@ -165,8 +167,8 @@ def _reasons(dropped: dict[str, str]) -> str:
     return "; ".join(f"{n!r}: {why}" for n, why in dropped.items()) or "no columns"
 
 
-def _learn(series, name: str, where: object, drop_useless: bool,
-           kind: str | None = None) -> Column | str:
+def _learn(series, name: str, where: object, drop_useless: bool, kind: str | None = None,
+           ids: bool = True) -> Column | str:
     """The column's encoding, or why it carries nothing to learn from."""
     n = len(series)
     cell = first_container(series)
@@ -178,11 +180,11 @@ def _learn(series, name: str, where: object, drop_useless: bool,
     if kind == NUMBER or kind is None and is_numeric_column(series):
         values = number_column(series, name, where, allow_missing=True)
         present = values[~np.isnan(values)]
-        why = _useless_numbers(present, n) if drop_useless else None
+        why = _useless_numbers(present, n, ids) if drop_useless else None
         return why or Column(name, NUMBER, float(np.median(present)) if len(present) else 0.0,
                              len(present) < n)
     text = series.dropna().map(str)
-    why = _useless_text(text, n) if drop_useless else None
+    why = _useless_text(text, n, ids) if drop_useless else None
     if why:
         return why
     ranked = sorted(text.value_counts().items(), key=lambda kv: (-kv[1], kv[0]))
@@ -197,7 +199,7 @@ EMPTY = "it is empty (no value in any row)"
 CONSTANT = "it has the same value in every row"
 
 
-def _useless_numbers(present: np.ndarray, n: int) -> str | None:
+def _useless_numbers(present: np.ndarray, n: int, ids: bool) -> str | None:
     if len(present) == 0:
         return EMPTY
     lo, hi = present.min(), present.max()
@@ -206,13 +208,13 @@ def _useless_numbers(present: np.ndarray, n: int) -> str | None:
     if lo == hi:
         return CONSTANT
     # a row number, also in the training part of a split: distinct integers, few gaps
-    if (n >= MIN_ROWS_FOR_ID and hi - lo < 2 * n and np.all(present == np.round(present))
+    if (ids and n >= MIN_ROWS_FOR_ID and hi - lo < 2 * n and np.all(present == np.round(present))
             and np.unique(present).size == n):
         return "it looks like a row number (a different integer in every row)"
     return None
 
 
-def _useless_text(text, n: int) -> str | None:
+def _useless_text(text, n: int, ids: bool) -> str | None:
     if len(text) == 0:
         return EMPTY
     longest = int(text.str.len().max())
@@ -221,7 +223,7 @@ def _useless_text(text, n: int) -> str | None:
     distinct = text.nunique()
     if distinct == 1 and len(text) == n:
         return CONSTANT
-    if n >= MIN_ROWS_FOR_ID and distinct == n:
+    if ids and n >= MIN_ROWS_FOR_ID and distinct == n:
         return "it looks like an ID (a different text in every row)"
     return None
 
