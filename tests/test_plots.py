@@ -80,6 +80,14 @@ def test_pca_view_round_trips_points_on_its_plane():
     assert np.allclose(view.from_2d(np.zeros((1, 2))), Z.mean(axis=0))  # plane through the mean
 
 
+def test_pca_view_is_not_ruled_by_a_column_in_large_units():
+    rng = np.random.default_rng(2)
+    signal = rng.normal(size=200)
+    Z = np.c_[signal, signal + 0.1 * rng.normal(size=200), rng.normal(size=200) * 1000]
+    first = View2D.fit(Z, list("abc")).axes[0]
+    assert abs(first[0]) > 0.6 and abs(first[1]) > 0.6 and abs(first[2]) < 0.2
+
+
 def test_one_feature_view_puts_points_on_the_x_axis():
     X = np.array([[1.0], [2.0], [5.0]])
     view = View2D.fit(X, ["only"])

@@ -32,13 +32,19 @@ class View2D:
     Points off the plane are drawn at their projection, so a point's colour may differ
     from the region under it.
 
-    mean : (d,) ; axes : (2, d) orthonormal rows ; axis_labels : names for x and y.
+    The principal axes are those of the standardized features (each column divided by
+    its standard deviation, ``scale``), so a column in grams does not outweigh one in
+    millimetres or a 0/1 one-hot column; the plane is still a plane of raw features.
+
+    mean : (d,) ; axes : (2, d) orthonormal rows in standardized units ; scale : (d,) ;
+    axis_labels : names for x and y.
     """
 
     kind: str
     mean: np.ndarray
     axes: np.ndarray
     axis_labels: tuple[str, str]
+    scale: np.ndarray | None = None
 
     @classmethod
     def fit(cls, X: np.ndarray, feature_names: Sequence[str]) -> "View2D":
@@ -55,7 +61,9 @@ class View2D:
             return cls("pad", mean, np.array([[1.0], [0.0]]), (names[0], ""))
         if d == 2:
             return cls("identity", mean, np.eye(2), (names[0], names[1]))
-        _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
+        scale = X.std(axis=0) if len(X) else np.ones(d)
+        scale[~(scale > 1e-12)] = 1.0
+        _, s, vt = np.linalg.svd((X - mean) / scale, full_matrices=False)
         axes = _complete_basis(vt[:2], d)
         # SVD signs are arbitrary: make each axis' largest entry positive so pictures are stable
         axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])[:, None]
@@ -64,7 +72,7 @@ class View2D:
         if total > 0:
             var[:len(s[:2])] = s[:2] ** 2 / total
         return cls("pca", mean, axes, (f"PC1 ({100 * var[0]:.0f}% var)",
-                                       f"PC2 ({100 * var[1]:.0f}% var)"))
+                                       f"PC2 ({100 * var[1]:.0f}% var)"), scale)
 
     def to_2d(self, X: np.ndarray) -> np.ndarray:
         """(n, d) feature rows -> (n, 2) picture coordinates (float64)."""
@@ -73,7 +81,11 @@ class View2D:
             return X.copy()
         if self.kind == "pad":
             return np.c_[X[:, 0], np.zeros(len(X))]
-        return (X - self.mean) @ self.axes.T
+        return ((X - self.mean) / self._scale) @ self.axes.T
+
+    @property
+    def _scale(self) -> np.ndarray:
+        return self.scale if self.scale is not None else np.ones_like(self.mean)
 
     def from_2d(self, P: np.ndarray) -> np.ndarray:
         """(m, 2) picture points -> (m, d) feature rows (on the PCA plane for "pca")."""
@@ -82,7 +94,7 @@ class View2D:
             return P.copy()
         if self.kind == "pad":
             return P[:, :1].copy()
-        return self.mean + P @ self.axes
+        return self.mean + (P @ self.axes) * self._scale
 
     def grid_rows(self, xs: np.ndarray, ys: np.ndarray,
                   dtype: DTypeLike = np.float64) -> np.ndarray:
@@ -107,8 +119,8 @@ class View2D:
     def note(self) -> str:
         """One line for a figure when the view is not the raw features, else ""."""
         if self.kind == "pca":
-            return (f"{len(self.mean)} features: boundary on the PCA plane through the mean "
-                    "(PC1, PC2); points projected onto it")
+            return (f"{len(self.mean)} features: boundary on the PCA plane (standardized "
+                    "features) through the mean; points projected onto it")
         return ""
 
 
