@@ -2,7 +2,8 @@
 
 An entry carries the torch module that autograd trains, the code of the same function
 in the compiled kernels (``engine/kernels/train.c`` and ``predict.c``), and the stacked
-form (forward and derivative on whole tensors) that ``engine.batched`` uses. A backend
+form (forward and derivative on whole tensors) that ``engine.batched`` uses, and the
+ONNX operator (name and attributes) that ``torchclf.export`` writes. A backend
 that finds ``None`` in its slot declines the activation, so nothing is ever silently
 replaced by a look-alike; ``tests/test_registries.py`` trains every entry on every
 backend and compares with autograd.
@@ -72,6 +73,7 @@ class Activation:
     kernel_code: int | None              # ACT_* in kernels/train.c and predict.c
     forward: Callable[[Tensor], Tensor] | None = None             # stacked: h = f(z)
     derivative: Callable[[Tensor, Tensor], Tensor] | None = None  # stacked: f'(z), given z, h
+    onnx: tuple[str, dict] | None = None  # ONNX operator and its attributes, for export
 
     @property
     def stacked(self) -> bool:
@@ -80,20 +82,22 @@ class Activation:
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in [
     Activation("relu", "max(0, x)", nn.ReLU, 1,
-               torch.relu, lambda z, h: (z > 0).to(z.dtype)),
+               torch.relu, lambda z, h: (z > 0).to(z.dtype), ("Relu", {})),
     Activation("tanh", "torch.tanh", nn.Tanh, 2,
-               torch.tanh, lambda z, h: 1 - h * h),
+               torch.tanh, lambda z, h: 1 - h * h, ("Tanh", {})),
     Activation("manual_tanh", "the lesson's hand-written tanh, stable for any input",
-               ManualTanh, 6, manual_tanh, lambda z, h: manual_tanh_derivative(z)),
+               ManualTanh, 6, manual_tanh, lambda z, h: manual_tanh_derivative(z),
+               ("Tanh", {})),  # the same function; ONNX has no expm1 to spell the formula
     Activation("sigmoid", "1 / (1 + exp(-x))", nn.Sigmoid, 3,
-               torch.sigmoid, lambda z, h: h * (1 - h)),
+               torch.sigmoid, lambda z, h: h * (1 - h), ("Sigmoid", {})),
     Activation("gelu", "x * Phi(x), the exact (erf) form", nn.GELU, 5,
-               nn.functional.gelu, lambda z, h: _gelu_derivative(z)),
+               nn.functional.gelu, lambda z, h: _gelu_derivative(z), ("Gelu", {})),
     Activation("leaky_relu", "x, or 0.01 x below zero", nn.LeakyReLU, 4,
                nn.functional.leaky_relu,
-               lambda z, h: torch.where(z > 0, 1.0, 0.01).to(z.dtype)),
+               lambda z, h: torch.where(z > 0, 1.0, 0.01).to(z.dtype),
+               ("LeakyRelu", {"alpha": 0.01})),
     Activation("identity", "x: no non-linearity (a linear model however deep)",
-               nn.Identity, 0, lambda z: z, lambda z, h: torch.ones_like(z)),
+               nn.Identity, 0, lambda z: z, lambda z, h: torch.ones_like(z), ("Identity", {})),
 ]}
 
 
