@@ -34,6 +34,8 @@ _EXPORTS = {
     "TrainingDiverged": "torchclf.engine.loop",
     "UserError": "torchclf.errors",
     "TorchClassifier": "torchclf.estimator",
+    "export_onnx": "torchclf.export",
+    "export_torchscript": "torchclf.export",
 }
 _MODULES = {"datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
             "plots": "torchclf.plots", "recipes": "torchclf.recipes"}

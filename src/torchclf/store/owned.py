@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MARKER = ".torchclf.json"
 RUN_FILES = frozenset({"config.toml", "model.safetensors", "model.json", "history.csv",
                        "metrics.json", "boundary.png", "curves.png", "confusion.png",
-                       "boundary.gif"})
+                       "boundary.gif", "model.onnx", "model.pt"})
 SWEEP_FILES = frozenset({"results.csv", "summary.csv", "summary.png"})
 FILES = {"run": RUN_FILES, "sweep": SWEEP_FILES}
 SWEEP_HEADER = "config,hidden,activation,optimizer,lr,seed,"
