@@ -18,7 +18,8 @@ PROG = "torchclf"
 # whose defaults include handler(args, out, err) -> exit code. A group whose optional
 # dependencies are missing (the playground without FastAPI) is left out.
 COMMANDS = ("torchclf.cli.datasets", "torchclf.cli.train", "torchclf.cli.predict",
-            "torchclf.cli.sweep", "torchclf.cli.tune", "torchclf.cli.playground")
+            "torchclf.cli.sweep", "torchclf.cli.tune", "torchclf.cli.playground",
+            "torchclf.cli.export")
 
 
 class _Parser(argparse.ArgumentParser):
