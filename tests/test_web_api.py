@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from torchclf.config import from_dict  # noqa: E402
 from torchclf.web.limits import LIMITS  # noqa: E402
 from torchclf.web.server import create_app  # noqa: E402
+from torchclf.web.session import Settings  # noqa: E402
 
 
 @pytest.fixture
@@ -220,3 +221,101 @@ def test_an_oversized_upload_is_refused_while_it_streams_in(client):
             yield b"1,2,a\n" * 10923
     r = client.post(f"/api/session/{sid}/upload", content=chunks(), headers=CSV)
     assert r.status_code == 400 and "too large" in r.json()["error"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_new_learning_rate_and_l2_apply_from_the_next_epoch_without_a_reset(optimizer):
+    import torch
+    from torchclf import task as tasks
+    from torchclf.engine import fast
+    from torchclf.model import MLP
+    from torchclf.optimizers import make_optimizer
+    from torchclf.web.session import Session, Settings
+    settings = Settings(dataset="moons", points=200, optimizer=optimizer, lr=0.05)
+    session = Session.create(settings)
+    # SGD full batch runs in the compiled kernel: it must read the new values too
+    assert (session.fast is not None) == (optimizer == "sgd" and fast.load_kernel() is not None)
+    session.step(30)
+    session.retune(session.settings.retuned({"lr": 0.3, "l2": 0.01}))
+    session.step(20)
+    assert session.epoch == 50 and session.history["epoch"] == [30, 50]
+    # autograd with torch.optim, the param groups changed before epoch 31
+    model = MLP(2, settings.hidden, 2, settings.activation, seed=settings.seed)
+    opt = make_optimizer(optimizer, model.parameters(), 0.05)
+    loss_fn = tasks.loss_function(model.task)
+    for epoch in range(50):
+        if epoch == 30:
+            for group in opt.param_groups:
+                group["lr"], group["weight_decay"] = 0.3, 0.01
+        opt.zero_grad()
+        loss_fn(model(session.X), session.y).backward()
+        opt.step()
+    for ours, theirs in zip(session.model.parameters(), model.parameters()):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_lr_l2_and_the_epoch_cap_change_while_training_goes_on(client):
+    sid = start(client, dataset="moons", points=100, epochs=20)["id"]
+    assert train(client, sid, 20)["epoch"] == 20
+    capped = client.post(f"/api/session/{sid}/step", json={"epochs": 5}).json()
+    assert capped["epoch"] == capped["max_epochs"] == 20  # the cap holds
+    url = f"/api/session/{sid}/settings"
+    r = client.post(url, json={"settings": {"lr": 0.5, "epochs": 40}})
+    assert r.status_code == 200, r.text
+    assert r.json()["epoch"] == 20 and r.json()["max_epochs"] == 40
+    assert r.json()["settings"]["lr"] == 0.5
+    session = client.app.state.sessions[sid]
+    assert session.opt.param_groups[0]["lr"] == 0.5
+    frame = client.post(f"/api/session/{sid}/step", json={"epochs": 5}).json()
+    assert frame["epoch"] == 25 and frame["history"]["epoch"][-2:] == [20, 25]
+    # an unchanged structural value may come along (the page sends what it shows)
+    assert client.post(url, json={"settings": {"hidden": [8, 8], "l2": 0.001}}).status_code == 200
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"hidden": [3]}, "start a new session"), ({"dataset": "circles"}, "start a new session"),
+    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "bad value for l2"),
+    ({"epochs": 10**9}, "epochs"), ({"colour": 1}, "unknown setting"),
+])
+def test_a_refused_settings_change_leaves_the_session_alone(client, changes, needle):
+    sid = start(client, dataset="moons", points=100)["id"]
+    train(client, sid, 5)
+    session = client.app.state.sessions[sid]
+    r = client.post(f"/api/session/{sid}/settings", json={"settings": changes})
+    assert r.status_code == 400 and needle in r.json()["error"], r.text
+    assert client.app.state.sessions[sid] is session and session.epoch == 5
+    assert session.settings.lr == session.opt.param_groups[0]["lr"] == Settings().lr
+
+
+def test_settings_of_an_expired_session_or_not_an_object_are_refused(client):
+    r = client.post("/api/session/nope/settings", json={"settings": {"lr": 0.2}})
+    assert r.status_code == 400 and "expired" in r.json()["error"]
+    sid = start(client)["id"]
+    r = client.post(f"/api/session/{sid}/settings", json={"settings": [1]})
+    assert r.status_code == 400 and "JSON object" in r.json()["error"]
+
+
+def test_options_say_which_controls_apply_and_what_the_defaults_are(client):
+    o = client.get("/api/options").json()
+    assert o["controls"]["moons"] == ["noise", "points"] and o["controls"]["custom"] == []
+    assert o["controls"]["blobs"] == ["noise", "points", "classes"]
+    assert o["live_settings"] == ["lr", "l2", "epochs"]
+    frame = start(client, **o["defaults"])
+    assert frame["settings"] == o["defaults"]
+    assert len(frame["classes"]) == 2  # moons: the Classes control does not apply
+
+
+def test_a_frame_counts_each_class_and_predicts_every_test_point(client):
+    f = start(client, dataset="blobs", classes=4, points=200)
+    for split in ("train", "test"):
+        assert f["counts"][split] == [sum(p[2] == c for p in f[split]) for c in range(4)]
+    assert len(f["test_pred"]) == len(f["test"])
+    wrong = sum(pred != p[2] for pred, p in zip(f["test_pred"], f["test"]))
+    confusion = f["confusion"]
+    assert wrong == sum(confusion[i][j] for i in range(4) for j in range(4) if i != j)
+
+
+def test_the_favicon_is_served(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert r.content.lstrip().startswith(b"<svg")

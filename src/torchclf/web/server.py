@@ -61,7 +61,13 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         from torchclf.model import ACTIVATIONS
         from torchclf.optimizers import OPTIMIZERS
         return {"datasets": list(synthetic.GENERATORS), "activations": list(ACTIVATIONS),
-                "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__}
+                "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__,
+                "defaults": Settings().__dict__, "live_settings": list(Settings.LIVE),
+                "controls": data_controls()}
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.post("/api/session")
     async def create(request: Request):
@@ -89,6 +95,13 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         # training runs on a worker thread, never on the event loop: other tabs answer
         # while this one trains, and the time budget bounds how long it holds a thread
         return await run_in_threadpool(_step, session, epochs, points)
+
+    @app.post("/api/session/{sid}/settings")
+    async def retune(sid: str, request: Request):
+        """Learning rate, L2 and the epoch cap change while training goes on."""
+        body = await json_object(request)
+        session = get(sid)
+        return await run_in_threadpool(_retune, session, body.get("settings"))
 
     @app.post("/api/session/{sid}/points")
     async def add_point(sid: str, request: Request):
@@ -151,6 +164,22 @@ def _add_point(session: Session, x: float, y: float, label: int) -> dict:
     with session.lock:
         session.add_point(x, y, label)
         return session.frame()
+
+
+def _retune(session: Session, changes) -> dict:
+    with session.lock:
+        session.retune(session.settings.retuned(changes))
+        return session.frame(with_points=False)
+
+
+def data_controls() -> dict[str, list[str]]:
+    """Which of the page's data controls each dataset takes (its generator's parameters)."""
+    from torchclf.data import synthetic
+    from torchclf.web.session import PAGE_NAMES
+    names = ("noise", "n_samples", "n_classes")
+    out = {name: [PAGE_NAMES.get(p, p) for p in names if p in synthetic.parameters(name)]
+           for name in synthetic.GENERATORS}
+    return {**out, "custom": []}  # an upload brings its own points and classes
 
 
 def _step(session: Session, epochs: int, points: bool) -> dict:

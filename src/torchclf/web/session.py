@@ -64,6 +64,9 @@ class Settings:
     epochs: int = _play("train", "epochs")  # where Play stops
     seed: int = _play("train", "seed")
 
+    # what may change while training goes on: the optimizer's step and the epoch cap
+    LIVE = ("lr", "l2", "epochs")
+
     @classmethod
     def parse(cls, data: dict) -> "Settings":
         """Validate a JSON object from the page; unknown keys and bad values are errors."""
@@ -88,6 +91,17 @@ class Settings:
         s = cls(**out)
         s.check()
         return s
+
+    def retuned(self, changes: dict) -> "Settings":
+        """These settings with ``changes`` that leave the data and the network alone."""
+        new = Settings.parse({**self.__dict__, **changes} if isinstance(changes, dict)
+                             else changes)
+        fixed = [k for k in changes if k not in self.LIVE and getattr(new, k) != getattr(self, k)]
+        if fixed:
+            raise UserError(f"{', '.join(fixed)} change the data or the network: start a new "
+                            f"session to change them (only {', '.join(self.LIVE)} change "
+                            "while training goes on)")
+        return new
 
     def check(self) -> None:
         """The playground's tighter resource limits, then the schema's bounds."""
@@ -191,6 +205,14 @@ class Session:
                              self.train.classes, self.train.feature_names, self.train.name)
         self._tensors()
 
+    def retune(self, settings: Settings) -> None:
+        """New ``Settings.LIVE`` values without a reset: the optimizer takes the new
+        learning rate and weight decay from its next step on (both backends read them
+        from its param groups on every run), and training goes on from this epoch."""
+        self.settings = settings
+        for group in self.opt.param_groups:
+            group["lr"], group["weight_decay"] = settings.lr, settings.l2
+
     # -- training ---------------------------------------------------------------------------
     def step(self, epochs: int, seconds: float | None = None) -> None:
         """Train up to ``epochs`` more epochs (never past ``settings.epochs``).
@@ -240,6 +262,8 @@ class Session:
             "confusion": confusion_matrix(self.test.y, pred, self.data.n_classes).tolist(),
             "n_train": len(self.train), "n_test": len(self.test),
             "engine": "kernel" if self.fast is not None else "autograd",
+            "counts": {"train": _counts(self.train), "test": _counts(self.test)},
+            "test_pred": pred.astype(int).tolist(), "settings": dict(self.settings.__dict__),
         }
         if with_points:
             out["train"] = _points(self.train, grid)
@@ -296,3 +320,7 @@ def from_csv_text(text: str) -> Dataset:
 def _points(ds: Dataset, grid) -> list:
     P = grid.view.to_2d(ds.X)
     return [[round(float(a), 4), round(float(b), 4), int(c)] for (a, b), c in zip(P, ds.y)]
+
+
+def _counts(ds: Dataset) -> list[int]:
+    return np.bincount(ds.y.astype(int), minlength=ds.n_classes).tolist()
