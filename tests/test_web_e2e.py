@@ -72,7 +72,7 @@ def test_train_moons_watch_it_learn_add_points_and_export(server, browser, tmp_p
     page.click("#play")
     page.wait_for_function("Number(document.getElementById('epoch').textContent) >= 1500",
                            timeout=60_000)
-    page.click("#pause")
+    page.click("#play")  # the same button pauses
     assert canvas(page) != before
     assert accuracy(page, "test") > max(first, 0.95)
     assert "dataset=moons" in page.url and ("hidden=8%2C8" in page.url
@@ -83,7 +83,7 @@ def test_train_moons_watch_it_learn_add_points_and_export(server, browser, tmp_p
 
     n_before = page.evaluate("frame.train.length")
     box = page.locator("#boundary").bounding_box()
-    page.mouse.click(box["x"] + 40, box["y"] + 40)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
     page.wait_for_function(f"frame.train.length === {n_before + 1}")
 
     with page.expect_download() as info:
@@ -169,3 +169,321 @@ def test_another_site_cannot_reach_or_change_a_session(server, browser, tmp_path
     assert "another site" in attacker.content()
     # the page's own step is the session's first: neither attack trained it
     assert page.evaluate(f"api({step[len(server):]!r}, {{epochs: 1}}).then((f) => f.epoch)") == 1
+
+
+# -- the page at a desktop width and on a 390 px phone ---------------------------------------
+
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+
+
+@pytest.fixture
+def open_page(server, browser):
+    """``open_page(hash, viewport)``: a page at ``#hash`` with its first session drawn,
+    as a phone opens it at the phone's width (a phone browser honours the viewport
+    meta, else it lays the page out 980 px wide). JS errors go to ``page.errors``,
+    answers of 400 and up to ``page.failed``; the pages close after the test."""
+    opened = []
+
+    def open_(hash_, viewport=DESKTOP, **kwargs):
+        phone = viewport["width"] < 500
+        page = browser.new_page(viewport=viewport, is_mobile=phone, has_touch=phone, **kwargs)
+        opened.append(page)
+        page.errors, page.failed = [], []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.on("response", lambda r: page.failed.append(r.url) if r.status >= 400 else None)
+        page.goto(f"{server}/#{hash_}")
+        page.wait_for_selector("#confusion tr")
+        return page
+    yield open_
+    for page in opened:
+        page.close()
+
+
+def change(page, selector, value):
+    """Type a value and leave the field, as a user does (the change event)."""
+    page.fill(selector, str(value))
+    page.press(selector, "Tab")
+
+
+def epoch(page):
+    return int(page.text_content("#epoch"))
+
+
+def wait_epoch(page, n):
+    page.wait_for_function(f"document.getElementById('epoch').textContent === '{n}'")
+
+
+def hash_params(page):
+    from urllib.parse import parse_qs, urlsplit
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).fragment).items()}
+
+
+# The centre pixel of unoccluded test points (no later marker within 14 px), with the
+# colour of their class; misclassified ones carry a dark cross through the centre.
+TEST_POINT_PIXELS = """() => {
+  const c = document.getElementById('boundary'), ctx = c.getContext('2d'), g = frame.grid;
+  const pts = frame.test.map((p, i) => { const [x, y] = toCanvas(p[0], p[1], g, c);
+    return {x, y, i, color: colorOf(p[2]), wrong: frame.test_pred[i] !== p[2]}; });
+  return pts.filter((q) => pts.every((o) => o.i <= q.i || Math.hypot(o.x - q.x, o.y - q.y) > 14))
+    .map((q) => { const d = ctx.getImageData(Math.round(q.x), Math.round(q.y), 1, 1).data;
+      return {pixel: '#' + [...d.slice(0, 3)].map((v) => v.toString(16).padStart(2, '0')).join(''),
+              color: q.color.toLowerCase(), wrong: q.wrong}; });
+}"""
+
+
+@WIDTHS
+def test_test_points_wear_their_class_colour_and_wrong_ones_a_cross(open_page, viewport):
+    page = open_page("dataset=blobs&classes=4&points=160&noise=1.5", viewport)
+    points = page.evaluate(TEST_POINT_PIXELS)
+    right = [p for p in points if not p["wrong"]]
+    wrong = [p for p in points if p["wrong"]]
+    assert right and wrong  # epoch 0: some of each
+    assert all(p["pixel"] == p["color"] for p in right)
+    dark = lambda hex_: max(int(hex_[i:i + 2], 16) for i in (1, 3, 5)) < 90
+    assert all(dark(p["pixel"]) and not dark(p["color"]) for p in wrong)
+    page.uncheck("#show_wrong")  # the crosses are a toggle: the class colour shows again
+    assert all(p["pixel"] == p["color"] for p in page.evaluate(TEST_POINT_PIXELS))
+    assert "misclassified" in page.get_attribute("#boundary", "aria-label")
+    assert "dark edge: test" in page.text_content("#legend")
+    assert page.errors == []
+
+
+@WIDTHS
+@pytest.mark.parametrize("link,needle", [("dataset=custom&points=100", "upload a CSV"),
+                                         ("points=999999", "too many points"),
+                                         ("dataset=moons&lr=abc", "bad value for lr")])
+def test_a_link_the_server_refuses_shows_why_and_the_default_set_up_works(
+        open_page, viewport, link, needle):
+    page = open_page(link, viewport)
+    assert needle in page.text_content("#error")
+    assert "default set-up" in page.text_content("#error")
+    defaults = page.evaluate("OPTIONS.defaults")
+    assert page.evaluate("frame.settings") == defaults
+    assert hash_params(page)["dataset"] == defaults["dataset"] == page.input_value("#dataset")
+    page.click("#step")
+    wait_epoch(page, 1)
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 1")
+    page.click("#play")
+    assert page.errors == []
+
+
+@WIDTHS
+def test_editing_the_url_hash_applies_the_new_set_up_at_once(open_page, viewport):
+    page = open_page("dataset=moons&points=100", viewport)
+    page.click("#step")
+    wait_epoch(page, 1)
+    page.evaluate("location.hash = 'dataset=blobs&classes=4&points=120'")
+    page.wait_for_function("frame.classes.length === 4")
+    assert page.input_value("#dataset") == "blobs" and page.input_value("#classes") == "4"
+    assert epoch(page) == 0 and page.locator("#click_class option").count() == 4
+    page.evaluate("location.hash = 'dataset=blobs&points=99999999'")  # refused: back to blobs
+    page.wait_for_function("document.getElementById('error').textContent.includes('too many')")
+    assert hash_params(page)["points"] == "120" and page.input_value("#points") == "120"
+    assert page.errors == []
+
+
+def visible_and_on_top(page, selector):
+    """Scrolled into view, is the element inside the viewport and the one a tap hits?"""
+    el = page.locator(selector)
+    el.scroll_into_view_if_needed()
+    return page.evaluate("""(el) => { const r = el.getBoundingClientRect();
+      const x = r.left + r.width / 2, y = r.top + r.height / 2, hit = document.elementFromPoint(x, y);
+      return r.width > 0 && r.left >= 0 && r.right <= innerWidth && r.top >= 0
+        && r.bottom <= innerHeight && (hit === el || el.contains(hit)); }""", el.element_handle())
+
+
+@WIDTHS
+def test_every_control_fits_the_width_and_can_be_reached(open_page, viewport):
+    page = open_page("dataset=moons&points=100", viewport)
+    assert page.evaluate("innerWidth") == viewport["width"]  # laid out at the real width
+    assert "width=device-width" in page.evaluate(
+        "document.querySelector('meta[name=viewport]')?.content || ''")
+    ids = page.evaluate("""[...document.querySelectorAll(
+        '#controls input, #controls select, #controls button, #buttons button, #exports a, '
+        + '#exports button')].map((e) => e.id).filter(Boolean)""")
+    assert {"play", "step", "reset", "lr", "epochs", "export_model", "share"} <= set(ids)
+    for selector in ["#epoch", *(f"#{i}" for i in ids)]:
+        assert visible_and_on_top(page, selector), selector
+    width = viewport["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+    assert page.locator("#boundary").bounding_box()["width"] <= min(width, 482)
+    if width == PHONE["width"]:  # the picture and its buttons first, the settings under them
+        assert page.locator("#step").bounding_box()["y"] < page.locator("#dataset").bounding_box()["y"]
+    controls = page.locator("#controls").bounding_box()["width"]
+    page.click("#share")  # a long URL wraps in its line; it squeezes nothing
+    page.wait_for_function("document.getElementById('info').textContent.includes('#dataset=')")
+    assert page.locator("#controls").bounding_box()["width"] == controls
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.text_content("#error") == "" and page.errors == []
+
+
+def test_click_adds_class_and_the_data_controls_follow_the_dataset(open_page, tmp_path):
+    page = open_page("dataset=moons&points=100")
+    options = lambda: page.eval_on_selector_all("#click_class option", "os => os.map(o => o.text)")
+    assert options() == ["0", "1"]
+    assert page.is_disabled("#classes") and page.is_enabled("#noise") and page.is_enabled("#points")
+    page.select_option("#dataset", "blobs")
+    page.wait_for_function("frame.settings.dataset === 'blobs'")
+    assert page.is_enabled("#classes")
+    change(page, "#classes", 4)
+    page.wait_for_function("frame.classes.length === 4")
+    assert options() == ["0", "1", "2", "3"]
+    csv = tmp_path / "kinds.csv"
+    csv.write_text("a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'xyz'[i % 3]}\n" for i in range(30)))
+    with page.expect_response(lambda r: r.url.endswith("/upload")):
+        page.set_input_files("#upload", str(csv))
+    page.wait_for_function("frame.settings.dataset === 'custom'")
+    assert options() == ["x", "y", "z"]
+    assert all(page.is_disabled(f"#{k}") for k in ("noise", "points", "classes"))
+    page.select_option("#dataset", "moons")
+    page.wait_for_function("frame.settings.dataset === 'moons'")
+    assert options() == ["0", "1"] and page.is_disabled("#classes")
+    assert page.errors == []
+
+
+CONTRAST = """() => [...document.querySelectorAll('#confusion td')].map((td) => {
+  const bg = getComputedStyle(td).backgroundColor.match(/[\\d.]+/g).map(Number);
+  const ink = getComputedStyle(td).color.match(/[\\d.]+/g).map(Number);
+  return {count: Number(td.textContent), bg, ink};
+})"""
+
+
+def _luminance(rgb):
+    c = [v / 255 for v in rgb]
+    c = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+
+@WIDTHS
+def test_legend_axes_curves_and_a_shaded_confusion_matrix(open_page, viewport):
+    page = open_page("dataset=blobs&classes=4&points=200&noise=1.5", viewport)
+    for n in (1, 2, 3):
+        page.click("#step")
+        wait_epoch(page, n)
+    counts = page.evaluate("frame.counts")
+    entries = page.locator("#legend .entry")
+    assert entries.count() == 4
+    for i in range(4):
+        assert entries.nth(i).text_content().strip() == (
+            f"{i} {counts['train'][i]} train / {counts['test'][i]} test")
+    label = page.get_attribute("#boundary", "aria-label")
+    assert "x1 across" in label and "x2 up" in label
+    ink = page.evaluate("""() => { const c = document.getElementById('boundary');  // tick labels
+      const d = c.getContext('2d').getImageData(0, 0, PLOT.left - 6, c.height).data;
+      let dark = 0; for (let i = 0; i < d.length; i += 4) dark += d[i] < 100; return dark; }""")
+    assert ink > 50
+    texts = page.eval_on_selector_all("#curves text", "ts => ts.map(t => t.textContent)")
+    assert {"loss", "accuracy", "epoch", "100%", "0%"} <= set(texts)
+    assert page.locator("#curves polyline").count() == 4  # train and test on both panels
+    key, plot = page.locator("#curve_key").bounding_box(), page.locator("#curves").bounding_box()
+    assert key["y"] + key["height"] <= plot["y"]  # the key sits above the lines
+    cells = page.evaluate(CONTRAST)
+    top = max(cells, key=lambda c: c["count"])
+    assert top["count"] > 0 and len(top["bg"]) == 4 and top["bg"][3] > 0.5  # shaded by count
+    for cell in cells:
+        rgb = [cell["bg"][3] * v + (1 - cell["bg"][3]) * 255 for v in cell["bg"][:3]] \
+            if len(cell["bg"]) == 4 else cell["bg"]
+        hi, lo = sorted([_luminance(rgb), _luminance(cell["ink"][:3])], reverse=True)
+        assert (hi + 0.05) / (lo + 0.05) >= 4.5, cell  # readable on every shade
+    assert page.errors == []
+
+
+@WIDTHS
+def test_play_shows_its_state_stops_at_the_cap_and_live_changes_keep_the_epoch(
+        open_page, viewport):
+    page = open_page("dataset=moons&points=100&epochs=200&lr=0.1", viewport)
+    page.click("#play")
+    assert page.get_attribute("#play", "aria-pressed") == "true"
+    assert "Pause" in page.text_content("#play")
+    page.wait_for_function("document.getElementById('info').textContent.includes('epoch cap')")
+    assert epoch(page) == 200
+    assert "reached the epoch cap (200): raise Epochs or Reset" in page.text_content("#info")
+    assert page.get_attribute("#play", "aria-pressed") == "false"
+    assert "Play" in page.text_content("#play") and page.is_disabled("#play")
+    assert page.text_content("#error") == ""  # a notice, not an error
+    change(page, "#epochs", 300)  # raising the cap: training may go on, from epoch 200
+    page.wait_for_function("frame.max_epochs === 300")
+    assert page.is_enabled("#play") and epoch(page) == 200 and hash_params(page)["epochs"] == "300"
+    change(page, "#lr", 0.5)
+    page.wait_for_function("frame.settings.lr === 0.5")
+    assert "learning rate is now 0.5: training goes on from epoch 200" in page.text_content("#info")
+    page.click("#step")
+    wait_epoch(page, 201)
+    assert page.evaluate("frame.history.epoch.slice(-2)") == [200, 201]
+    change(page, "#lr", -1)  # refused: the field and the URL go back, training is untouched
+    page.wait_for_function("document.getElementById('error').textContent.includes('learning')")
+    assert page.input_value("#lr") == "0.5" and hash_params(page)["lr"] == "0.5"
+    change(page, "#points", 999999)
+    page.wait_for_function("document.getElementById('error').textContent.includes('too many')")
+    assert page.input_value("#points") == "100" and hash_params(page)["points"] == "100"
+    assert epoch(page) == 201
+    page.click("[aria-label='add a neuron to layer 1']")  # structural: a new start
+    wait_epoch(page, 0)
+    assert page.evaluate("frame.settings.hidden[0]") == 9 and page.text_content("#error") == ""
+    assert page.errors == []
+
+
+@WIDTHS
+def test_a_slow_answer_shows_a_busy_sign(open_page, viewport):
+    page = open_page("dataset=moons&points=100", viewport)
+    assert page.is_hidden("#busy")
+    page.evaluate("""() => { const real = window.fetch;  // the server answers slowly now
+      window.fetch = (...a) => new Promise((r) => setTimeout(r, 900)).then(() => real(...a)); }""")
+    page.click("#step")
+    page.wait_for_selector("#busy", state="visible", timeout=2000)
+    assert page.get_attribute("#view", "aria-busy") == "true"
+    wait_epoch(page, 1)
+    page.wait_for_selector("#busy", state="hidden")
+    assert page.get_attribute("#view", "aria-busy") == "false" and page.errors == []
+
+
+@WIDTHS
+def test_keyboard_names_colour_blind_palette_shapes_and_favicon(open_page, viewport):
+    page = open_page("dataset=blobs&classes=8&points=240", viewport, accept_downloads=True)
+    page.wait_for_timeout(200)
+    assert page.failed == []  # the favicon included
+    assert page.evaluate("fetch('/favicon.ico').then((r) => r.status)") == 200
+    focused = []
+    page.focus("#reset")
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.id"))
+        if focused[-1] == "share":
+            break
+    assert {"export_config", "export_model", "export_script", "share"} <= set(focused)
+    page.focus("#export_config")
+    with page.expect_download() as info:
+        page.keyboard.press("Enter")
+    assert info.value.suggested_filename == "config.toml"
+    names = page.eval_on_selector_all("#layers button, #add_layer, #remove_layer",
+                                      "bs => bs.map(b => b.getAttribute('aria-label'))")
+    assert names == ["remove a neuron from layer 1", "add a neuron to layer 1",
+                     "remove a neuron from layer 2", "add a neuron to layer 2",
+                     "add a layer", "remove layer 2"]
+    colours = page.eval_on_selector_all("#legend .entry", "es => es.map(e => e.dataset.color)")
+    shapes = page.eval_on_selector_all("#legend .entry", "es => es.map(e => e.dataset.shape)")
+    assert len(set(shapes)) == 8  # a second cue besides colour
+    assert min_distance_with_colour_blindness(colours) > 40
+    assert min_distance_with_colour_blindness(
+        ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]) < 40  # the old palette's red and green
+
+
+def min_distance_with_colour_blindness(colours):
+    """The closest two colours as protanopes and deuteranopes see them (Machado et al.
+    2009, severity 1, in linear RGB; distance in 0-255 sRGB)."""
+    import numpy as np
+    sims = {"protan": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                       [-0.003882, -0.048116, 1.051998]],
+            "deutan": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                       [-0.011820, 0.042940, 0.968881]]}
+    rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in colours]) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    best = np.inf
+    for m in sims.values():
+        seen = np.clip(linear @ np.array(m).T, 0, 1)
+        seen = 255 * np.where(seen <= 0.0031308, 12.92 * seen, 1.055 * seen ** (1 / 2.4) - 0.055)
+        d = np.linalg.norm(seen[:, None] - seen[None], axis=-1)
+        best = min(best, d[np.triu_indices(len(colours), 1)].min())
+    return best
