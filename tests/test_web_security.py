@@ -11,6 +11,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from torchclf.web.server import create_app  # noqa: E402
+from torchclf.web.session import Settings  # noqa: E402
 
 EVIL = "http://evil.example"
 CSV = "a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'x' if i % 2 else 'y'}\n" for i in range(40))
@@ -30,8 +31,9 @@ def trained(client):
 
 
 def unchanged(client, sid, session):
-    """The session is still there, the same object, still five epochs in."""
+    """The session is still there, the same object, still five epochs in, at its rate."""
     assert client.app.state.sessions.get(sid) is session and session.epoch == 5
+    assert session.opt.param_groups[0]["lr"] == session.settings.lr == Settings().lr
     return True
 
 
@@ -70,6 +72,8 @@ def test_changes_from_another_origin_are_refused_and_the_session_is_untouched(cl
                 client.post("/api/session", json={"id": sid, "settings": {}}, headers=bad),
                 client.post(f"/api/session/{sid}/points", json={"x": 0, "y": 0, "label": 0},
                             headers=bad),
+                client.post(f"/api/session/{sid}/settings", json={"settings": {"lr": 5.0}},
+                            headers=bad),
                 client.post(f"/api/session/{sid}/upload", content=CSV,
                             headers={**bad, "content-type": "text/csv"}),
                 client.delete(f"/api/session/{sid}", headers=bad)]
@@ -94,6 +98,7 @@ def test_bodies_a_cross_site_form_can_send_are_refused_with_415(client, trained,
     headers = {"content-type": kind} if kind else {}
     for path, body in [("/api/session", f'{{"id": "{sid}", "settings": {{}}}}'),
                        (f"/api/session/{sid}/step", '{"epochs": 5}'),
+                       (f"/api/session/{sid}/settings", '{"settings": {"lr": 5.0}}'),
                        (f"/api/session/{sid}/upload", CSV)]:
         r = client.post(path, content=body, headers=headers)
         assert r.status_code == 415, (path, r.text)
