@@ -46,7 +46,7 @@ function marker(ctx, label, x, y, r, outline, width) {
 // Round tick values covering [lo, hi], about n of them.
 function ticks(lo, hi, n = 5) {
   const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw || 1)), e = raw / mag;
-  const step = (e >= 7.5 ? 10 : e >= 3.5 ? 5 : e >= 1.5 ? 2 : 1) * mag, out = [];
+  const step = (e >= 7 ? 10 : e >= 3 ? 5 : e >= 1.4 ? 2 : 1) * mag, out = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toFixed(10)));
   return out;
 }
