@@ -289,7 +289,8 @@ def visible_and_on_top(page, selector):
     el = page.locator(selector)
     el.scroll_into_view_if_needed()
     return page.evaluate("""(el) => { const r = el.getBoundingClientRect();
-      const x = r.left + r.width / 2, y = r.top + r.height / 2, hit = document.elementFromPoint(x, y);
+      const x = r.left + r.width / 2, y = r.top + r.height / 2;
+      const hit = document.elementFromPoint(x, y);
       return r.width > 0 && r.left >= 0 && r.right <= innerWidth && r.top >= 0
         && r.bottom <= innerHeight && (hit === el || el.contains(hit)); }""", el.element_handle())
 
@@ -310,7 +311,8 @@ def test_every_control_fits_the_width_and_can_be_reached(open_page, viewport):
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
     assert page.locator("#boundary").bounding_box()["width"] <= min(width, 482)
     if width == PHONE["width"]:  # the picture and its buttons first, the settings under them
-        assert page.locator("#step").bounding_box()["y"] < page.locator("#dataset").bounding_box()["y"]
+        top = lambda selector: page.locator(selector).bounding_box()["y"]
+        assert top("#step") < top("#dataset")
     controls = page.locator("#controls").bounding_box()["width"]
     page.click("#share")  # a long URL wraps in its line; it squeezes nothing
     page.wait_for_function("document.getElementById('info').textContent.includes('#dataset=')")
