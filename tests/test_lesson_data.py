@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
@@ -20,7 +21,7 @@ from torchclf import recipes
 from torchclf.cli.main import main
 from torchclf.config import load
 from torchclf.config.schema import DataConfig
-from torchclf.data import synthetic
+from torchclf.data import sklearn_samples, synthetic
 from torchclf.errors import UserError
 from torchclf.experiment import split_data
 
@@ -88,6 +89,70 @@ def test_the_lesson_split_is_train_test_split():
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
     train, test = tc.datasets.moons(n_samples=1000, noise=0.03, seed=42).split(
         test_size=0.2, seed=42, stratify=False)
+    assert same(train, X_train, y_train) and same(test, X_test, y_test)
+
+
+# torchclf makes these points without importing scikit-learn (a second of start-up):
+# these catch any drift from scikit-learn's own functions, over many draws.
+DRAWS = settings(max_examples=60, deadline=None)
+SEEDS = st.integers(0, 2**32 - 1)
+NOISE = st.one_of(st.just(0.0), st.floats(0, 3, allow_nan=False))
+
+
+def identical(got, want):
+    """Same arrays, same dtypes (so the float32 cast and label codes agree too)."""
+    return all(np.array_equal(g, w) and g.dtype == w.dtype for g, w in zip(got, want))
+
+
+@DRAWS
+@given(st.integers(1, 1500), NOISE, SEEDS, st.booleans())
+def test_moons_match_scikit_learn_for_any_draw(n_samples, noise, seed, shuffle):
+    assert identical(sklearn_samples.make_moons(n_samples, noise, seed, shuffle=shuffle),
+                     make_moons(n_samples, shuffle=shuffle, noise=noise, random_state=seed))
+
+
+@DRAWS
+@given(st.integers(1, 1500), NOISE, SEEDS, st.floats(0.01, 0.99), st.booleans())
+def test_circles_match_scikit_learn_for_any_draw(n_samples, noise, seed, factor, shuffle):
+    got = sklearn_samples.make_circles(n_samples, noise, seed, factor, shuffle=shuffle)
+    assert identical(got, make_circles(n_samples, shuffle=shuffle, noise=noise,
+                                       random_state=seed, factor=factor))
+
+
+@DRAWS
+@given(st.integers(1, 1500), st.integers(1, 6), st.integers(1, 12),
+       st.floats(0, 5, allow_nan=False), st.floats(0.5, 100), SEEDS, st.booleans())
+def test_blobs_match_scikit_learn_for_any_draw(n_samples, n_features, centers, std, box,
+                                               seed, shuffle):
+    got = sklearn_samples.make_blobs(n_samples, n_features, centers, std, (-box, box), seed,
+                                     shuffle=shuffle)
+    assert identical(got, make_blobs(n_samples, n_features, centers=centers, cluster_std=std,
+                                     center_box=(-box, box), shuffle=shuffle,
+                                     random_state=seed))
+
+
+@DRAWS
+@given(st.integers(2, 3000), st.floats(0.001, 0.999), SEEDS)
+def test_the_split_matches_train_test_split_for_any_draw(n, test_size, seed):
+    if sklearn_samples.n_test_rows(n, test_size) >= n:  # no training rows: torchclf refuses
+        with pytest.raises(ValueError):
+            train_test_split(np.arange(n), test_size=test_size, random_state=seed)
+        return
+    want = train_test_split(np.arange(n), test_size=test_size, random_state=seed)
+    assert identical(sklearn_samples.train_test_split_indices(n, test_size, seed), want)
+
+
+@DRAWS
+@given(st.sampled_from(["moons", "circles", "blobs"]), st.integers(4, 600), SEEDS)
+def test_public_generators_and_split_match_scikit_learn(name, n_samples, seed):
+    X, y = {"moons": lambda: make_moons(n_samples, noise=0.1, random_state=seed),
+            "circles": lambda: make_circles(n_samples, noise=0.1, random_state=seed),
+            "blobs": lambda: make_blobs(n_samples, 2, centers=4, cluster_std=0.1,
+                                        random_state=seed)}[name]()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
+                                                        random_state=seed)
+    train, test = synthetic.make(name, n_samples=n_samples, noise=0.1, seed=seed).split(
+        test_size=0.25, seed=seed, stratify=False)
     assert same(train, X_train, y_train) and same(test, X_test, y_test)
 
 

@@ -6,7 +6,6 @@ same Dataset feeds training, plotting, the CLI and the web playground.
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -156,14 +155,12 @@ def split_indices(y: np.ndarray, test_size: float = DEFAULT_TEST_SIZE, seed: int
 def _lesson_split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's unstratified ``train_test_split`` of ``n`` rows, as indices."""
     seed = RANDOM_STATE.check("seed", seed)
-    if math.ceil(test_size * n) >= n:
+    from torchclf.data import sklearn_samples
+    if sklearn_samples.n_test_rows(n, test_size) >= n:
         raise UserError(f"holding out {test_size} of {n} rows leaves no training rows "
                         "(scikit-learn rounds the held-out rows up): hold out a smaller "
                         "fraction")
-    from sklearn.model_selection import train_test_split
-    train, test = train_test_split(np.arange(n), test_size=test_size, random_state=seed,
-                                   shuffle=True)
-    return train, test
+    return sklearn_samples.train_test_split_indices(n, test_size, seed)
 
 
 class Standardizer:

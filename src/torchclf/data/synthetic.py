@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from torchclf.data import bundled
+from torchclf.data import bundled, sklearn_samples
 from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.spec import DEFAULT_SEED, RANDOM_STATE, Spec
@@ -82,8 +82,7 @@ def circles(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED
     for point, in its (shuffled) order: not linearly separable.
     """
     _check(n_samples=n_samples, noise=noise, seed=seed, factor=factor)
-    from sklearn.datasets import make_circles
-    X, y = make_circles(n_samples, noise=noise, random_state=seed, factor=factor)
+    X, y = sklearn_samples.make_circles(n_samples, noise, seed, factor)
     return _finish(X, y, 2, "circles", dict(n_samples=n_samples, noise=noise, seed=seed,
                                             factor=factor))
 
@@ -96,8 +95,7 @@ def moons(n_samples: int = 1000, noise: float = 0.03, seed: int = DEFAULT_SEED) 
     (shuffled) order.
     """
     _check(n_samples=n_samples, noise=noise, seed=seed)
-    from sklearn.datasets import make_moons
-    X, y = make_moons(n_samples, noise=noise, random_state=seed)
+    X, y = sklearn_samples.make_moons(n_samples, noise, seed)
     return _finish(X, y, 2, "moons", dict(n_samples=n_samples, noise=noise, seed=seed))
 
 
@@ -114,9 +112,8 @@ def blobs(n_samples: int = 1000, noise: float = 1.5, seed: int = DEFAULT_SEED,
     _check(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes,
            n_features=n_features, center_box=center_box)
     _fewer_classes_than_samples(n_classes, n_samples)
-    from sklearn.datasets import make_blobs
-    X, y = make_blobs(n_samples, n_features, centers=n_classes, cluster_std=noise,
-                      center_box=(-center_box, center_box), random_state=seed)
+    X, y = sklearn_samples.make_blobs(n_samples, n_features, n_classes, noise,
+                                      (-center_box, center_box), seed)
     return _finish(X, y, n_classes, "blobs",
                    dict(n_samples=n_samples, noise=noise, seed=seed, n_classes=n_classes,
                         n_features=n_features, center_box=center_box))
