@@ -11,9 +11,11 @@ and compares with autograd.
 from __future__ import annotations
 
 import math
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -112,6 +114,39 @@ def entry_for(opt: torch.optim.Optimizer) -> Optimizer | None:
     return next((o for o in OPTIMIZERS.values() if o.torch_class is type(opt)), None)
 
 
+# torch.optim.Optimizer methods torch wraps in torch._disable_dynamo: the wrapper imports
+# torch._dynamo (about 1 s, as long as torch itself) on its first call.
+_DYNAMO_WRAPPED = ("add_param_group", "state_dict", "load_state_dict")
+
+
+@contextmanager
+def without_dynamo_import() -> Iterator[None]:
+    """Build an optimizer or read/load its state without importing torch._dynamo.
+
+    The wrapper's only job is to stop torch.compile from tracing into the method. While
+    torch._dynamo is not imported nothing can be tracing, so the method itself does
+    exactly the same: the wrapper calls what the method's ``__dynamo_disable``
+    attribute holds, so for the duration of the block that is the method itself. The
+    compiled kernel never calls ``step`` or ``zero_grad``, so a kernel run then never
+    loads torch._dynamo; autograd's first ``step`` still does. Where torch's wrapper is
+    not the one expected (another version), nothing changes but the time.
+    """
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    bare = [getattr(getattr(torch.optim.Optimizer, name), "__wrapped__", None)
+            for name in _DYNAMO_WRAPPED]
+    bare = [fn for fn in bare if fn is not None and not hasattr(fn, "__dynamo_disable")]
+    for fn in bare:
+        setattr(fn, "__dynamo_disable", fn)
+    try:
+        yield
+    finally:
+        for fn in bare:
+            if getattr(fn, "__dynamo_disable", None) is fn:
+                delattr(fn, "__dynamo_disable")
+
+
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
                    weight_decay: float = NO_WEIGHT_DECAY,
                    momentum: float = NO_MOMENTUM) -> torch.optim.Optimizer:
@@ -122,4 +157,5 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
     lr = LR.check("lr", lr)
     weight_decay = WEIGHT_DECAY.check("weight_decay", weight_decay)
     momentum = MOMENTUM.check("momentum", momentum)
-    return OPTIMIZERS[name].build(params, lr, weight_decay, momentum)
+    with without_dynamo_import():
+        return OPTIMIZERS[name].build(params, lr, weight_decay, momentum)

@@ -15,6 +15,7 @@ import torch
 
 from torchclf.errors import UserError
 from torchclf.atomic import atomic_write_bytes
+from torchclf.optimizers import without_dynamo_import
 
 FORMAT = "torchclf-checkpoint-1"
 
@@ -37,7 +38,9 @@ class Checkpoint:
                generator: torch.Generator, history: dict, config: dict, extra: dict):
         """``write(done)``: save the live training state after ``done`` epochs to ``path``."""
         def write(done: int) -> Path:
-            return cls(done, model.state_dict(), opt.state_dict(), generator.get_state(),
+            with without_dynamo_import():
+                opt_state = opt.state_dict()
+            return cls(done, model.state_dict(), opt_state, generator.get_state(),
                        torch.get_rng_state(), history, config, extra).save(path)
         return write
 
@@ -49,7 +52,8 @@ class Checkpoint:
                             "epochs of this run: nothing left to train")
         try:
             model.load_state_dict(self.model_state)
-            opt.load_state_dict(self.optimizer_state)
+            with without_dynamo_import():
+                opt.load_state_dict(self.optimizer_state)
         except (RuntimeError, ValueError, KeyError) as e:
             raise UserError(f"the checkpoint does not match this model or optimizer ({e})") \
                 from None
