@@ -13,7 +13,8 @@ import pytest
 
 from torchclf.data.dataset import Dataset
 from torchclf.grid import CHUNK, View2D, decision_grid
-from torchclf.plots import plot_boundary, plot_confusion, plot_curves, plot_data, save_figure
+from torchclf.plots import (plot_boundary, plot_confusion, plot_curves, plot_data, png_bytes,
+                            save_figure)
 
 RES = 50
 
@@ -241,10 +242,32 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_nothing_behind(tmp_path):
     def fail(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    broken.savefig = fail
+    broken.draw = fail  # rendering fails, however the figure is drawn
     with pytest.raises(RuntimeError):
         save_figure(broken, path)
     with pytest.raises(RuntimeError):
         save_figure(broken, tmp_path / "new.png")
     assert [p.name for p in tmp_path.iterdir()] == ["data.png"]
     assert path.read_bytes() == before
+
+
+def test_png_bytes_are_savefigs_pixels_drawn_once_and_leave_the_figure_as_it_was():
+    """The run's pictures are drawn on an Agg canvas directly (savefig lays a
+    constrained-layout figure out in a second full draw): the pixels savefig gives a
+    new figure, and the figure keeps its dpi and canvas, so a notebook still shows it."""
+    import io
+
+    from PIL import Image
+    ds = blobs(3, 2)
+    model = LinearSoftmax(ds)
+    for make in (lambda: plot_boundary(model.predict_proba, ds, ds, resolution=RES),
+                 lambda: plot_confusion(np.array([[5, 1], [0, 4]]), ("cat", "dog"))):
+        fig, twin = make(), make()
+        fig.set_dpi(72)
+        canvas = fig.canvas
+        ours = png_bytes(fig, dpi=100)
+        assert fig.dpi == 72 and fig.canvas is canvas
+        theirs = io.BytesIO()
+        twin.savefig(theirs, format="png", dpi=100)
+        a, b = (np.asarray(Image.open(io.BytesIO(data))) for data in (ours, theirs.getvalue()))
+        assert a.shape == b.shape and np.array_equal(a, b)

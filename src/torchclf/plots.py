@@ -199,9 +199,24 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     renamed over ``path`` (``os.replace``), so an error never leaves a partial file.
     """
     from torchclf.atomic import atomic_write_bytes
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return atomic_write_bytes(path, png_bytes(fig, dpi))
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """``fig`` as PNG bytes, drawn once on an Agg canvas.
+
+    The same pixels as ``fig.savefig(format="png", dpi=dpi)``, which draws a layout
+    figure twice (once to lay it out, once to render); no pyplot, no backend lookup.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    buffer, old_dpi, old_canvas = io.BytesIO(), fig.dpi, fig.canvas
+    fig.set_dpi(dpi)
+    try:
+        FigureCanvasAgg(fig).print_png(buffer)
+    finally:  # the figure as it was: its dpi, and the canvas a notebook may show it on
+        fig.set_dpi(old_dpi)
+        fig.set_canvas(old_canvas)
+    return buffer.getvalue()
 
 
 
