@@ -111,3 +111,77 @@ def test_the_dynamo_bypass_leaves_torch_optim_as_it_was(tmp_path):
     assert r["left"] == [False] * 3 and r["groups"] == [0]
     assert (r["before"], r["after"]) == (False, True)
     assert r["p"] == pytest.approx([0.9] * 3)
+
+
+@pytest.fixture
+def two_threads():
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def threads_seen_by_forward(model, X):
+    """Evaluate ``model`` on ``X``; (loss, accuracy, torch threads during its forward)."""
+    import torch
+
+    from torchclf import task as tasks
+    from torchclf.engine.engine import evaluate
+    seen = []
+    hook = model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    task = getattr(model, "task", "binary")
+    y = torch.zeros(len(X), 1) if task == "binary" else torch.zeros(len(X), dtype=torch.long)
+    loss, acc = evaluate(model, X, y, task, tasks.loss_function(task))
+    hook.remove()
+    return float(loss), float(acc), seen
+
+
+def test_a_tiny_evaluation_runs_on_one_thread_and_gives_the_same_numbers(two_threads):
+    """Waking torch's other threads for a 200-row test set costs milliseconds on a busy
+    machine (0.4 s of the lesson's run); on one thread the numbers are the same."""
+    import torch
+
+    import torchclf as tc
+    model = tc.MLP(2, (8, 8), 2, seed=0)
+    X = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    loss, acc, seen = threads_seen_by_forward(model, X)
+    assert seen == [1] and torch.get_num_threads() == 2
+    torch.set_num_threads(1)
+    assert threads_seen_by_forward(model, X)[:2] == (loss, acc)
+
+
+def test_a_large_evaluation_or_another_module_keeps_torchs_threads(two_threads):
+    import torch
+
+    import torchclf as tc
+    big = torch.zeros(5000, 8)  # 5000 rows x 8 wide: above torch's grain of 32768
+    assert threads_seen_by_forward(tc.MLP(8, (8,), 2, seed=0), big)[2] == [2]
+    other = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    assert threads_seen_by_forward(other, torch.zeros(10, 2))[2] == [2]
+
+
+def test_with_another_thread_alive_the_thread_count_is_never_touched(two_threads):
+    """A thread's first torch call takes the last set_num_threads: while another thread
+    lives (a web server's, train_many's), a tiny evaluation keeps every count as it is."""
+    import threading
+
+    import torch
+
+    from torchclf.runtime import one_thread_for_tiny
+    inside, elsewhere = threading.Event(), []
+
+    def other():
+        inside.wait(10)
+        elsewhere.append(torch.get_num_threads())
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    with one_thread_for_tiny(100):
+        assert torch.get_num_threads() == 2
+        inside.set()
+        worker.join(10)
+    assert elsewhere == [2] and torch.get_num_threads() == 2
+    with one_thread_for_tiny(100):  # alone again: one thread, and back after
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2

@@ -21,6 +21,8 @@ import torch
 from torchclf import task as tasks
 from torchclf.engine.callbacks import Callback, TrainState
 from torchclf.engine.divergence import TrainingDiverged, check_losses, diverged_message
+from torchclf.model import MLP
+from torchclf.runtime import GRAIN_SIZE, one_thread_for_tiny
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 SYNC_EVERY = 50  # epochs between host syncs at the latest (divergence check)
@@ -51,12 +53,23 @@ def evaluate(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, task: str
     was_training = model.training
     model.eval()
     try:
-        logits = model(X)
-        loss = loss_fn(logits, y)
-        acc = (tasks.labels(logits, task) == y.reshape(-1).long()).to(logits.dtype).mean()
+        with one_thread_for_tiny(*_largest_tensors(model, X)):
+            logits = model(X)
+            loss = loss_fn(logits, y)
+            acc = (tasks.labels(logits, task) == y.reshape(-1).long()).to(logits.dtype).mean()
     finally:
         model.train(was_training)
     return loss, acc
+
+
+def _largest_tensors(model: torch.nn.Module, X: torch.Tensor) -> tuple[int, ...]:
+    """Elements of the largest tensors evaluating a torchclf MLP on the CPU makes or
+    reads (rows x widest layer, widest squared); any other module counts as large."""
+    if not isinstance(model, MLP) or X.device.type != "cpu":
+        return (GRAIN_SIZE + 1,)
+    s = model.spec
+    widest = max(s.in_features, s.out_features, *s.hidden)
+    return X.shape[0] * widest, widest * widest
 
 
 class Engine:
