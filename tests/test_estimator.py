@@ -1,6 +1,9 @@
 """TorchClassifier against scikit-learn's own estimator checks and its tools."""
 
+import io
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -321,6 +324,14 @@ def test_a_dataframe_model_saves_loads_and_predicts_identically(tmp_path):
     assert saved["encoder"]["columns"][1]["categories"] == ["blue", "green", "red"]
     with pytest.raises(ValueError, match="feature names"):  # as scikit-learn's own
         loaded.predict(frame[["colour", "num", "size", "flag"]])
+    # the CLI reads the same files and the raw rows (text, gaps) from a CSV
+    import pandas as pd
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    out = subprocess.run([sys.executable, "-m", "torchclf", "predict", str(tmp_path / "m"),
+                          str(tmp_path / "rows.csv")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cli = pd.read_csv(io.StringIO(out.stdout))
+    assert np.allclose(cli[["proba_no", "proba_yes"]], clf.predict_proba(frame), atol=1e-5)
 
 
 def test_arrays_with_nan_are_imputed_with_indicators_and_infinity_refused():

@@ -106,8 +106,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     out. At predict time a category never seen in training lights no one-hot column, and
     a gap is filled as in training. ``warm_start`` fits and later ``partial_fit`` calls
     keep the first fit's encoder, so its categories are those of the first call's rows.
-    A numeric array without NaN passes through unchanged (as before there was an
-    encoder), and ``save``/``load`` keep the encoder in model.json.
+    A numeric array fitted and predicted without NaN is used as it is, as before the
+    encoder existed; ``save``/``load`` keep the encoder in model.json.
 
     Training runs on torchclf's engine (``torchclf.engine``): the same divergence check
     as ``torchclf.fit`` (``TrainingDiverged``), with the plateau rule and validation
