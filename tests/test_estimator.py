@@ -1,6 +1,9 @@
 """TorchClassifier against scikit-learn's own estimator checks and its tools."""
 
+import io
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -230,3 +233,152 @@ def test_a_loss_that_recovers_still_stops_on_its_plateau(moons):
     assert max(curve) > 100 * curve[0]  # it climbed far above where it started ...
     assert curve[-1] <= curve[0] and clf.n_iter_ < 50  # ... came back, then stopped
     assert clf.score(moons.X, moons.y) > 0.85
+
+
+# -- tables: DataFrames with text, categories, booleans and gaps; arrays with NaN ----------
+SMALL = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=150, random_state=0)
+
+def messy_frame(n=160, seed=0):
+    """Numbers, text, a category dtype and booleans, with gaps; the label follows them."""
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    num = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    size = pd.Categorical(rng.choice(["S", "M", "L"], size=n), categories=["S", "M", "L", "XL"])
+    flag = rng.random(n) > 0.5
+    score = num + 2 * (colour == "red") - 2 * flag + 2 * (size == "L") - 1
+    y = np.where(score > 0, "yes", "no")
+    frame = pd.DataFrame({"num": num, "colour": colour.astype(object), "size": size,
+                          "flag": flag})
+    frame.loc[::9, "num"] = np.nan
+    frame.loc[::11, "colour"] = None
+    frame.loc[::13, "size"] = None
+    return frame, y
+
+
+def by_hand(frame, train):
+    """``frame`` encoded as the class docstring says, with what ``train`` taught: median
+    and missing indicator, sorted one-hot columns (every category of a category dtype)
+    filled with the most frequent value, booleans as 0/1."""
+    num = frame["num"].fillna(train["num"].median())
+    colour = frame["colour"].fillna(train["colour"].value_counts().idxmax())
+    size = frame["size"].astype(object).fillna(train["size"].value_counts().idxmax())
+    cols = [num, frame["num"].isna()]
+    cols += [colour == c for c in sorted(train["colour"].dropna().unique())]
+    cols += [frame["colour"].isna()]
+    cols += [size == c for c in ["L", "M", "S", "XL"]] + [frame["size"].isna()]
+    cols += [frame["flag"].astype(float).fillna(train["flag"].astype(float).median())]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
+
+
+def test_a_dataframe_with_text_categories_booleans_and_gaps_fits_and_predicts():
+    import pandas as pd
+    frame, y = messy_frame()
+    clf = TorchClassifier(**SMALL).fit(frame, y)
+    assert clf.score(frame, y) > 0.9
+    assert clf.n_features_in_ == 4 and list(clf.feature_names_in_) == list(frame.columns)
+    assert clf.encoder_.feature_names == (
+        "num", "num (missing)", "colour=blue", "colour=green", "colour=red",
+        "colour (missing)", "size=L", "size=M", "size=S", "size=XL", "size (missing)", "flag")
+    # the same network fitted on the rows encoded by hand predicts the same
+    hand = TorchClassifier(**SMALL).fit(by_hand(frame, frame), y)
+    assert np.allclose(hand.predict_proba(by_hand(frame, frame)), clf.predict_proba(frame),
+                       atol=1e-12)
+    # an unseen category, a gap everywhere, a category dtype missing from the rows
+    odd = pd.DataFrame({"num": [np.nan, 0.5], "colour": [None, "purple"],
+                        "size": pd.Categorical([None, "XXL"]), "flag": [None, True]})
+    proba = clf.predict_proba(odd)
+    assert proba.shape == (2, 2) and np.allclose(proba.sum(1), 1) and np.isfinite(proba).all()
+    assert set(clf.predict(odd)) <= {"no", "yes"}
+    assert np.allclose(proba, hand.predict_proba(by_hand(odd, frame)), atol=1e-12)
+
+
+def test_penguins_with_default_settings():
+    from palmerpenguins import load_penguins
+    penguins = load_penguins()  # text (island, sex), gaps in sex and the measurements
+    X, y = penguins.drop(columns="species"), penguins["species"]
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y,
+                                                        random_state=0)
+    clf = TorchClassifier().fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.95
+
+
+def test_dataframes_in_cross_val_score_a_pipeline_clone_and_pickle():
+    frame, y = messy_frame()
+    pipe = make_pipeline(TorchClassifier(**SMALL))
+    assert cross_val_score(pipe, frame, y, cv=3).mean() > 0.8
+    clf = clone(pipe).fit(frame, y)
+    again = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(again.predict_proba(frame), clf.predict_proba(frame))
+
+
+def test_a_dataframe_model_saves_loads_and_predicts_identically(tmp_path):
+    import json
+    frame, y = messy_frame()
+    clf = TorchClassifier(max_iter=50, random_state=0).fit(frame, y)
+    loaded = TorchClassifier.load(clf.save(tmp_path / "m"))
+    assert np.array_equal(loaded.predict_proba(frame), clf.predict_proba(frame))
+    assert list(loaded.feature_names_in_) == list(frame.columns) and loaded.n_features_in_ == 4
+    assert loaded.encoder_ == clf.encoder_
+    saved = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert saved["encoder"]["columns"][1]["categories"] == ["blue", "green", "red"]
+    with pytest.raises(ValueError, match="feature names"):  # as scikit-learn's own
+        loaded.predict(frame[["colour", "num", "size", "flag"]])
+    # the CLI reads the same files and the raw rows (text, gaps) from a CSV
+    import pandas as pd
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    out = subprocess.run([sys.executable, "-m", "torchclf", "predict", str(tmp_path / "m"),
+                          str(tmp_path / "rows.csv")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cli = pd.read_csv(io.StringIO(out.stdout))
+    assert np.allclose(cli[["proba_no", "proba_yes"]], clf.predict_proba(frame), atol=1e-5)
+
+
+def test_arrays_with_nan_are_imputed_with_indicators_and_infinity_refused():
+    X, y = two_blobs(200)
+    gappy = X.copy()
+    gappy[::7, 0] = np.nan
+    clf = TorchClassifier(**SMALL).fit(gappy, y)
+    assert clf.encoder_.feature_names == ("x0", "x0 (missing)", "x1")
+    assert clf.score(gappy, y) > 0.8 and clf.score(X, y) > 0.8
+    assert np.isfinite(clf.predict_proba(np.full((3, 2), np.nan))).all()
+    clean = TorchClassifier(max_iter=5, random_state=0).fit(X, y)
+    assert clean.encoder_.feature_names == ("x0", "x1")
+    assert np.isfinite(clean.predict_proba(gappy)).all()  # gaps at predict: the median
+    inf = X.copy()
+    inf[3, 1] = np.inf
+    for call in (lambda: TorchClassifier(max_iter=5).fit(inf, y), lambda: clf.predict(inf)):
+        with pytest.raises(ValueError, match="infinity"):
+            call()
+
+
+def test_numeric_arrays_pass_through_unchanged(monkeypatch):
+    """The shortcut for NaN-free arrays (as before encoders) equals the encoder's path,
+    and a DataFrame of the same numbers fits the same model."""
+    import pandas as pd
+    from torchclf.data.encoding import TableEncoder
+    X, y = load_wine(return_X_y=True)
+    direct = TorchClassifier(max_iter=30, random_state=0).fit(X, y)
+    assert direct.encoder_.is_identity
+    frame = TorchClassifier(max_iter=30, random_state=0).fit(pd.DataFrame(X), y)
+    assert np.array_equal(frame.predict_proba(pd.DataFrame(X)), direct.predict_proba(X))
+    monkeypatch.setattr(TableEncoder, "is_identity", property(lambda self: False))
+    encoded = TorchClassifier(max_iter=30, random_state=0).fit(X, y)
+    assert np.array_equal(encoded.predict_proba(X), direct.predict_proba(X))
+
+
+def test_partial_fit_and_warm_start_keep_the_first_encoder():
+    import pandas as pd
+    frame, y = messy_frame()
+    clf = TorchClassifier(random_state=0).partial_fit(frame[:80], y[:80], classes=["no", "yes"])
+    first = clf.encoder_
+    later = frame[80:].assign(colour="violet")  # a category the first call never saw
+    clf.partial_fit(later, y[80:])
+    assert clf.encoder_ is first and clf.n_iter_ == 2
+    warm = TorchClassifier(max_iter=5, warm_start=True, random_state=0).fit(frame, y)
+    encoder = warm.encoder_
+    warm.fit(later, y[80:])
+    assert warm.encoder_ is encoder and warm.n_iter_ == 10
+    with pytest.raises(ValueError, match="feature names"):
+        warm.fit(frame.rename(columns={"num": "number"}), y)
+    assert isinstance(warm.predict(pd.DataFrame(frame)), np.ndarray)

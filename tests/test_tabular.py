@@ -175,3 +175,16 @@ def test_cli_overflow_is_one_line_on_stderr(tmp_path):
         "torchclf: error: d.csv: value 1e+39 in column 'a' at data row 3 is beyond float32 "
         "(largest 3.403e+38): rescale that column"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_a_frame_already_read_becomes_a_dataset_like_a_file():
+    from torchclf.data.tabular import table_dataset
+    frame = pd.DataFrame({"n": [1.0, None, 3.0, 4.0], "t": ["a", "b", None, "a"],
+                          "y": ["p", "q", "p", "q"]})
+    ds = table_dataset(frame, name="up", where="the CSV")
+    assert ds.feature_names == ("n", "n (missing)", "t=a", "t=b", "t (missing)")
+    assert ds.classes == ("p", "q") and ds.meta == {"source": "the CSV", "target": "y"}
+    assert list(frame.columns) == ["n", "t", "y"]  # the caller's frame is left as it was
+    with pytest.raises(UserError, match="target column 'yy' not found in the CSV: did you "
+                                        "mean 'y'"):
+        table_dataset(frame, target="yy", where="the CSV")

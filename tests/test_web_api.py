@@ -43,6 +43,15 @@ def train(client, sid, epochs, per=100):
     return frame
 
 
+def reproduced(client, sid, tmp_path):
+    """The test accuracy printed by the session's exported script, run in ``tmp_path``."""
+    (tmp_path / "reproduce.py").write_text(client.get(f"/api/session/{sid}/export/script.py").text)
+    out = subprocess.run([sys.executable, "reproduce.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.split("test accuracy:")[1])
+
+
 def test_moons_accuracy_rises(client):
     first = start(client, dataset="moons", points=300, noise=0.1)
     assert first["epoch"] == 0 and len(first["train"]) == 240 and len(first["test"]) == 60
@@ -78,8 +87,55 @@ def test_upload_a_csv(client):
     text = "a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'x' if i % 2 else 'y'}\n" for i in range(40))
     r = client.post(f"/api/session/{f['id']}/upload", content=text, headers=CSV)
     assert r.status_code == 200 and r.json()["classes"] == ["x", "y"]
-    bad = client.post(f"/api/session/{f['id']}/upload", content="a,b\n1,2\n", headers=CSV)
-    assert bad.status_code == 400 and "3 columns" in bad.json()["error"]
+    assert r.json()["grid"]["view"] == "identity"  # two numbers: drawn as they are
+    g = client.post(f"/api/session/{f['id']}/points", json={"x": 9, "y": 9, "label": 1}).json()
+    assert len(g["train"]) == len(r.json()["train"]) + 1 and g["train"][-1] == [9, 9, 1]
+    bad = client.post(f"/api/session/{f['id']}/upload", content="a\n1\n2\n", headers=CSV)
+    assert bad.status_code == 400 and "feature columns and a label column" in bad.json()["error"]
+    wide = ",".join(f"c{i}" for i in range(LIMITS.max_columns + 1)) + "\n"
+    bad = client.post(f"/api/session/{f['id']}/upload", content=wide, headers=CSV)
+    assert bad.status_code == 400 and "too many columns" in bad.json()["error"]
+
+
+def table_csv(n=200, seed=0):
+    """A real table: a number with gaps, text with a gap, the label named "class" in the
+    middle, then another number."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    label = np.where(x + 2 * (colour == "red") > y + 0.5, "a", "b")
+    rows = [f"{'' if i % 10 == 3 else round(x[i], 4)},{'' if i == 5 else colour[i]},"
+            f"{label[i]},{round(y[i], 4)}" for i in range(n)]
+    return "x,colour,class,y\n" + "\n".join(rows) + "\n"
+
+
+def test_upload_a_table_with_text_and_gaps_trains_and_exports(client, tmp_path):
+    f = start(client, lr=0.05)
+    r = client.post(f"/api/session/{f['id']}/upload", content=table_csv(), headers=CSV)
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["classes"] == ["a", "b"] and first["n_train"] == 160 and first["n_test"] == 40
+    assert first["grid"]["view"] == "pca" and "PCA plane" in first["grid"]["note"]
+    assert len(first["train"]) == 160
+    frame = train(client, f["id"], 300)
+    assert frame["history"]["test_accuracy"][-1] > 0.85
+    point = client.post(f"/api/session/{f['id']}/points", json={"x": 0, "y": 0, "label": 0})
+    assert point.status_code == 400 and "2 numeric features" in point.json()["error"]
+    # the export carries the rows as uploaded (text and gaps) and reproduces the run
+    assert reproduced(client, f["id"], tmp_path) == pytest.approx(
+        frame["history"]["test_accuracy"][-1], abs=1e-4)
+    points = (tmp_path / "points.csv").read_text().splitlines()
+    assert points[0] == "x,colour,y,label" and points[6] == "0.3616,,-0.4764,a"
+    assert len(points) == 201 and points[4].startswith(",")  # row 3's gap stays a gap
+    z = zipfile.ZipFile(io.BytesIO(client.get(f"/api/session/{f['id']}/export/model.zip").content))
+    z.extractall(tmp_path / "model")
+    from torchclf.store.modelfiles import load_model
+    import pandas as pd
+    rows = pd.read_csv(tmp_path / "points.csv")
+    predictor = load_model(tmp_path / "model")
+    assert predictor.encoder.inputs == ("x", "colour", "y")
+    assert (predictor.predict(rows.head(40)) == rows["label"].head(40)).mean() > 0.8
 
 
 @pytest.mark.parametrize("settings,needle", [
@@ -122,13 +178,8 @@ def test_exports_reproduce_the_run(client, tmp_path):
     config = client.get(f"/api/session/{f['id']}/export/config.toml").text
     parsed = from_dict(tomllib.loads(config))
     assert parsed.train.epochs == 300 and parsed.model.hidden == (8, 8)
-    script = client.get(f"/api/session/{f['id']}/export/script.py").text
-    (tmp_path / "reproduce.py").write_text(script)
-    out = subprocess.run([sys.executable, "reproduce.py"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    accuracy = float(out.stdout.split("test accuracy:")[1])
-    assert accuracy == pytest.approx(frame["history"]["test_accuracy"][-1], abs=1e-4)
+    assert reproduced(client, f["id"], tmp_path) == pytest.approx(
+        frame["history"]["test_accuracy"][-1], abs=1e-4)
     z = zipfile.ZipFile(io.BytesIO(client.get(f"/api/session/{f['id']}/export/model.zip").content))
     assert {"model.safetensors", "model.json", "config.toml", "reproduce.py"} <= set(z.namelist())
 
@@ -319,3 +370,21 @@ def test_the_favicon_is_served(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert r.content.lstrip().startswith(b"<svg")
+
+
+def test_an_uploaded_cell_cannot_inject_code_into_the_exported_script():
+    import ast
+    from torchclf.web.server import script
+    from torchclf.web.session import Session, Settings, from_csv_text
+    evil = '"""; import os; os.system(\'echo pwned\') #\\'
+    rows = [f'{i},"{evil.replace(chr(34), chr(34) * 2)}",{"ab"[i % 2]}' for i in range(4)]
+    rows += [f"{i},plain,{'ab'[i % 2]}" for i in range(4, 12)]
+    session = Session.create(Settings(dataset="custom"),
+                             from_csv_text("n,text,label\n" + "\n".join(rows) + "\n"))
+    assert evil in session.points_csv()
+    tree = ast.parse(script(session))
+    points = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                  and node.targets[0].id == "POINTS")
+    assert ast.literal_eval(points) == session.points_csv()
+    assert not any(isinstance(node, ast.Import) and node.names[0].name == "os"
+                   for node in ast.walk(tree))

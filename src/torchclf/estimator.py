@@ -4,6 +4,7 @@
 learned ends in ``_``. So clone, Pipeline, GridSearchCV, cross_val_score and pickling
 work as for any scikit-learn classifier. The network runs in float64, like
 scikit-learn's own MLP, so predictions do not depend on how rows are batched.
+X may be a DataFrame of text, categories and gaps (see ``TorchClassifier``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
+                                      column_or_1d, validate_data)
 
 from torchclf import task as tasks
 from torchclf.config import profiles
 from torchclf.config.sklearn_names import check_params, layer_sizes
 from torchclf.data.dataset import Standardizer, check_labels, split_indices
+from torchclf.data.frames import encode, is_frame, learn_encoder
 from torchclf.errors import UserError
 from torchclf.runtime import resolve_device
 from torchclf.model import MLP
@@ -30,6 +33,8 @@ from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
 
 MIN_ROWS_FOR_VALIDATION = 20
+# arrays: converted to float64; NaN is imputed by the encoder, infinity refused
+ARRAY_CHECKS = {"dtype": np.float64, "ensure_all_finite": "allow-nan"}
 
 
 def _default(section: str, name: str):
@@ -91,6 +96,19 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     Labels may be text, integers or booleans; missing ones (None, NaN, pd.NA) or labels
     mixing text with numbers are a ``UserError`` naming the rows or the types.
 
+    X is a numeric array (NaN allowed, infinity refused) or a pandas DataFrame whose
+    columns may be numbers, booleans, text or ``category`` dtype, with missing cells
+    (NaN, None, pd.NA). The first fit learns ``encoder_`` (a ``TableEncoder``): numbers
+    and booleans stay numbers, missing ones filled with the training median; text and
+    categories are one-hot encoded (a ``category`` column gets a column for every
+    category of its dtype), missing ones filled with the most frequent value; a 0/1
+    "missing" column is added wherever the training rows had gaps. No column is left
+    out. At predict time a category never seen in training lights no one-hot column, and
+    a gap is filled as in training. ``warm_start`` fits and later ``partial_fit`` calls
+    keep the first fit's encoder, so its categories are those of the first call's rows.
+    A numeric array fitted and predicted without NaN is used as it is, as before the
+    encoder existed; ``save``/``load`` keep the encoder in model.json.
+
     Training runs on torchclf's engine (``torchclf.engine``): the same divergence check
     as ``torchclf.fit`` (``TrainingDiverged``), with the plateau rule and validation
     early stopping as its early-stopping callbacks. ``save``/``load`` keep the weights
@@ -126,7 +144,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train from scratch (or from the last weights with ``warm_start``)."""
         device = self._check_params()
-        X, y = self._validate_xy(X, y, reset=True)
+        warm = self.warm_start and hasattr(self, "model_")  # keeps the first fit's encoder
+        X, y = self._validate_xy(X, y, reset=not warm)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError("Classifier can't train when only one class is present: "
@@ -174,11 +193,34 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                              "which this machine does not have: use 'auto' or 'cpu'.") from None
 
     def _validate_xy(self, X, y, reset):
+        """(encoded float64 X, labels); ``reset`` learns a new ``encoder_`` from X."""
         if y is not None:  # missing and mixed labels, named before scikit-learn's checks
             y = check_labels(y)
-        X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
+        X, y = self._validate(X, y, reset)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
         check_classification_targets(y)
-        return X, y
+        if reset:
+            self.encoder_ = learn_encoder(X, _column_names(self))
+        return self._encode(X), y
+
+    def _validate(self, X, y="no_validation", reset=False):
+        """scikit-learn's checks: a DataFrame's names and width, unconverted (the encoder
+        reads its columns as they are); an array converted to float64."""
+        if not is_frame(X):
+            return validate_data(self, X, y, reset=reset, **ARRAY_CHECKS)
+        out = validate_data(self, X, y, reset=reset, skip_check_array=True)
+        if len(X) == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                             f"of 1 is required by {type(self).__name__}.")
+        return out
+
+    def _encode(self, X) -> np.ndarray:
+        """Validated X -> the model's float64 input features (see the class docstring)."""
+        encoder = getattr(self, "encoder_", None)
+        if encoder is None:  # a model saved before estimators kept an encoder
+            return check_array(X, dtype=np.float64)
+        return encode(encoder, X)
 
     def _initialise(self, X, device: torch.device) -> None:
         rng = check_random_state(self.random_state)
@@ -243,7 +285,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     # -- prediction -----------------------------------------------------------------------
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._encode(self._validate(X))
         with torch.no_grad():
             return self.model_(self._tensor(X))
 
@@ -269,11 +311,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        names = getattr(self, "feature_names_in_", None)
-        names = tuple(names) if names is not None else tuple(
-            f"x{i}" for i in range(self.n_features_in_))
+        encoder = getattr(self, "encoder_", None)
+        names = encoder.feature_names if encoder is not None else _column_names(self)
         save_model(Predictor(self.model_, self.task_, tuple(self.classes_.tolist()), names,
-                             self.scaler_), directory, estimator=self._description())
+                             self.scaler_, encoder), directory, estimator=self._description())
         return directory
 
     def _description(self) -> dict:
@@ -304,8 +345,24 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         est._seed = int(saved.get("seed", 0))
         est.model_, est.task_, est.scaler_ = model, predictor.task, predictor.scaler
         est.classes_ = np.asarray(predictor.classes)
-        est.n_features_in_ = spec.in_features
-        if not all(n == f"x{i}" for i, n in enumerate(predictor.feature_names)):
-            est.feature_names_in_ = np.asarray(predictor.feature_names, dtype=object)
+        est.encoder_ = predictor.encoder
+        inputs = predictor.input_names  # the raw columns, not the encoded ones
+        est.n_features_in_ = len(inputs)
+        if not all(n == f"x{i}" for i, n in enumerate(inputs)):
+            est.feature_names_in_ = np.asarray(inputs, dtype=object)
         est.loss_curve_, est.validation_scores_, est.n_iter_ = [], [], 0
         return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # imputed by ``encoder_``
+        return tags
+
+
+def _column_names(est) -> tuple[str, ...]:
+    """The raw columns' names: ``feature_names_in_`` when scikit-learn set them (string
+    column names, all distinct), else x0, x1, ..."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None and len(set(names)) == len(names):
+        return tuple(str(n) for n in names)
+    return tuple(f"x{i}" for i in range(est.n_features_in_))

@@ -99,36 +99,44 @@ def load_table(path: str | Path, target: str | None = None,
     (``data.encoding``), which ``Dataset.split`` learns again from the training rows.
     """
     path = Path(path)
-    frame = read_frame(path, label=target, float_features=True)
+    return table_dataset(read_frame(path, label=target, float_features=True), target,
+                         features, name or path.name.split(".")[0], path)
+
+
+def table_dataset(frame, target: str | None = None, features: list[str] | None = None,
+                  name: str = "data", where: str | Path = "the table") -> Dataset:
+    """A Dataset from a DataFrame already read (``load_table`` without the file):
+    ``target`` is the label column (default: the last one), ``where`` names the table
+    in errors and is the Dataset's ``meta["source"]``."""
     if len(frame) == 0:
-        raise UserError(f"{path} has no data rows")
+        raise UserError(f"{where} has no data rows")
     columns = [str(c) for c in frame.columns]
-    frame.columns = columns
+    frame = frame.set_axis(columns, axis=1)
     if target is None:
         target = columns[-1]
     elif target not in columns:
-        raise UserError(missing_column(target, columns, path, "target column"))
+        raise UserError(missing_column(target, columns, where, "target column"))
     if features is None:
         features = [c for c in columns if c != target]
     else:
         for f in features:
             if f not in columns:
-                raise UserError(missing_column(f, columns, path, "feature column"))
+                raise UserError(missing_column(f, columns, where, "feature column"))
     if not features:
-        raise UserError(f"{path} has no feature columns besides the target {target!r}")
-    classes, codes = label_codes(frame[target], target, path)
+        raise UserError(f"{where} has no feature columns besides the target {target!r}")
+    classes, codes = label_codes(frame[target], target, where)
     if len(frame) < len(classes):
-        raise UserError(f"{path} has {len(frame)} rows but {len(classes)} classes: "
+        raise UserError(f"{where} has {len(frame)} rows but {len(classes)} classes: "
                         "need at least one row per class")
     raw = frame[features]
     del frame
-    encoder = TableEncoder.fit(raw, path, warn=False)  # split() learns it again on train
-    return Dataset(encoder.transform(raw, path), codes, tuple(plain_label(c) for c in classes),
-                   encoder.feature_names, name or path.name.split(".")[0],
-                   {"source": str(path), "target": target}, raw, encoder)
+    encoder = TableEncoder.fit(raw, where, warn=False)  # split() learns it again on train
+    return Dataset(encoder.transform(raw, where), codes, tuple(plain_label(c) for c in classes),
+                   encoder.feature_names, name, {"source": str(where), "target": target},
+                   raw, encoder)
 
 
-def label_codes(labels, target: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def label_codes(labels, target: str, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct classes, code of every row) of a target column; missing,
     non-scalar or mixed-type labels and a single class are UserErrors."""
     import pandas as pd
@@ -171,7 +179,8 @@ def numeric_features(frame, features: list[str], path: Path, first_row: int | No
     return out
 
 
-def missing_column(name: str, columns: list[str], path: Path, what: str) -> str:
+def missing_column(name: str, columns: list[str], path: str | Path, what: str) -> str:
     close = difflib.get_close_matches(name, columns, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{what} {name!r} not found in {path.name}: {hint}columns are {names(columns)}"
+    where = path.name if isinstance(path, Path) else path
+    return f"{what} {name!r} not found in {where}: {hint}columns are {names(columns)}"

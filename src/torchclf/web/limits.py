@@ -19,6 +19,7 @@ class Limits:
     min_train_ratio: float = 0.1  # the slider's range: both splits keep some points
     max_train_ratio: float = 0.9
     max_upload_bytes: int = 1_000_000
+    max_columns: int = 100        # an upload's columns (each may become 30 one-hot ones)
     max_json_bytes: int = 64_000  # settings, a step or a point: a few hundred bytes
     max_coordinate: float = 1e6   # clicked points: the page's plane, with room to spare
     max_sessions: int = 64
@@ -29,6 +30,12 @@ class Limits:
             raise UserError(f"too many points ({n}): the playground allows {self.max_points}")
         if n < 4:
             raise UserError(f"too few points ({n}): use at least 4")
+
+    def check_columns(self, n: int) -> None:
+        if n > self.max_columns:
+            raise UserError(f"too many columns ({n}): the playground allows {self.max_columns}")
+        if n < 2:
+            raise UserError(f"the CSV needs feature columns and a label column, got {n} column")
 
     def check_layers(self, hidden) -> None:
         if len(hidden) > self.max_layers:

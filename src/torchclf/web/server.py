@@ -198,8 +198,8 @@ def script(session: Session) -> str:
     custom = session.settings.dataset == "custom" or len(session.data) != session.settings.points
     if custom:
         load = ('# the points as they were in the playground (uploaded or clicked)\n'
-                f'POINTS = """{session.points_csv()}"""\n'
-                'with open("points.csv", "w") as f:\n    f.write(POINTS)\n'
+                f'POINTS = {session.points_csv()!r}\n'
+                'with open("points.csv", "w", encoding="utf-8") as f:\n    f.write(POINTS)\n'
                 'ds = tc.load_table("points.csv", target="label")\n')
     else:
         load = f"ds = tc.datasets.make({c.data.source!r}, **{dict(c.data.params)!r})\n"
@@ -209,7 +209,7 @@ def script(session: Session) -> str:
         "import torchclf as tc\n\n"
         f"{load}"
         f"train, test = ds.split(test_size={c.data.test_size}, seed={c.data.split_seed})\n"
-        f"model = tc.MLP(ds.n_features, hidden={tuple(c.model.hidden)!r}, n_classes=ds.n_classes,\n"
+        f"model = tc.MLP(train.n_features, hidden={tuple(c.model.hidden)!r}, n_classes=ds.n_classes,\n"
         f"               activation={c.model.activation!r}, seed={t.seed})\n"
         f"run = tc.fit(model, train, test, optimizer={t.optimizer!r}, lr={t.lr!r},\n"
         f"             weight_decay={t.weight_decay!r}, epochs={t.epochs}, "

@@ -20,7 +20,8 @@ from torchclf import task as tasks
 from torchclf.config import (DataConfig, ModelConfig, RunConfig, SettingError, TrainConfig,
                              profiles)
 from torchclf.data import bundled, synthetic
-from torchclf.data.dataset import Dataset, Standardizer, from_arrays
+from torchclf.data.cells import names
+from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.errors import UserError
 from torchclf.grid import decision_grid
 from torchclf.metrics import confusion_matrix
@@ -170,7 +171,9 @@ class Session:
         s = self.settings
         self.train, self.test = self.data.split(1 - s.train_ratio, seed=s.seed)
         self.scaler = Standardizer().fit(self.train.X)
-        self.model = MLP(self.data.n_features, s.hidden, self.data.n_classes, s.activation,
+        # a table's columns are encoded as its training rows teach (split refits), so the
+        # model reads train's features, which may be fewer or more than data.X's
+        self.model = MLP(self.train.n_features, s.hidden, self.data.n_classes, s.activation,
                          seed=s.seed)
         self.opt = make_optimizer(s.optimizer, self.model.parameters(), s.lr, s.l2)
         self.gen = torch.Generator().manual_seed(s.seed)
@@ -193,8 +196,12 @@ class Session:
 
     def add_point(self, x: float, y: float, label: int) -> None:
         """A clicked point joins the training set (in data coordinates)."""
-        if self.data.n_features != 2:
-            raise UserError("points can only be added to 2-feature data")
+        encoder = self.train.encoder
+        if self.train.n_features != 2 or encoder is not None and (
+                not encoder.is_identity or len(encoder.inputs) != self.data.raw.shape[1]):
+            raise UserError("points can only be added to data of 2 numeric features without "
+                            f"gaps; this data has {self.train.n_features} features "
+                            f"({names(self.train.feature_names)})")
         if not 0 <= label < self.data.n_classes:
             raise UserError(f"class must be between 0 and {self.data.n_classes - 1}")
         LIMITS.check_points(len(self.data) + 1)
@@ -247,12 +254,17 @@ class Session:
     @property
     def predictor(self) -> Predictor:
         return Predictor(self.model, self.model.task, self.data.classes,
-                         self.data.feature_names, self.scaler)
+                         self.train.feature_names, self.scaler, self.train.encoder)
 
     def frame(self, with_points: bool = True) -> dict:
-        """Epoch, metrics, curves, confusion matrix, boundary grid (and the points)."""
-        grid = decision_grid(self.predictor.proba_of_features, self.data.X,
-                             self.data.feature_names, GRID_RESOLUTION)
+        """Epoch, metrics, curves, confusion matrix, boundary grid (and the points).
+
+        The view is fitted on every row as the model reads it (train's encoding, which
+        may differ from ``data.X``'s): more than 2 features (an uploaded table) are
+        shown on their PCA plane."""
+        grid = decision_grid(self.predictor.proba_of_features,
+                             np.vstack([self.train.X, self.test.X]),
+                             self.train.feature_names, GRID_RESOLUTION)
         pred = (self.predictor.proba_of_features(self.test.X).argmax(axis=1) if len(self.test)
                 else np.zeros(0))
         out = {
@@ -276,7 +288,12 @@ class Session:
         return self.settings.run_config(max(self.epoch, 1))
 
     def points_csv(self) -> str:
-        """The data with its labels, for a run that used uploaded or clicked points."""
+        """The data with its labels, for a run that used uploaded or clicked points: an
+        uploaded table's rows as uploaded (the run encodes them again), with the label
+        column last and named "label" (a column of that name is always the label)."""
+        if self.data.raw is not None:
+            frame = self.data.raw.assign(label=self.data.decode(self.data.y))
+            return frame.to_csv(index=False, lineterminator="\n")
         lines = ["x1,x2,label"] + [f"{a},{b},{self.data.classes[c]}"
                                    for (a, b), c in zip(self.data.X.tolist(), self.data.y)]
         return "\n".join(lines) + "\n"
@@ -295,25 +312,27 @@ def generate(s: Settings) -> Dataset:
     return synthetic.make(s.dataset, **generator_params(s))
 
 
+LABEL_NAMES = ("label", "target", "class")  # an upload's label column, if one is named so
+
+
 def from_csv_text(text: str) -> Dataset:
-    """An uploaded CSV: two numeric feature columns and a label column, in that order."""
+    """An uploaded CSV: feature columns of numbers, text or booleans (gaps allowed; they
+    are encoded as ``torchclf train`` encodes a table) and a label column: the column
+    named label, else target, else class (in any case), else the last column."""
     import io
     import pandas as pd
+    from torchclf.data.tabular import table_dataset
     try:
         frame = pd.read_csv(io.StringIO(text))
     except Exception as e:
         raise UserError(f"cannot read the CSV: {str(e).splitlines()[0]}") from None
-    if frame.shape[1] != 3:
-        raise UserError(f"the CSV needs exactly 3 columns (x1, x2, label), got {frame.shape[1]}")
+    LIMITS.check_columns(frame.shape[1])
     LIMITS.check_points(len(frame))
-    from torchclf.data.tabular import numeric_features
-    X = numeric_features(frame, list(frame.columns[:2]), "upload")
-    labels = frame.iloc[:, 2]
-    if labels.isna().any():
-        raise UserError("the CSV has rows without a label")
-    ds = from_arrays(X, labels.to_numpy(), [str(c) for c in frame.columns[:2]], "custom")
-    if ds.n_classes < 2 or ds.n_classes > 8:
-        raise UserError(f"the CSV needs 2 to 8 classes, got {ds.n_classes}")
+    named = {str(c).lower(): str(c) for c in reversed(frame.columns)}
+    target = next((named[n] for n in LABEL_NAMES if n in named), str(frame.columns[-1]))
+    ds = table_dataset(frame, target, name="custom", where="the CSV")
+    if ds.n_classes > LIMITS.max_classes:
+        raise UserError(f"the CSV needs 2 to {LIMITS.max_classes} classes, got {ds.n_classes}")
     return ds
 
 
