@@ -134,7 +134,8 @@ def main() -> None:
         print(lines[-1], " (" + ", ".join(f"{m} {t:.1f} s" for m, t in seconds.items()) + ")",
               flush=True)
     lines.append("")
-    lines.append(f"Mean ± std of test accuracy over {len(seeds)} seeds; bold = best or tied on the unrounded means. "
+    lines.append(f"Mean ± std of test accuracy over {len(seeds)} seeds; bold = best or tied "
+                 "on the unrounded means. "
                  "Best or tied on " + ", ".join(f"{m} {n}" for m, n in best_or_tied.items())
                  + f" of {total} datasets.")
     table = "\n".join(lines)
