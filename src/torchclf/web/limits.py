@@ -22,6 +22,8 @@ class Limits:
     max_columns: int = 100        # an upload's columns (each may become 30 one-hot ones)
     max_json_bytes: int = 64_000  # settings, a step or a point: a few hundred bytes
     max_coordinate: float = 1e6   # clicked points: the page's plane, with room to spare
+    max_draw: int = 1_000_000     # new data draws: the generator's seed is seed + draw
+    max_weight: float = 100.0     # an edited weight: far past any trained one, still finite
     max_sessions: int = 64
     idle_seconds: float = 600.0   # sessions unseen this long are dropped
 
@@ -55,6 +57,10 @@ class Limits:
         if not self.min_train_ratio <= ratio <= self.max_train_ratio:
             raise UserError(f"train ratio must be between {self.min_train_ratio} and "
                             f"{self.max_train_ratio}, got {ratio}")
+
+    def check_draw(self, n: int) -> None:
+        if not 0 <= n <= self.max_draw:
+            raise UserError(f"data_draw must be between 0 and {self.max_draw}, got {n}")
 
     def check_step(self, n: int) -> int:
         if not 1 <= n <= self.max_step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import uuid
@@ -15,12 +16,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from torchclf.errors import UserError
+from torchclf.web import features
 from torchclf.web.guard import Guard, allowed_hosts
 from torchclf.web.limits import LIMITS
 from torchclf.web.request_body import coordinate, csv_text, integer, json_object
-from torchclf.web.session import Session, Settings, from_csv_text
+from torchclf.web.network_view import weight_value
+from torchclf.web.session import Session, Settings, from_csv_text, generate
 
 STATIC = Path(__file__).with_name("static")
+THUMBNAIL_POINTS = 120  # per dataset picture on the page
 
 
 def create_app(hosts: Iterable[str] = ()) -> FastAPI:
@@ -63,7 +67,8 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         return {"datasets": list(synthetic.GENERATORS), "activations": list(ACTIVATIONS),
                 "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__,
                 "defaults": Settings().__dict__, "live_settings": list(Settings.LIVE),
-                "controls": data_controls()}
+                "controls": data_controls(), "thumbnails": thumbnails(),
+                "features": {k: label for k, (label, _) in features.FEATURES.items()}}
 
     @app.get("/favicon.ico")
     def favicon():
@@ -103,6 +108,14 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         session = get(sid)
         return await run_in_threadpool(_retune, session, body.get("settings"))
 
+    @app.post("/api/session/{sid}/weight")
+    async def edit_weight(sid: str, request: Request):
+        """One weight of the live model, set from the page's network picture."""
+        body = await json_object(request)
+        session = get(sid)
+        where = integer(body, "layer"), integer(body, "row"), integer(body, "col")
+        return await run_in_threadpool(_set_weight, session, *where, weight_value(body))
+
     @app.post("/api/session/{sid}/points")
     async def add_point(sid: str, request: Request):
         body = await json_object(request)
@@ -127,7 +140,10 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
 
     @app.get("/api/session/{sid}/export/config.toml")
     def export_config(sid: str):
-        return PlainTextResponse(get(sid).config().to_toml(), headers=_attachment("config.toml"))
+        session = get(sid)
+        if not session.inputs.identity:
+            raise UserError(session.inputs.note())
+        return PlainTextResponse(session.config().to_toml(), headers=_attachment("config.toml"))
 
     @app.get("/api/session/{sid}/export/script.py")
     def export_script(sid: str):
@@ -144,7 +160,8 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
                 for name in ("model.safetensors", "model.json"):
                     z.write(Path(tmp) / name, name)
-                z.writestr("config.toml", session.config().to_toml())
+                if session.inputs.identity:  # a config cannot describe added features
+                    z.writestr("config.toml", session.config().to_toml())
                 z.writestr("reproduce.py", script(session))
                 if session.settings.dataset == "custom" or len(session.data) != session.settings.points:
                     z.writestr("points.csv", session.points_csv())
@@ -164,6 +181,25 @@ def _add_point(session: Session, x: float, y: float, label: int) -> dict:
     with session.lock:
         session.add_point(x, y, label)
         return session.frame()
+
+
+def _set_weight(session: Session, layer: int, row: int, col: int, value: float) -> dict:
+    with session.lock:
+        session.set_weight(layer, row, col, value)
+        return session.frame(with_points=False)
+
+
+@functools.lru_cache(maxsize=1)
+def thumbnails() -> dict[str, list]:
+    """A small sample of each built-in 2-D dataset as [x, y, label] rows (its default
+    settings), for the page's dataset pictures."""
+    import numpy as np
+    from torchclf.data import synthetic
+    out = {}
+    for name in synthetic.GENERATORS:
+        ds = generate(Settings(dataset=name, points=THUMBNAIL_POINTS))
+        out[name] = np.round(np.column_stack([ds.X, ds.y]), 2).tolist()
+    return out
 
 
 def _retune(session: Session, changes) -> dict:
@@ -204,10 +240,13 @@ def script(session: Session) -> str:
     else:
         load = f"ds = tc.datasets.make({c.data.source!r}, **{dict(c.data.params)!r})\n"
     t = c.train
+    edited = (f"# {session.edits} weight(s) were set by hand in the playground; this script "
+              "trains\n# from the seed's weights without those edits, so its numbers differ\n"
+              if session.edits else "")
     return (
         '"""Reproduces a torchclf playground run: python reproduce.py"""\n'
         "import torchclf as tc\n\n"
-        f"{load}"
+        f"{edited}{load}{session.inputs.script()}"
         f"train, test = ds.split(test_size={c.data.test_size}, seed={c.data.split_seed})\n"
         f"model = tc.MLP(train.n_features, hidden={tuple(c.model.hidden)!r}, n_classes=ds.n_classes,\n"
         f"               activation={c.model.activation!r}, seed={t.seed})\n"

@@ -30,7 +30,9 @@ from torchclf.run import Predictor
 from torchclf.engine.backends import choose_backend
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
+from torchclf.web import features as input_features
 from torchclf.web.limits import LIMITS
+from torchclf.web.network_view import network_view, set_weight
 
 GRID_RESOLUTION = 60
 
@@ -64,6 +66,8 @@ class Settings:
     l2: float = _play("train", "weight_decay")
     epochs: int = _play("train", "epochs")  # where Play stops
     seed: int = _play("train", "seed")
+    features: tuple[str, ...] = input_features.BASE  # what the network sees (web/features.py)
+    data_draw: int = 0           # a new draw of the same generator: its seed is seed + draw
 
     # what may change while training goes on: the optimizer's step and the epoch cap
     LIVE = ("lr", "l2", "epochs")
@@ -83,6 +87,8 @@ class Settings:
             try:
                 if key == "hidden":
                     out[key] = tuple(int(h) for h in value)
+                elif key == "features":
+                    out[key] = input_features.parse(value)
                 elif isinstance(default, str):
                     out[key] = str(value)
                 else:
@@ -118,6 +124,8 @@ class Settings:
         LIMITS.check_epochs(self.epochs)
         LIMITS.check_classes(self.classes)
         LIMITS.check_train_ratio(self.train_ratio)
+        LIMITS.check_draw(self.data_draw)
+        input_features.parse(self.features)
         self.run_config(self.epochs)
 
     def run_config(self, epochs: int) -> RunConfig:
@@ -170,23 +178,25 @@ class Session:
         """New split, new weights, epoch 0 (the data and added points stay)."""
         s = self.settings
         self.train, self.test = self.data.split(1 - s.train_ratio, seed=s.seed)
-        self.scaler = Standardizer().fit(self.train.X)
         # a table's columns are encoded as its training rows teach (split refits), so the
-        # model reads train's features, which may be fewer or more than data.X's
-        self.model = MLP(self.train.n_features, s.hidden, self.data.n_classes, s.activation,
+        # model reads train's features (which may be fewer or more than data.X's), or the
+        # input features built from them (web/features.py)
+        self.inputs = input_features.InputMap(s.features, self.train)
+        self.scaler = Standardizer().fit(self.inputs(self.train.X))
+        self.model = MLP(self.inputs.width, s.hidden, self.data.n_classes, s.activation,
                          seed=s.seed)
         self.opt = make_optimizer(s.optimizer, self.model.parameters(), s.lr, s.l2)
         self.gen = torch.Generator().manual_seed(s.seed)
-        self.epoch = 0
+        self.epoch, self.edits = 0, 0  # edits: weights set by hand on the page
         self.history = {"epoch": [], "loss": [], "accuracy": [], "test_loss": [],
                         "test_accuracy": []}
         self._tensors()
 
     def _tensors(self) -> None:
         task = self.model.task
-        self.X = torch.as_tensor(self.scaler.transform(self.train.X))
+        self.X = torch.as_tensor(self.scaler.transform(self.inputs(self.train.X)))
         self.y = tasks.targets(torch.as_tensor(self.train.y), task)
-        self.Xt = torch.as_tensor(self.scaler.transform(self.test.X))
+        self.Xt = torch.as_tensor(self.scaler.transform(self.inputs(self.test.X)))
         self.yt = tasks.targets(torch.as_tensor(self.test.y), task)
         backend = choose_backend("auto", self.model, self.opt, self.X, self.y, task,
                                  self.settings.batch_size or len(self.X), self.gen)
@@ -219,6 +229,11 @@ class Session:
         self.settings = settings
         for group in self.opt.param_groups:
             group["lr"], group["weight_decay"] = settings.lr, settings.l2
+
+    def set_weight(self, layer: int, row: int, col: int, value: float) -> None:
+        """One weight of the live model, edited on the page; training goes on from it."""
+        set_weight(self.model, layer, row, col, value)
+        self.edits += 1
 
     # -- training ---------------------------------------------------------------------------
     def step(self, epochs: int, seconds: float | None = None) -> None:
@@ -253,19 +268,25 @@ class Session:
     # -- what the page shows ----------------------------------------------------------------
     @property
     def predictor(self) -> Predictor:
+        """The model on its input features (what model.zip holds)."""
         return Predictor(self.model, self.model.task, self.data.classes,
-                         self.train.feature_names, self.scaler, self.train.encoder)
+                         self.inputs.feature_names, self.scaler,
+                         self.train.encoder if self.inputs.identity else None)
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities for rows as train's are (the input features built first)."""
+        return self.predictor.proba_of_features(self.inputs(X))
 
     def frame(self, with_points: bool = True) -> dict:
-        """Epoch, metrics, curves, confusion matrix, boundary grid (and the points).
+        """Epoch, metrics, curves, confusion matrix, boundary grid, the network (and the
+        points).
 
         The view is fitted on every row as the model reads it (train's encoding, which
         may differ from ``data.X``'s): more than 2 features (an uploaded table) are
         shown on their PCA plane."""
-        grid = decision_grid(self.predictor.proba_of_features,
-                             np.vstack([self.train.X, self.test.X]),
+        grid = decision_grid(self.proba, np.vstack([self.train.X, self.test.X]),
                              self.train.feature_names, GRID_RESOLUTION)
-        pred = (self.predictor.proba_of_features(self.test.X).argmax(axis=1) if len(self.test)
+        pred = (self.proba(self.test.X).argmax(axis=1) if len(self.test)
                 else np.zeros(0))
         out = {
             "epoch": self.epoch, "max_epochs": self.settings.epochs,
@@ -276,6 +297,7 @@ class Session:
             "engine": "kernel" if self.fast is not None else "autograd",
             "counts": {"train": _counts(self.train), "test": _counts(self.test)},
             "test_pred": pred.astype(int).tolist(), "settings": dict(self.settings.__dict__),
+            "network": network_view(self.model, self.inputs, self.scaler, grid),
         }
         if with_points:
             out["train"] = _points(self.train, grid)
@@ -300,7 +322,7 @@ class Session:
 
 
 def generator_params(s: Settings) -> dict:
-    params = {"n_samples": s.points, "noise": s.noise, "seed": s.seed}
+    params = {"n_samples": s.points, "noise": s.noise, "seed": s.seed + s.data_draw}
     if s.dataset in ("blobs", "spirals"):
         params["n_classes"] = s.classes
     return params
