@@ -13,19 +13,20 @@ let sessionId = sessionStorage.getItem("torchclf-session") || null;
 let playing = false, busy = false, pending = 0;
 const copy = (s) => JSON.parse(JSON.stringify(s));
 const number = (v) => (v === "" || Number.isNaN(Number(v)) ? v : Number(v));  // the server names a bad value
+const LISTS = { hidden: number, features: String };  // settings the URL carries as a,b,c
 
 function readHash() {
   const s = copy(OPTIONS.defaults);
   for (const [k, v] of new URLSearchParams(location.hash.slice(1))) {
     if (!(k in s)) continue;
-    if (k === "hidden") s.hidden = v === "" ? [] : v.split(",").map(number);
-    else s[k] = NUMERIC.includes(k) ? number(v) : v;
+    if (k in LISTS) s[k] = v === "" ? [] : v.split(",").map(LISTS[k]);
+    else s[k] = typeof s[k] === "number" ? number(v) : v;
   }
   return s;
 }
 function writeHash(s) {
   const q = new URLSearchParams();
-  for (const k of Object.keys(OPTIONS.defaults)) q.set(k, k === "hidden" ? s.hidden.join(",") : s[k]);
+  for (const k of Object.keys(OPTIONS.defaults)) q.set(k, k in LISTS ? s[k].join(",") : s[k]);
   history.replaceState(null, "", "#" + q.toString());
 }
 function showError(msg) { $("error").textContent = msg || ""; }
@@ -128,8 +129,8 @@ function updateButtons() {
 function draw() {
   if (!frame) return;
   $("epoch").textContent = frame.epoch;
-  drawBoundary($("show_test").checked, $("show_wrong").checked);
-  drawLegend(); drawCurves(); drawMetrics(); drawConfusion(); fillClasses(); updateButtons();
+  drawBoundary($("show_test").checked, $("show_wrong").checked, $("discretize").checked);
+  drawNetwork(); drawLegend(); drawCurves(); drawMetrics(); drawConfusion(); fillClasses(); updateButtons();
   if (atCap()) showInfo(`${CAP} (${frame.max_epochs}): raise Epochs or Reset`);
   else if ($("info").textContent.startsWith(CAP)) showInfo("");
 }
@@ -141,6 +142,8 @@ function showFields() {
     $(k).disabled = !applies.includes(k);
     $(k).title = $(k).disabled ? `${settings.dataset} has no ${k} setting` : "";
   }
+  $("regenerate").disabled = settings.dataset === "custom";
+  drawThumbnails(settings.dataset);
   renderLayers();
 }
 
@@ -174,6 +177,11 @@ function updateLinks() {
   for (const [id, name] of [["export_config", "config.toml"], ["export_model", "model.zip"], ["export_script", "script.py"]]) {
     $(id).href = `/api/session/${sessionId}/export/${name}`;
   }
+  // a config file cannot describe added input features: the script builds them
+  const added = accepted.features.filter((f) => !OPTIONS.defaults.features.includes(f));
+  if (added.length) $("export_config").removeAttribute("href");
+  $("export_note").textContent = added.length ? `(config.toml cannot describe the inputs ` +
+    `${added.map((f) => OPTIONS.features[f]).join(", ")}: the Python script builds them)` : "";
 }
 
 async function upload() {
@@ -207,7 +215,13 @@ async function init() {
   $("play").onclick = () => (playing ? pause() : play());
   $("step").onclick = () => step(1);
   $("reset").onclick = () => newSession(settings);
-  $("show_test").onchange = $("show_wrong").onchange = draw;
+  $("show_test").onchange = $("show_wrong").onchange = $("discretize").onchange = draw;
+  $("thumbs").onclick = (ev) => { const b = ev.target.closest(".thumb"); if (b) changed("dataset", b.dataset.dataset); };
+  $("regenerate").onclick = async () => {
+    settings.data_draw = accepted.data_draw + 1;  // the same generator, a new seed for its noise
+    if (await newSession(settings)) showInfo(`new data: draw ${accepted.data_draw} of ${accepted.dataset}`);
+  };
+  initNetwork();
   $("boundary").onclick = addPoint;
   $("upload").onchange = upload;
   $("share").onclick = () => {

@@ -66,7 +66,7 @@ function fromClick(ev, c, g) {
   return [g.x_min + (cx - b.x) / b.w * (g.x_max - g.x_min), g.y_min + (1 - (cy - b.y) / b.h) * (g.y_max - g.y_min)];
 }
 
-function drawBoundary(showTest, showWrong) {
+function drawBoundary(showTest, showWrong, discrete) {
   const c = $("boundary"), ctx = c.getContext("2d"), g = frame.grid, b = plotBox(c);
   ctx.fillStyle = "white"; ctx.fillRect(0, 0, c.width, c.height);
   // the grid is painted at its own resolution, then scaled up smoothly
@@ -77,14 +77,14 @@ function drawBoundary(showTest, showWrong) {
     for (let gx = 0; gx < r; gx++) {
       const label = g.labels[gy][gx], conf = g.confidence[gy][gx];
       const strength = Math.max(0, (conf - 1 / k) / (1 - 1 / k));
-      const rgb = hex(colorOf(label)), a = 0.12 + 0.4 * strength;
+      const rgb = hex(colorOf(label)), a = regionAlpha(strength, discrete);
       const i = ((r - 1 - gy) * r + gx) * 4;   // row 0 of the grid is the bottom
       for (let j = 0; j < 3; j++) img.data[i + j] = Math.round(255 - a * (255 - rgb[j]));
       img.data[i + 3] = 255;
     }
   }
   sctx.putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingEnabled = !discrete;  // hard regions keep their hard edges
   ctx.drawImage(small, b.x, b.y, b.w, b.h);
   drawAxes(ctx, c, g, b);
   // train: filled, thin white edge; test: larger, thick dark edge; wrong test: a cross
@@ -98,6 +98,28 @@ function drawBoundary(showTest, showWrong) {
   const [xn, yn] = g.axis_labels;
   c.setAttribute("aria-label", `decision boundary of ${k} classes: ${xn} across (${fmt(g.x_min)} to ${fmt(g.x_max)}), ` +
     `${yn || "nothing"} up (${fmt(g.y_min)} to ${fmt(g.y_max)}); ${wrong} of ${frame.n_test} test points misclassified`);
+}
+
+// How strongly a grid cell wears its class colour: by confidence, or (discretized) all alike.
+function regionAlpha(strength, discrete) { return discrete ? 0.45 : 0.12 + 0.4 * strength; }
+
+// A small picture of each built-in dataset: a real button with its name under it.
+function drawThumbnails(current) {
+  const box = $("thumbs");
+  if (!box.children.length) {
+    box.innerHTML = Object.keys(OPTIONS.thumbnails).map((name) => `<button type="button" class="thumb" ` +
+      `data-dataset="${esc(name)}"><canvas width="56" height="56" aria-hidden="true"></canvas><span>${esc(name)}</span></button>`).join("");
+    for (const b of box.children) {
+      const pts = OPTIONS.thumbnails[b.dataset.dataset], ctx = b.querySelector("canvas").getContext("2d");
+      const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]), pal = Math.max(...pts.map((p) => p[2])) > 1 ? PALETTE : PALETTE2;
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      for (const [x, y, k] of pts) {
+        ctx.fillStyle = pal[k % pal.length]; ctx.beginPath();
+        ctx.arc(4 + (x - x0) / (x1 - x0 || 1) * 48, 52 - (y - y0) / (y1 - y0 || 1) * 48, 1.8, 0, 2 * Math.PI); ctx.fill();
+      }
+    }
+  }
+  for (const b of box.children) b.setAttribute("aria-pressed", String(b.dataset.dataset === current));
 }
 
 function cross(ctx, x, y, s) {
