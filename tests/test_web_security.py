@@ -31,8 +31,10 @@ def trained(client):
 
 
 def unchanged(client, sid, session):
-    """The session is still there, the same object, still five epochs in, at its rate."""
+    """The session is still there, the same object, still five epochs in, at its rate,
+    with no weight set by hand."""
     assert client.app.state.sessions.get(sid) is session and session.epoch == 5
+    assert session.edits == 0
     assert session.opt.param_groups[0]["lr"] == session.settings.lr == Settings().lr
     return True
 
@@ -74,6 +76,8 @@ def test_changes_from_another_origin_are_refused_and_the_session_is_untouched(cl
                             headers=bad),
                 client.post(f"/api/session/{sid}/settings", json={"settings": {"lr": 5.0}},
                             headers=bad),
+                client.post(f"/api/session/{sid}/weight", headers=bad,
+                            json={"layer": 0, "row": 0, "col": 0, "value": 5.0}),
                 client.post(f"/api/session/{sid}/upload", content=CSV,
                             headers={**bad, "content-type": "text/csv"}),
                 client.delete(f"/api/session/{sid}", headers=bad)]
@@ -99,6 +103,8 @@ def test_bodies_a_cross_site_form_can_send_are_refused_with_415(client, trained,
     for path, body in [("/api/session", f'{{"id": "{sid}", "settings": {{}}}}'),
                        (f"/api/session/{sid}/step", '{"epochs": 5}'),
                        (f"/api/session/{sid}/settings", '{"settings": {"lr": 5.0}}'),
+                       (f"/api/session/{sid}/weight", '{"layer": 0, "row": 0, "col": 0, '
+                                                      '"value": 5.0}'),
                        (f"/api/session/{sid}/upload", CSV)]:
         r = client.post(path, content=body, headers=headers)
         assert r.status_code == 415, (path, r.text)

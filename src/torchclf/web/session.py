@@ -93,6 +93,8 @@ class Settings:
                     out[key] = str(value)
                 else:
                     out[key] = type(default)(value)
+            except UserError:
+                raise
             except (TypeError, ValueError, OverflowError):
                 raise UserError(f"bad value for {key}: {value!r:.60}") from None
         s = cls(**out)
