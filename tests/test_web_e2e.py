@@ -489,3 +489,143 @@ def min_distance_with_colour_blindness(colours):
         d = np.linalg.norm(seen[:, None] - seen[None], axis=-1)
         best = min(best, d[np.triu_indices(len(colours), 1)].min())
     return best
+
+
+# -- the network graph, input features, discretized output, new data, thumbnails ------------
+
+LINK_STATE = """() => [...document.querySelectorAll('#network .link')].map((l) => ({
+  w: weightAt(+l.dataset.layer, +l.dataset.row, +l.dataset.col),
+  stroke: l.getAttribute('stroke'), width: Number(l.getAttribute('stroke-width'))}))"""
+
+
+def point_at_link(page, i):
+    """Scroll the i-th link to the middle of the window; the window point half way along it
+    (a level link has a box of no height, which Playwright calls invisible)."""
+    return page.evaluate("""(i) => { const l = [...document.querySelectorAll('#network .link')].at(i);
+      l.scrollIntoView({block: 'center', inline: 'center'});
+      const r = l.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }""", i)
+
+
+def fits_or_scrolls(page, width):
+    """The graph's box fits the window; a wider graph scrolls inside it, not the page."""
+    box = page.locator("#network_box").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    return page.evaluate("getComputedStyle(document.getElementById('network_box')).overflowX")
+
+
+@WIDTHS
+def test_the_network_is_a_graph_of_heatmaps_whose_weights_can_be_read_and_edited(
+        open_page, viewport):
+    page = open_page("dataset=moons&points=100&hidden=4,3", viewport)
+    assert page.locator("#network image").count() == 7 + 4 + 3 + 1
+    assert page.evaluate("[...document.querySelectorAll('#network image')]"
+                         ".every((i) => i.getAttribute('href').startsWith('data:image/png'))")
+    links = page.evaluate(LINK_STATE)
+    assert len(links) == 2 * 4 + 4 * 3 + 3 * 1
+    for link in links:  # colour by sign, width by size
+        assert link["stroke"] == ("rgb(0,114,178)" if link["w"] >= 0 else "rgb(213,94,0)")
+    big, small = max(links, key=lambda x: abs(x["w"])), min(links, key=lambda x: abs(x["w"]))
+    assert big["width"] > small["width"]
+    assert fits_or_scrolls(page, viewport["width"]) == "auto"
+
+    page.mouse.move(*point_at_link(page, -2))  # reading a weight: hover (links to the
+    w = page.evaluate(LINK_STATE)[-2]["w"]  # output cross no other link half way)...
+    assert f"{w:.4f}" in page.text_content("#weight_info")
+    page.focus("#network .feature >> nth=0")  # ...or the keyboard: one Tab stop, arrows move
+    assert page.evaluate("document.activeElement.dataset.feature") == "x1"
+    page.keyboard.press("End")
+    last = page.evaluate(LINK_STATE)[-1]["w"]
+    assert "output" in page.text_content("#weight_info")
+    assert f"{last:.4f}" in page.text_content("#weight_info")
+    page.keyboard.press("Enter")  # editing it
+    assert page.is_visible("#weight_edit") and page.evaluate(
+        "document.activeElement.id") == "weight_value"
+    before = canvas(page)
+    page.fill("#weight_value", "6")
+    page.press("#weight_value", "Enter")
+    page.wait_for_function("weightAt(2, 0, 2) === 6")
+    assert page.is_hidden("#weight_edit") and epoch(page) == 0
+    assert "is now 6" in page.text_content("#info")
+    assert canvas(page) != before  # the next frame shows its effect
+    assert page.evaluate(LINK_STATE)[-1]["width"] == max(x["width"] for x in page.evaluate(LINK_STATE))
+    page.mouse.click(*point_at_link(page, -3))  # a click edits too; a huge value is refused
+    page.fill("#weight_value", "1e9")
+    page.press("#weight_value", "Enter")
+    page.wait_for_function("document.getElementById('error').textContent.includes('±100')")
+    assert page.is_visible("#weight_edit") and page.errors == []
+
+
+@WIDTHS
+def test_input_features_toggle_on_the_input_layer_and_start_again(open_page, viewport):
+    page = open_page("dataset=circles&points=100&hidden=3", viewport)
+    page.click("#step")
+    wait_epoch(page, 1)
+    assert page.locator("#network .link").count() == 2 * 3 + 3
+    page.click("#network [data-feature='x1_sq']")
+    page.wait_for_function("frame.settings.features.includes('x1_sq')")
+    assert epoch(page) == 0 and hash_params(page)["features"] == "x1,x2,x1_sq"
+    assert page.get_attribute("#network [data-feature='x1_sq']", "aria-checked") == "true"
+    assert page.locator("#network .link").count() == 3 * 3 + 3
+    assert page.get_attribute("#export_config", "href") is None  # a config cannot say x1²
+    assert "cannot describe the inputs x₁²" in page.text_content("#export_note")
+    page.focus("#network [data-feature='x1_sq']")
+    page.keyboard.press("ArrowUp")  # to x2, then Space turns it off
+    page.keyboard.press(" ")
+    page.wait_for_function("frame.settings.features.join() === 'x1,x1_sq'")
+    assert page.get_attribute("#network [data-feature='x2']", "aria-checked") == "false"
+    assert page.get_attribute("#export_config", "href") is None
+    for feature in ("x1", "x1_sq"):  # every input off: refused, the inputs stay
+        page.click(f"#network [data-feature='{feature}']")
+        if feature == "x1":
+            page.wait_for_function("frame.settings.features.join() === 'x1_sq'")
+    page.wait_for_function("document.getElementById('error').textContent.includes('at least')")
+    assert hash_params(page)["features"] == "x1_sq" and page.errors == []
+    fits_or_scrolls(page, viewport["width"])
+
+
+# Plot pixels on a lattice, away from every point marker, and the tints the classes' hard
+# regions wear (the same mixing as drawBoundary, at the discretized strength).
+REGION_PIXELS = """() => {
+  const c = document.getElementById('boundary'), ctx = c.getContext('2d'), g = frame.grid, b = plotBox(c);
+  const marks = [...frame.train, ...frame.test].map((p) => toCanvas(p[0], p[1], g, c));
+  const out = [];
+  for (let x = b.x + 4; x < b.x + b.w - 4; x += 9) for (let y = b.y + 4; y < b.y + b.h - 4; y += 9) {
+    if (marks.some(([mx, my]) => Math.hypot(mx - x, my - y) < 10)) continue;
+    out.push([...ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data.slice(0, 3)].join());
+  }
+  const a = regionAlpha(0, true);
+  const tints = frame.classes.map((_, k) => hex(colorOf(k)).map((v) => Math.round(255 - a * (255 - v))).join());
+  return {pixels: out, tints};
+}"""
+
+
+@WIDTHS
+def test_discretized_output_new_data_and_dataset_thumbnails(open_page, viewport):
+    page = open_page("dataset=moons&points=40&noise=0.2&lr=0.3", viewport)
+    thumbs = page.locator("#thumbs .thumb")
+    assert thumbs.count() == len(page.evaluate("OPTIONS.datasets"))
+    assert page.get_attribute("#thumbs [data-dataset='moons']", "aria-pressed") == "true"
+    page.click("#thumbs [data-dataset='circles']")  # a picture is a button with its name
+    page.wait_for_function("frame.settings.dataset === 'circles'")
+    assert page.input_value("#dataset") == "circles" and hash_params(page)["lr"] == "0.3"
+    assert page.get_attribute("#thumbs [data-dataset='circles']", "aria-pressed") == "true"
+    assert page.get_attribute("#thumbs [data-dataset='moons']", "aria-pressed") == "false"
+    assert "circles" in page.text_content("#thumbs [data-dataset='circles']")
+
+    shaded = page.evaluate(REGION_PIXELS)
+    assert len(set(shaded["pixels"])) > 10  # confidence: many shades
+    page.check("#discretize")
+    hard = page.evaluate(REGION_PIXELS)
+    assert len(hard["pixels"]) > 100 and set(hard["pixels"]) <= set(hard["tints"])
+
+    page.click("#step")
+    wait_epoch(page, 1)
+    points = page.evaluate("frame.train")
+    page.click("#regenerate")
+    page.wait_for_function("frame.settings.data_draw === 1")
+    assert epoch(page) == 0 and page.evaluate("frame.train") != points
+    assert len(page.evaluate("frame.train")) == len(points)
+    assert hash_params(page)["data_draw"] == "1" and hash_params(page)["lr"] == "0.3"
+    assert "new data: draw 1 of circles" in page.text_content("#info")
+    assert page.errors == []

@@ -8,7 +8,7 @@
 "use strict";
 const NET = { node: 30, gap: 8, col: 92, left: 56, top: 6 };
 const SIGN = { neg: [213, 94, 0], pos: [0, 114, 178] };  // Okabe–Ito vermillion and blue
-let netKey = null, netLinks = [], netNodes = [], netStops = [], weightAt = null;
+let netKey = null, netLinks = [], netNodes = [], netStops = [], weightAt = null, editing = null;
 
 function bytesOf(b64) {
   const s = atob(b64), out = new Uint8Array(s.length);
@@ -21,7 +21,7 @@ function shade(t) {
   return c.map((v) => Math.round(255 - a * (255 - v)));
 }
 const weightColor = (w) => `rgb(${(w < 0 ? SIGN.neg : SIGN.pos).join(",")})`;
-const weightWidth = (w) => 0.6 + Math.min(5, 2 * Math.abs(w));
+const weightWidth = (w) => 1 + Math.min(5, 2 * Math.abs(w));  // at least 1 px: hoverable
 
 // One node's heatmap (bytes from `offset`, row 0 at the bottom) as an image URL.
 const heatCanvas = document.createElement("canvas");
@@ -128,7 +128,8 @@ function editWeight(line) {
   showWeight(line);
   const form = $("weight_edit");
   form.hidden = false;
-  form.target = line;
+  editing = line;
+  for (const stop of netStops) stop.setAttribute("tabindex", stop === line ? 0 : -1);  // Tab returns here
   $("weight_name").textContent = `weight ${line.name}`;
   $("weight_value").value = weightAt(+line.dataset.layer, +line.dataset.row, +line.dataset.col).toFixed(4);
   $("weight_value").focus();
@@ -137,7 +138,7 @@ function editWeight(line) {
 
 async function submitWeight(ev) {
   ev.preventDefault();
-  const form = $("weight_edit"), line = form.target, value = $("weight_value").value;
+  const form = $("weight_edit"), line = editing, value = $("weight_value").value;
   try {
     const data = await api(`/api/session/${sessionId}/weight`, { layer: +line.dataset.layer,
       row: +line.dataset.row, col: +line.dataset.col, value: value === "" ? null : Number(value) });
