@@ -202,3 +202,33 @@ def test_options_carry_the_dataset_thumbnails_and_feature_labels(client):
     for rows in options["thumbnails"].values():
         assert len(rows) == THUMBNAIL_POINTS and all(len(row) == 3 for row in rows)
     assert options["features"]["x1_sq"] == "x₁²" and options["defaults"]["features"] == ["x1", "x2"]
+
+
+CSV = {"content-type": "text/csv"}
+
+
+def test_a_table_shows_its_own_columns_as_inputs_and_takes_no_added_features(client):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{a:.3f},{b:.3f},{c:.3f},{'yes' if a + c > 0 else 'no'}\n"
+                   for a, b, c in rng.normal(size=(80, 3)))
+    f = start(client, hidden=[3])
+    r = client.post(f"/api/session/{f['id']}/upload", content="p,q,r,label\n" + rows,
+                    headers=CSV)
+    assert r.status_code == 200, r.text
+    net = r.json()["network"]
+    assert net["toggle"] is False and [x["label"] for x in net["features"]] == ["p", "q", "r"]
+    assert weights(r.json(), 0).shape == (3, 3) and len(net["layers"][0]["scale"]) == 3
+    refused = client.post("/api/session", json={"id": f["id"], "settings": {
+        **r.json()["settings"], "features": ["x1", "x1_sq"]}})
+    assert refused.status_code == 400 and "need 2 numeric columns" in refused.json()["error"]
+
+
+def test_features_apply_to_an_uploaded_two_column_csv(client):
+    f = start(client)
+    text = "a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'x' if i % 3 else 'y'}\n" for i in range(60))
+    up = client.post(f"/api/session/{f['id']}/upload", content=text, headers=CSV).json()
+    g = client.post("/api/session", json={"id": f["id"], "settings": {
+        **up["settings"], "features": ["x1", "x2", "x1_x2"]}}).json()  # keeps the upload
+    assert g["network"]["toggle"] is True and weights(g, 0).shape[1] == 3
+    assert g["train"] == up["train"] and g["grid"]["axis_labels"] == ["a", "b"]

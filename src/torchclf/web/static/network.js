@@ -81,16 +81,16 @@ function buildNetwork(net) {
     }
   });
   netNodes = cols.map((names, c) => names.map((name, i) => {
-    const [x, y] = at(c, i), f = c === 0 ? net.features[i] : null;
+    const [x, y] = at(c, i), f = c === 0 && net.toggle ? net.features[i] : null;
     const g = svgEl("g", f ? { class: "feature", role: "checkbox", tabindex: -1, "data-feature": f.id,
       "aria-checked": String(f.active), "aria-label": `input ${name}` } : { class: "node" }, svg);
     svgEl("image", { x, y, width: node, height: node, preserveAspectRatio: "none" }, g);
     svgEl("rect", { x, y, width: node, height: node, class: "frame" }, g);
-    if (f) svgEl("text", { x: x - 4, y: y + node / 2 + 4, "text-anchor": "end" }, g).textContent = name;
+    if (c === 0) svgEl("text", { x: x - 4, y: y + node / 2 + 4, "text-anchor": "end" }, g).textContent = name;
     svgEl("title", {}, g).textContent = f ? `${name}: ${f.active ? "on" : "off"} (click to toggle)` : name;
     return g;
   }));
-  netStops = [...netNodes[0], ...netLinks];
+  netStops = [...(net.toggle ? netNodes[0] : []), ...netLinks];
   netStops[0].setAttribute("tabindex", 0);
 }
 
