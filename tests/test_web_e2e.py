@@ -501,9 +501,11 @@ LINK_STATE = """() => [...document.querySelectorAll('#network .link')].map((l) =
 def point_at_link(page, i):
     """Scroll the i-th link to the middle of the window; the window point half way along it
     (a level link has a box of no height, which Playwright calls invisible)."""
-    return page.evaluate("""(i) => { const l = [...document.querySelectorAll('#network .link')].at(i);
+    return page.evaluate("""(i) => {
+      const l = [...document.querySelectorAll('#network .link')].at(i);
       l.scrollIntoView({block: 'center', inline: 'center'});
-      const r = l.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }""", i)
+      const r = l.getBoundingClientRect();
+      return [r.left + r.width / 2, r.top + r.height / 2]; }""", i)
 
 
 def fits_or_scrolls(page, width):
@@ -548,7 +550,8 @@ def test_the_network_is_a_graph_of_heatmaps_whose_weights_can_be_read_and_edited
     assert page.is_hidden("#weight_edit") and epoch(page) == 0
     assert "is now 6" in page.text_content("#info")
     assert canvas(page) != before  # the next frame shows its effect
-    assert page.evaluate(LINK_STATE)[-1]["width"] == max(x["width"] for x in page.evaluate(LINK_STATE))
+    widths = [x["width"] for x in page.evaluate(LINK_STATE)]
+    assert widths[-1] == max(widths)
     page.mouse.click(*point_at_link(page, -3))  # a click edits too; a huge value is refused
     page.fill("#weight_value", "1e9")
     page.press("#weight_value", "Enter")
@@ -587,15 +590,18 @@ def test_input_features_toggle_on_the_input_layer_and_start_again(open_page, vie
 # Plot pixels on a lattice, away from every point marker, and the tints the classes' hard
 # regions wear (the same mixing as drawBoundary, at the discretized strength).
 REGION_PIXELS = """() => {
-  const c = document.getElementById('boundary'), ctx = c.getContext('2d'), g = frame.grid, b = plotBox(c);
+  const c = document.getElementById('boundary'), ctx = c.getContext('2d'), g = frame.grid;
+  const b = plotBox(c);
   const marks = [...frame.train, ...frame.test].map((p) => toCanvas(p[0], p[1], g, c));
   const out = [];
-  for (let x = b.x + 4; x < b.x + b.w - 4; x += 9) for (let y = b.y + 4; y < b.y + b.h - 4; y += 9) {
+  for (let x = b.x + 4; x < b.x + b.w - 4; x += 9)
+    for (let y = b.y + 4; y < b.y + b.h - 4; y += 9) {
     if (marks.some(([mx, my]) => Math.hypot(mx - x, my - y) < 10)) continue;
     out.push([...ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data.slice(0, 3)].join());
   }
   const a = regionAlpha(0, true);
-  const tints = frame.classes.map((_, k) => hex(colorOf(k)).map((v) => Math.round(255 - a * (255 - v))).join());
+  const tints = frame.classes.map((_, k) =>
+    hex(colorOf(k)).map((v) => Math.round(255 - a * (255 - v))).join());
   return {pixels: out, tints};
 }"""
 

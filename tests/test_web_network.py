@@ -201,7 +201,8 @@ def test_options_carry_the_dataset_thumbnails_and_feature_labels(client):
     assert set(options["thumbnails"]) == set(options["datasets"])
     for rows in options["thumbnails"].values():
         assert len(rows) == THUMBNAIL_POINTS and all(len(row) == 3 for row in rows)
-    assert options["features"]["x1_sq"] == "x₁²" and options["defaults"]["features"] == ["x1", "x2"]
+    assert options["features"]["x1_sq"] == "x₁²"
+    assert options["defaults"]["features"] == ["x1", "x2"]
 
 
 CSV = {"content-type": "text/csv"}
