@@ -26,7 +26,8 @@ SCHEMA = SRC / "config"
 WATCHED = {"lr", "learning_rate", "learning_rate_init", "weight_decay", "alpha", "l2", "wd",
            "epochs", "max_iter", "momentum", "seed", "random_state", "split_seed",
            "activation", "optimizer", "dropout", "test_size", "batch_size", "noise",
-           "n_samples"}
+           "n_samples", "l1", "lr_schedule", "lr_step_size", "lr_gamma", "lr_patience",
+           "class_weight"}
 
 # Modules below the config layer that own a setting's Spec or default, each defined
 # once there and attached by the schema to its field (test_owned_specs_are_the_schemas):
@@ -132,7 +133,11 @@ def test_owned_specs_are_the_schemas():
              (TrainConfig, "momentum", hyper.MOMENTUM),
              (TrainConfig, "weight_decay", hyper.WEIGHT_DECAY),
              (TrainConfig, "seed", SEED), (DataConfig, "split_seed", SEED),
-             (DataConfig, "test_size", dataset.TEST_SIZE)]
+             (DataConfig, "test_size", dataset.TEST_SIZE),
+             (TrainConfig, "l1", hyper.L1), (TrainConfig, "lr_step_size", hyper.LR_STEP_SIZE),
+             (TrainConfig, "lr_gamma", hyper.LR_GAMMA),
+             (TrainConfig, "lr_patience", hyper.LR_PATIENCE),
+             (TrainConfig, "class_weight", hyper.CLASS_WEIGHT)]
     for cls, name, spec in owned:
         assert dataclasses.replace(spec_of(cls, name), help=spec.help) == spec, name
     with pytest.raises(UserError, match="expected dropout >= 0 and < 1, got 1.5"):

@@ -18,7 +18,7 @@ LAYERS = [
               "torchclf.atomic", "torchclf.spec"]),
     ("data", ["torchclf.data"]),
     ("model", ["torchclf.model", "torchclf.task", "torchclf.activations", "torchclf.hyper",
-               "torchclf.optimizers"]),
+               "torchclf.optimizers", "torchclf.schedules"]),
     ("config", ["torchclf.config", "torchclf.recipes"]),
     ("engine", ["torchclf.engine"]),
     ("results", ["torchclf.run", "torchclf.metrics", "torchclf.grid"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from torchclf.config import DataConfig, RunConfig
+from torchclf.config import DataConfig, RunConfig, TrainConfig
 from torchclf.data import synthetic
 from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
@@ -68,5 +68,12 @@ def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_opti
                   eval_every=t.evaluation_interval(),
                   standardize=config.data.standardize,
                   early_stopping=t.early_stopping, device=t.device, callbacks=callbacks,
-                  config=config.to_dict(), engine=t.engine, **fit_options)
+                  config=config.to_dict(), engine=t.engine, **options_of(t), **fit_options)
     return Result.from_outcome(outcome)
+
+
+def options_of(t: TrainConfig) -> dict:
+    """The ``fit`` arguments of the options beyond the lesson's loop (l1, schedule,
+    class weights), as ``t`` sets them."""
+    return dict(l1=t.l1, lr_schedule=t.lr_schedule, lr_step_size=t.lr_step_size,
+                lr_gamma=t.lr_gamma, lr_patience=t.lr_patience, class_weight=t.class_weight)

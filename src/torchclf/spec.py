@@ -63,6 +63,7 @@ class Spec:
     hi_text: str | None = None  # how to show ``hi`` when the number itself is unreadable
     nonblank: bool = False  # a string that must hold more than spaces (a path, a name)
     match: Callable[[str], str] = str  # the part of a value that must be a choice
+    table: "Spec | None" = None  # a dict is also allowed: name -> value, each checked by it
 
     def requirement(self) -> str:
         parts = ["not empty"] if self.nonblank else []
@@ -75,7 +76,8 @@ class Spec:
     def describe(self) -> str:
         """The allowed values in words, for help text and error messages."""
         if self.choices is not None:
-            return "one of " + ", ".join(self.names())
+            table = f" or a table of {self.table.describe()}" if self.table else ""
+            return "one of " + ", ".join(self.names()) + table
         return f"{KINDS[self.kind]}{_space(self.requirement())}" + \
             (" (or unset)" if self.optional else "")
 
@@ -88,6 +90,8 @@ class Spec:
         """The value in its canonical type, or a SettingError naming ``name``."""
         if value is None and self.optional:
             return None
+        if self.table is not None and isinstance(value, dict):  # keys as TOML has them
+            return {str(k): self.table.check(f"{name}[{str(k)!r}]", v) for k, v in value.items()}
         value = self._typed(name, value)
         if self.nonblank and not value.strip():
             raise SettingError(name, value, self.requirement())

@@ -14,8 +14,10 @@ from typing import Any
 
 from torchclf.data.dataset import DEFAULT_TEST_SIZE, TEST_SIZE
 from torchclf.data.synthetic import GENERATOR_PARAMS
-from torchclf.hyper import (DEFAULT_ACTIVATION, DROPOUT, LR, MOMENTUM, NO_DROPOUT,
-                            NO_MOMENTUM, NO_WEIGHT_DECAY, WEIGHT_DECAY)
+from torchclf.hyper import (CLASS_WEIGHT, DEFAULT_ACTIVATION, DEFAULT_GAMMA,
+                            DEFAULT_PATIENCE, DEFAULT_STEP_SIZE, DROPOUT, L1, LR, LR_GAMMA,
+                            LR_PATIENCE, LR_STEP_SIZE, MOMENTUM, NO_CLASS_WEIGHT, NO_DROPOUT,
+                            NO_L1, NO_MOMENTUM, NO_SCHEDULE, NO_WEIGHT_DECAY, WEIGHT_DECAY)
 from torchclf.spec import (DEFAULT_SEED, RANDOM_STATE, SEED, SettingError, Spec, field_of,
                            setting, spec_of, validate)
 from torchclf.errors import UserError
@@ -38,6 +40,11 @@ def _activations():
 def _optimizers():
     from torchclf.optimizers import OPTIMIZERS
     return OPTIMIZERS
+
+
+def _schedules():
+    from torchclf.schedules import SCHEDULES
+    return SCHEDULES
 
 
 def _tasks():
@@ -143,6 +150,13 @@ class TrainConfig:
     lr: float = field_of(LR, 0.1)
     momentum: float = field_of(MOMENTUM, NO_MOMENTUM)
     weight_decay: float = field_of(WEIGHT_DECAY, NO_WEIGHT_DECAY)
+    l1: float = field_of(L1, NO_L1)
+    lr_schedule: str = setting(NO_SCHEDULE, "how the lr changes over the epochs (stepped "
+                               "once per epoch)", choices=_schedules)
+    lr_step_size: int = field_of(LR_STEP_SIZE, DEFAULT_STEP_SIZE)
+    lr_gamma: float = field_of(LR_GAMMA, DEFAULT_GAMMA)
+    lr_patience: int = field_of(LR_PATIENCE, DEFAULT_PATIENCE)
+    class_weight: str | dict = field_of(CLASS_WEIGHT, NO_CLASS_WEIGHT)
     epochs: int = _count(1000, "passes over the training rows", MAX_EPOCHS)
     batch_size: int | None = _count(None, "rows per step; unset: full batch on small data",
                                     MAX_ROWS)
@@ -165,6 +179,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+    def autograd_only(self) -> list[str]:
+        """The settings given that only one-process autograd training implements."""
+        return [name for name, unset in (("l1", NO_L1), ("lr_schedule", NO_SCHEDULE),
+                                         ("class_weight", NO_CLASS_WEIGHT))
+                if getattr(self, name) != unset]
 
     def evaluation_interval(self) -> int:
         """Epochs between test evaluations: ``eval_every``, else about EVAL_POINTS."""

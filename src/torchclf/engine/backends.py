@@ -17,6 +17,7 @@ from torchclf.config.schema import TrainConfig
 from torchclf.spec import spec_of
 from torchclf.errors import UserError
 from torchclf.engine import fast
+from torchclf.hyper import L1, NO_L1
 from torchclf.optimizers import entry_for
 
 FULL_BATCH_LIMIT = 8192  # up to this many rows, one batch per epoch (the lesson's way)
@@ -39,6 +40,11 @@ class AutogradBackend:
     drawn from ``generator`` each epoch. Subclasses change which rows a process trains
     on (``batches``), how a batch's loss is scaled (``batch_loss``) and how epoch sums
     are combined (``reduce``), as data-parallel training does.
+
+    ``class_weight`` (K,) weighs each row's loss by its class (``task.loss_function``);
+    ``l1`` adds l1 * sum(|W|) over the weight matrices (parameters with 2+ dimensions,
+    not the biases) to the loss each step minimises. The epoch's reported loss is the
+    (weighted) data loss without the penalty, so runs with and without it compare.
     """
 
     chunked = False  # the engine calls epoch() once per epoch
@@ -46,12 +52,15 @@ class AutogradBackend:
 
     def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
                  y: torch.Tensor, task: str, batch_size: int, generator: torch.Generator,
-                 shuffle_full_batch: bool = False) -> None:
+                 shuffle_full_batch: bool = False, l1: float = NO_L1,
+                 class_weight: torch.Tensor | None = None) -> None:
         self.model, self.opt, self.X, self.y, self.task = model, opt, X, y, task
         self.n_rows = self.n_total = X.shape[0]
         self.batch_size, self.generator = batch_size, generator
         self.whole = batch_size >= self.n_rows and not shuffle_full_batch
-        self.loss_fn = tasks.loss_function(task)
+        self.loss_fn = tasks.loss_function(task, class_weight)
+        self.l1 = L1.check("l1", l1)
+        self.penalised = [p for p in model.parameters() if p.dim() >= 2] if self.l1 else []
         self.y_flat = y.reshape(-1).long()
 
     def epoch(self, on_batch: OnBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,6 +88,8 @@ class AutogradBackend:
 
     def _step(self, loss: torch.Tensor) -> None:
         self.opt.zero_grad(set_to_none=True)
+        if self.penalised:
+            loss = loss + self.l1 * sum(p.abs().sum() for p in self.penalised)
         loss.backward()
         self.opt.step()
 
@@ -120,16 +131,26 @@ class KernelBackend:
 
 def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimizer,
                    X: torch.Tensor, y: torch.Tensor, task: str, batch_size: int,
-                   generator: torch.Generator, shuffle_full_batch: bool = False):
+                   generator: torch.Generator, shuffle_full_batch: bool = False,
+                   l1: float = NO_L1, class_weight: torch.Tensor | None = None,
+                   schedule=None):
     """The kernel where ``engine`` allows it and ``fast.eligible`` agrees, else autograd.
 
     "auto" takes the kernel where it prints autograd's numbers (the optimizer entry's
-    ``kernel_in_auto``), "autograd" never uses it, "fast" insists on it.
+    ``kernel_in_auto``), "autograd" never uses it, "fast" insists on it. The kernel has
+    no L1 penalty, class weights or lr schedule (``schedule``, an ``LRSchedule``): with
+    any of them "auto" takes autograd and "fast" is refused, naming the setting.
     """
     engine = spec_of(TrainConfig, "engine").check("engine", engine)
     full_batch = batch_size >= X.shape[0]
     entry = entry_for(opt)
-    if engine == "auto" and entry is not None and not entry.kernel_in_auto:
+    unsupported = [name for name, is_set in (("l1", bool(l1)),
+                                             ("class_weight", class_weight is not None),
+                                             ("lr_schedule", schedule is not None)) if is_set]
+    if unsupported and engine == "fast":
+        raise UserError(f"engine 'fast' (the compiled kernel) has no {unsupported[0]}: "
+                        "use engine 'auto' or 'autograd'")
+    if unsupported or engine == "auto" and entry is not None and not entry.kernel_in_auto:
         engine = "autograd"
     if engine != "autograd":
         if fast.eligible(model, opt, X, full_batch):
@@ -138,4 +159,5 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
             raise UserError("engine 'fast' needs a torchclf MLP without dropout, full-batch "
                             "training on the CPU, SGD/Adam/AdamW and a C compiler: "
                             "use engine 'auto'")
-    return AutogradBackend(model, opt, X, y, task, batch_size, generator, shuffle_full_batch)
+    return AutogradBackend(model, opt, X, y, task, batch_size, generator, shuffle_full_batch,
+                           l1, class_weight)

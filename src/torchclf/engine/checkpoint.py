@@ -32,28 +32,39 @@ class Checkpoint:
     history: dict
     config: dict                # the run's config, so `--resume` needs nothing else
     extra: dict                 # front-end data, e.g. where the run will be saved
+    schedule_state: dict | None = None  # the lr schedule's state, if the run has one
 
     @classmethod
     def writer(cls, path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-               generator: torch.Generator, history: dict, config: dict, extra: dict):
+               generator: torch.Generator, history: dict, config: dict, extra: dict,
+               schedule=None):
         """``write(done)``: save the live training state after ``done`` epochs to ``path``."""
         def write(done: int) -> Path:
             with without_dynamo_import():
                 opt_state = opt.state_dict()
             return cls(done, model.state_dict(), opt_state, generator.get_state(),
-                       torch.get_rng_state(), history, config, extra).save(path)
+                       torch.get_rng_state(), history, config, extra,
+                       schedule.state_dict() if schedule is not None else None).save(path)
         return write
 
     def restore(self, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                generator: torch.Generator, history: dict, epochs: int) -> int:
-        """Load this state into the live objects; returns the epochs already done."""
+                generator: torch.Generator, history: dict, epochs: int,
+                schedule=None) -> int:
+        """Load this state into the live objects (and ``schedule``, an ``LRSchedule``);
+        returns the epochs already done."""
         if self.epoch >= epochs:
             raise UserError(f"the checkpoint is at epoch {self.epoch}, past the {epochs} "
                             "epochs of this run: nothing left to train")
+        if (schedule is None) != (self.schedule_state is None):
+            raise UserError("the checkpoint was trained " + ("with" if schedule is None else
+                            "without") + " an lr schedule: resume it with the lr_schedule "
+                            "it was trained with")
         try:
             model.load_state_dict(self.model_state)
             with without_dynamo_import():
                 opt.load_state_dict(self.optimizer_state)
+            if schedule is not None:
+                schedule.load_state_dict(self.schedule_state)
         except (RuntimeError, ValueError, KeyError) as e:
             raise UserError(f"the checkpoint does not match this model or optimizer ({e})") \
                 from None
@@ -71,6 +82,7 @@ class Checkpoint:
             "optimizer_state": _to_cpu(self.optimizer_state),
             "shuffle_rng": self.shuffle_rng,
             "torch_rng": self.torch_rng,
+            **({"schedule_state": self.schedule_state} if self.schedule_state is not None else {}),
             "meta": json.dumps({"history": self.history, "config": self.config,
                                 "extra": self.extra}),
         }
@@ -90,7 +102,7 @@ class Checkpoint:
             meta = json.loads(blob["meta"])
             return cls(int(blob["epoch"]), blob["model_state"], blob["optimizer_state"],
                        blob["shuffle_rng"], blob["torch_rng"], meta["history"],
-                       meta["config"], meta.get("extra", {}))
+                       meta["config"], meta.get("extra", {}), blob.get("schedule_state"))
         except UserError:
             raise
         except Exception as e:  # truncated, tampered or foreign file

@@ -78,7 +78,11 @@ class Engine:
     ``test`` is evaluated at log and eval points and at the end of each run, ``val``
     after every epoch (for early stopping). ``checkpoint(done)`` writes a checkpoint
     after ``done`` epochs and returns its path; the engine calls it every
-    ``checkpoint_every`` epochs and when a callback interrupts training.
+    ``checkpoint_every`` epochs and when a callback interrupts training. ``schedule``
+    (a ``schedules.LRSchedule``, autograd backends only) is stepped after every epoch
+    with its training loss; the history's ``lr`` is the rate each epoch trained with.
+    Training and test losses are the backend's loss (its class weights included, no
+    penalty), so the two curves compare.
     """
 
     def __init__(self, backend, *, callbacks: Sequence[Callback] = (),
@@ -87,14 +91,18 @@ class Engine:
                  eval_every: int | None = None, sync_every: int | None = SYNC_EVERY,
                  checkpoint_every: int | None = None,
                  checkpoint: Callable[[int], Path | None] | None = None,
-                 start_epoch: int = 0) -> None:
+                 start_epoch: int = 0, schedule=None) -> None:
+        if schedule is not None and backend.chunked:
+            raise ValueError("an lr schedule is stepped every epoch: it needs a backend "
+                             "that trains one epoch per call")
         self.backend, self.callbacks = backend, list(callbacks)
         self.test, self.val = test, val
         self.history = history if history is not None else new_history(val is not None)
         self.log_every, self.eval_every, self.sync_every = log_every, eval_every, sync_every
         self.checkpoint_every, self.checkpoint = checkpoint_every, checkpoint
         self.epoch = start_epoch  # epochs done
-        self.loss_fn = tasks.loss_function(backend.task)
+        self.schedule = schedule
+        self.loss_fn = getattr(backend, "loss_fn", None) or tasks.loss_function(backend.task)
         seconds = self.history["seconds"]
         self._start = time.perf_counter() - (seconds[-1] if seconds else 0.0)
         self.state = TrainState(model=backend.model, epochs=start_epoch, history=self.history,
@@ -111,6 +119,7 @@ class Engine:
         first = synced = epoch = self.epoch
         loss_buf = torch.zeros(until - first, dtype=backend.X.dtype, device=backend.X.device)
         acc_buf = torch.zeros(until - first, device=backend.X.device)
+        self._lrs: list[float] = []  # the lr of each epoch from ``first`` on
         model.train()
         try:
             self._each("on_fit_start")
@@ -118,9 +127,13 @@ class Engine:
                 state.epoch = epoch
                 if not backend.chunked:
                     i = epoch - first
+                    self._lrs.append(self.lr)
                     loss_buf[i], acc_buf[i] = backend.epoch(self._on_batch)
+                    if self.schedule is not None:
+                        self.schedule.step(loss_buf[i])
                 else:  # every epoch up to the next event in one call, then their hooks
                     stop_at = self._next_event(epoch, until, synced) + 1
+                    self._lrs.extend([self.lr] * (stop_at - epoch))
                     backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
                                 acc_buf[epoch - first:stop_at - first])
                     for e in range(epoch, stop_at - 1) if self.callbacks else ():
@@ -204,17 +217,18 @@ class Engine:
         were read, the same for every epoch read together."""
         losses = loss_buf[synced - first:epoch + 1 - first].tolist()
         accs = acc_buf[synced - first:epoch + 1 - first].tolist()
-        lr, seconds, history = self.lr, time.perf_counter() - self._start, self.history
+        lrs = self._lrs[synced - first:epoch + 1 - first]
+        seconds, history = time.perf_counter() - self._start, self.history
         n = len(losses)  # whole columns at once: a kernel chunk can be 1000s of epochs
         history["epoch"].extend(range(synced, synced + n))
         history["loss"].extend(losses)
         history["accuracy"].extend(accs)
-        history["lr"].extend([lr] * n)
+        history["lr"].extend(lrs)
         history["seconds"].extend([seconds] * n)
         for key in history:
             if key not in ("epoch", "loss", "accuracy", "lr", "seconds"):
                 history[key].extend([math.nan] * n)
-        check_losses(losses, synced, lr)
+        check_losses(losses, synced, lrs[-1])
         return {k: v[-1] for k, v in history.items()}
 
     def _record(self, split: str, data: Split) -> dict:

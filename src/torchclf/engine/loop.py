@@ -27,6 +27,7 @@ from torchclf.engine.checkpoint import Checkpoint
 from torchclf.engine.divergence import TrainingDiverged
 from torchclf.engine.engine import HISTORY_COLUMNS, Engine, TrainingInterrupted, new_history
 from torchclf.optimizers import make_optimizer
+from torchclf.schedules import make_schedule
 
 __all__ = ["fit", "TrainingDiverged", "TrainingInterrupted", "HISTORY_COLUMNS"]
 
@@ -76,7 +77,11 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         task: str | None = None, callbacks: Sequence[Callback] = (),
         config: dict | None = None, checkpoint_path: str | Path | None = None,
         checkpoint_every: int | None = None, resume: Checkpoint | None = None,
-        checkpoint_extra: dict | None = None, engine: str = _fit("engine")) -> Outcome:
+        checkpoint_extra: dict | None = None, engine: str = _fit("engine"),
+        l1: float = _fit("l1"), lr_schedule: str = _fit("lr_schedule"),
+        lr_step_size: int = _fit("lr_step_size"), lr_gamma: float = _fit("lr_gamma"),
+        lr_patience: int = _fit("lr_patience"),
+        class_weight: str | dict = _fit("class_weight")) -> Outcome:
     """Train ``model`` on ``train``, evaluating on ``test``; return what came out.
 
     ``torchclf.fit`` wraps this and returns a Run (metrics, plots, save).
@@ -87,6 +92,14 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         task, (n, K) for a multiclass one. An ``MLP`` says its task itself.
     train, test : Datasets with the same features and classes
     optimizer, lr, momentum, weight_decay : see ``torchclf.optimizers``
+    l1 : adds l1 * sum(|W|) over the weight matrices (not the biases) to the loss each
+        step minimises; the logged loss is the data loss without it
+    lr_schedule, lr_step_size, lr_gamma, lr_patience : how the lr changes, stepped once
+        per epoch (``torchclf.schedules``: none, step, cosine, onecycle, plateau)
+    class_weight : "none", "balanced" (n_rows / (n_classes * rows of the class), over
+        the training rows) or a dict {label: weight} (unlisted classes weigh 1); the
+        loss is the weighted mean, sum(w[y] * loss) / sum(w[y]), for binary and
+        multiclass alike, and the logged train and test losses are weighted the same way
     epochs : passes over the training data
     batch_size : rows per step; None means full batch up to 8192 rows, else 256
     seed : seeds shuffling and dropout (build the model with ``seed`` for its weights)
@@ -98,13 +111,15 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         (and when interrupted by a signal, see ``StopOnSignal``)
     resume : a Checkpoint to continue from; the result is bit-identical on CPU to an
         uninterrupted run with the same arguments
-    engine : "auto" uses the compiled kernel (``engine.fast``) for full-batch SGD MLPs on
+    engine : "auto" uses the compiled kernel (not with l1, lr_schedule or class_weight,
+        which only autograd implements) (``engine.fast``) for full-batch SGD MLPs on
         the CPU, where it prints what autograd prints, and autograd otherwise (Adam's
         steps can amplify the kernel's other summation order); "autograd" always uses
         autograd; "fast" insists on the kernel (SGD, Adam, AdamW)
     """
 
     epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)
+    l1 = spec_of(TrainConfig, "l1").check("l1", l1)
     for section, name, every in ((TrainConfig, "log_every", log_every),
                                  (TrainConfig, "eval_every", eval_every),
                                  (OutputConfig, "checkpoint_every", checkpoint_every)):
@@ -115,6 +130,7 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
                         "train again without --early-stopping")
     batch_size_for(1, batch_size)  # validates it
     _check_data(train, test)
+    tasks.warn_rare_classes(train.y, train.classes)
     task = getattr(model, "task", None) or tasks.resolve_task(train.n_classes, task)
     dev = resolve_device(device)
     if seed is not None:
@@ -128,16 +144,23 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     model.to(dev)
     X, y = _tensors(train, scaler, dev, task)
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum)
+    schedule = make_schedule(lr_schedule, opt, epochs, lr_step_size, lr_gamma, lr_patience)
+    weights = tasks.class_weights(class_weight, train.y, train.classes)
+    weights = None if weights is None else torch.as_tensor(weights, dtype=X.dtype, device=dev)
     gen = torch.Generator(device="cpu").manual_seed(0 if seed is None else seed)
     history = new_history(val is not None)
-    start_epoch = 0 if resume is None else resume.restore(model, opt, gen, history, epochs)
+    if resume is not None:
+        _check_resumed_schedule(schedule, resume, epochs)
+    start_epoch = 0 if resume is None else resume.restore(model, opt, gen, history, epochs,
+                                                          schedule)
     writer = Checkpoint.writer(checkpoint_path, model, opt, gen, history, config or {},
-                               checkpoint_extra or {}) if checkpoint_path else None
+                               checkpoint_extra or {}, schedule) if checkpoint_path else None
     backend = choose_backend(engine, model, opt, X, y, task,
-                             batch_size_for(X.shape[0], batch_size), gen)
+                             batch_size_for(X.shape[0], batch_size), gen, l1=l1,
+                             class_weight=weights, schedule=schedule)
     state = Engine(backend, callbacks=callbacks, history=history, log_every=log_every,
                    eval_every=eval_every, checkpoint_every=checkpoint_every,
-                   checkpoint=writer, start_epoch=start_epoch,
+                   checkpoint=writer, start_epoch=start_epoch, schedule=schedule,
                    test=_tensors(test, scaler, dev, task) if test is not None else None,
                    val=_tensors(val, scaler, dev, task) if val is not None else None,
                    ).run(epochs)
@@ -145,12 +168,29 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         config = _describe_call(model, val_source, task, dict(
             optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, momentum=momentum, seed=seed, log_every=log_every,
-            eval_every=eval_every, early_stopping=early_stopping, device=str(device)),
-            standardize)
+            eval_every=eval_every, early_stopping=early_stopping, device=str(device),
+            l1=l1, lr_schedule=lr_schedule, lr_step_size=lr_step_size, lr_gamma=lr_gamma,
+            lr_patience=lr_patience, class_weight=_as_setting(class_weight)), standardize)
     # the engine that ran, so that rerunning the config reruns the same arithmetic
     config = {**config, "train": {**config.get("train", {}), "engine": backend.name}}
     return Outcome(model, train, test, task, scaler, history, config, backend.name,
                    state.stop_reason)
+
+
+def _check_resumed_schedule(schedule, resume: Checkpoint, epochs: int) -> None:
+    """A schedule shaped by the run's length resumes only with the same length."""
+    trained = resume.config.get("train", {}).get("epochs")
+    if schedule is not None and schedule.entry.spans_run and trained not in (None, epochs):
+        raise UserError(f"lr schedule {schedule.name!r} spans the run's {trained} epochs, so "
+                        f"the resumed run cannot train {epochs}: resume with epochs "
+                        f"{trained}, or start a new run")
+
+
+def _as_setting(class_weight):
+    """``class_weight`` as the config records it: a dict's labels as text (TOML keys)."""
+    if isinstance(class_weight, dict):
+        return {str(k): float(v) for k, v in class_weight.items()}
+    return class_weight
 
 
 def _describe_call(model: torch.nn.Module, train: Dataset, task: str, train_args: dict,

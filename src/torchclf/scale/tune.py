@@ -62,7 +62,7 @@ def suggest_config(trial, base: RunConfig) -> RunConfig:
 
 def validation_score(config: RunConfig, callbacks=()) -> float:
     """Train on the training split minus 20% and return accuracy on that 20%."""
-    from torchclf.experiment import build_model, split_data
+    from torchclf.experiment import build_model, options_of, split_data
     from torchclf.engine.loop import fit
     from torchclf.run import Result
     train, _ = split_data(config)
@@ -72,7 +72,7 @@ def validation_score(config: RunConfig, callbacks=()) -> float:
               lr=t.lr, epochs=t.epochs, batch_size=t.batch_size, weight_decay=t.weight_decay,
               momentum=t.momentum, seed=t.seed, log_every=t.log_every,
               standardize=config.data.standardize, device=t.device, callbacks=callbacks,
-              config=config.to_dict())
+              config=config.to_dict(), **options_of(t))
     return Result.from_outcome(run).metrics["test"]["accuracy"]
 
 
