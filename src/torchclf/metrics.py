@@ -36,16 +36,21 @@ def log_loss(y_true: np.ndarray, proba: np.ndarray, eps: float = 1e-7) -> float:
     return float(-np.log(picked).mean())
 
 
-def classification_report(y_true: np.ndarray, proba: np.ndarray) -> dict:
-    """Every metric above for one split, as JSON-ready data."""
+def classification_report(y_true: np.ndarray, proba: np.ndarray,
+                          classes: tuple | None = None) -> dict:
+    """Every metric above for one split, as JSON-ready data; with ``classes`` (the label
+    of each code) also each class's row count and precision, recall and F1."""
     n_classes = proba.shape[1]
     y_pred = proba.argmax(axis=1)
     confusion = confusion_matrix(y_true, y_pred, n_classes)
-    return report_from_confusion(confusion, log_loss(y_true, proba) * len(y_true))
+    return report_from_confusion(confusion, log_loss(y_true, proba) * len(y_true), classes)
 
 
-def report_from_confusion(confusion: np.ndarray, log_loss_sum: float) -> dict:
-    """The same report from counts alone, so shards can add theirs up first."""
+def report_from_confusion(confusion: np.ndarray, log_loss_sum: float,
+                          classes: tuple | None = None) -> dict:
+    """The same report from counts alone, so shards can add theirs up first.
+
+    ``class_counts`` and ``per_class`` are keyed by the label as text (JSON keys)."""
     confusion = np.asarray(confusion, dtype=np.int64)
     n = int(confusion.sum())
     tp = np.diag(confusion).astype(np.float64)
@@ -55,6 +60,13 @@ def report_from_confusion(confusion: np.ndarray, log_loss_sum: float) -> dict:
         recall = np.where(actual > 0, tp / actual, 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     present = (actual + predicted) > 0
+    by_class = {}
+    if classes is not None:
+        names = [str(c) for c in classes]
+        by_class = {
+            "class_counts": {c: int(n) for c, n in zip(names, actual)},
+            "per_class": {c: {"precision": float(p), "recall": float(r), "f1": float(f)}
+                          for c, p, r, f in zip(names, precision, recall, f1)}}
     return {
         "n_samples": n,
         "accuracy": float(tp.sum() / n) if n else float("nan"),
@@ -63,4 +75,5 @@ def report_from_confusion(confusion: np.ndarray, log_loss_sum: float) -> dict:
         "f1_macro": float(f1[present].mean()),
         "log_loss": float(log_loss_sum / n) if n else float("nan"),
         "confusion_matrix": confusion.tolist(),
+        **by_class,
     }

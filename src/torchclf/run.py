@@ -114,9 +114,10 @@ class Predictor:
         return np.asarray(self.classes, dtype=object)[self.predict_codes(X)]
 
     def report(self, ds: Dataset) -> dict:
-        """Accuracy, macro precision/recall/F1, log loss and confusion matrix on ``ds``
-        (whose ``X`` are model input features, as ``split`` makes them)."""
-        return classification_report(ds.y, self.proba_of_features(ds.X))
+        """Accuracy, macro and per-class precision/recall/F1, log loss, confusion matrix
+        and rows per class on ``ds`` (whose ``X`` are model input features, as ``split``
+        makes them)."""
+        return classification_report(ds.y, self.proba_of_features(ds.X), self.classes)
 
 
 @dataclass

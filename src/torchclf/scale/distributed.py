@@ -260,7 +260,8 @@ def _train_rank(config, callbacks: Sequence[Callback], dev: torch.device) -> Res
     history = Engine(backend, callbacks=[log, *callbacks], sync_every=1,
                      log_every=t.log_every).run(t.epochs).history
     model.eval()
-    metrics = {split: report_from_confusion(*_confusion(model, A, b, task, len(classes)))
+    metrics = {split: report_from_confusion(*_confusion(model, A, b, task, len(classes)),
+                                            classes)
                for split, A, b in (("train", Xt, yt), ("test", Xv, yv))}
     dist.barrier()
     if rank != 0:
