@@ -21,7 +21,9 @@ from torchclf import TorchClassifier
 from helpers import DIVERGING_LR
 
 
-@parametrize_with_checks([TorchClassifier(max_iter=60, random_state=0)])
+@parametrize_with_checks([TorchClassifier(max_iter=60, random_state=0),
+                          TorchClassifier(max_iter=60, random_state=0, l1=1e-4,
+                                          lr_schedule="cosine", class_weight="balanced")])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
                                       column_or_1d, validate_data)
@@ -31,6 +32,7 @@ from torchclf.engine.backends import AutogradBackend
 from torchclf.engine.callbacks import EarlyStopping, TrainState
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
+from torchclf.schedules import make_schedule
 
 MIN_ROWS_FOR_VALIDATION = 20
 # arrays: converted to float64; NaN is imputed by the encoder, infinity refused
@@ -92,6 +94,13 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     random_state : seeds weights, shuffling and the validation split (train.seed)
     device : "cpu", "cuda", "mps" or "auto" (train.device); one the machine lacks is
         refused at ``fit``
+    l1 : L1 penalty on the weight matrices, not the biases (train.l1); ``loss_curve_``
+        leaves it out
+    lr_schedule, lr_step_size, lr_gamma, lr_patience : the lr schedule of each ``fit``,
+        over ``max_iter`` epochs (``torchclf.schedules``); with one, there is no
+        ``partial_fit`` (as MLPClassifier has none for solver 'lbfgs')
+    class_weight : "none", "balanced" or a dict {label: weight}, as scikit-learn's
+        (train.class_weight); "balanced" counts the rows trained on
 
     Labels may be text, integers or booleans; missing ones (None, NaN, pd.NA) or labels
     mixing text with numbers are a ``UserError`` naming the rows or the types.
@@ -123,7 +132,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                  alpha=_default("train", "weight_decay"), batch_size="auto",
                  max_iter=_default("train", "epochs"), early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, standardize=True,
-                 warm_start=False, random_state=None, device=_default("train", "device")):
+                 warm_start=False, random_state=None, device=_default("train", "device"),
+                 l1=_default("train", "l1"), lr_schedule=_default("train", "lr_schedule"),
+                 lr_step_size=_default("train", "lr_step_size"),
+                 lr_gamma=_default("train", "lr_gamma"),
+                 lr_patience=_default("train", "lr_patience"),
+                 class_weight=_default("train", "class_weight")):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -139,6 +153,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.device = device
+        self.l1 = l1
+        self.lr_schedule = lr_schedule
+        self.lr_step_size = lr_step_size
+        self.lr_gamma = lr_gamma
+        self.lr_patience = lr_patience
+        self.class_weight = class_weight
 
     # -- fitting ------------------------------------------------------------------------
     def fit(self, X, y):
@@ -154,9 +174,19 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             self.model_.n_classes == len(self.classes_)
         if not keep:
             self._initialise(X, device)
+        tasks.warn_rare_classes(codes, tuple(self.classes_))
         self._train(X, codes, epochs=self.max_iter, allow_early_stopping=True)
         return self
 
+    def _without_schedule(self) -> bool:
+        if self.lr_schedule != _default("train", "lr_schedule"):
+            raise AttributeError(f"partial_fit is not available with lr_schedule="
+                                 f"{self.lr_schedule!r}: a schedule spans fit's max_iter "
+                                 "epochs and partial_fit trains one; use fit, or "
+                                 "lr_schedule='none'")
+        return True
+
+    @available_if(_without_schedule)
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y); the first call must list every class in ``classes``."""
         device = self._check_params()
@@ -264,14 +294,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         bs = min(200, n) if self.batch_size == "auto" else max(1, min(int(self.batch_size), n))
         gen = torch.Generator().manual_seed(self._seed + self.n_iter_)
         opt = getattr(self, "_opt", None) or self._new_optimizer()  # none after load()
+        schedule = self._schedule(opt, epochs)
         backend = AutogradBackend(self.model_, opt, self._tensor(X[rows]),
                                   self._targets(codes[rows]), self.task_, bs, gen,
-                                  shuffle_full_batch=True)
+                                  shuffle_full_batch=True, l1=self.l1,
+                                  class_weight=self._class_weights(codes[rows]))
         stopping = [] if not allow_early_stopping else [
             _Plateau(self.n_iter_no_change, self.tol) if val is None else
             EarlyStopping(self.n_iter_no_change, self.tol, restore_best=True)]
         start = self.n_iter_
-        engine = Engine(backend, callbacks=stopping, val=val, sync_every=1, start_epoch=start)
+        engine = Engine(backend, callbacks=stopping, val=val, sync_every=1, start_epoch=start,
+                        schedule=schedule)
         try:
             engine.run(start + epochs)
         finally:  # also the epochs before a divergence
@@ -281,6 +314,23 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         if val is not None and stopping[0].best_epoch >= 0:
             best = stopping[0].best_epoch - start
             self.best_validation_score_ = engine.history["val_accuracy"][best]
+
+    def _schedule(self, opt: torch.optim.Optimizer, epochs: int):
+        """This fit's lr schedule, starting from ``learning_rate_init`` (a warm start's
+        optimizer may hold the last fit's decayed rate)."""
+        for group in opt.param_groups:
+            group["lr"] = self.learning_rate_init
+            group.pop("initial_lr", None)
+        return make_schedule(self.lr_schedule, opt, epochs, self.lr_step_size,
+                             self.lr_gamma, self.lr_patience)
+
+    def _class_weights(self, codes) -> torch.Tensor | None:
+        try:
+            weights = tasks.class_weights(self.class_weight, codes, tuple(self.classes_))
+        except UserError as e:
+            raise ValueError(f"The 'class_weight' parameter of {type(self).__name__}: {e}") \
+                from None
+        return None if weights is None else torch.as_tensor(weights, device=self._device())
 
     # -- prediction -----------------------------------------------------------------------
     def _logits(self, X) -> torch.Tensor:

@@ -26,6 +26,10 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
             or getattr(args, "resume", None):
         raise UserError("--nproc does not support early stopping, checkpoints or resume yet: "
                         "drop those flags or train in one process")
+    if config.train.autograd_only():
+        flag = "--" + config.train.autograd_only()[0].replace("_", "-")
+        raise UserError(f"--nproc does not support {flag} yet: drop it or train in one "
+                        "process")
     if args.out:
         check_destination(args.out, "run")  # before any rank starts: never a user's folder
     if not distributed.inside_torchrun():

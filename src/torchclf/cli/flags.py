@@ -17,8 +17,10 @@ from torchclf.data.synthetic import GENERATOR_PARAMS
 from torchclf.spec import Spec, default_of, spec_of
 
 MODEL_FLAGS = ("hidden", "activation", "dropout", "task")
-TRAIN_FLAGS = ("optimizer", "lr", "momentum", "weight_decay", "epochs", "batch_size", "seed",
-               "log_every", "log_format", "early_stopping", "device", "engine")
+TRAIN_FLAGS = ("optimizer", "lr", "momentum", "weight_decay", "l1", "lr_schedule",
+               "lr_step_size", "lr_gamma", "lr_patience", "class_weight", "epochs",
+               "batch_size", "seed", "log_every", "log_format", "early_stopping", "device",
+               "engine")
 
 
 class LazyHelp(str):
@@ -99,6 +101,20 @@ def given(args: argparse.Namespace, names: Iterable[str]) -> dict:
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
+def weight_table(text: str) -> dict:
+    """``--class-weight a=2,b=0.5`` as {label: weight}; the schema checks the weights."""
+    from torchclf.errors import UserError
+    table = {}
+    for item in text.split(","):
+        label, _, weight = item.partition("=")
+        try:
+            table[label.strip()] = float(weight)
+        except ValueError:
+            raise UserError(f"--class-weight {text!r}: expected LABEL=WEIGHT pairs "
+                            "separated by commas, e.g. a=2,b=0.5, or 'balanced'") from None
+    return table
+
+
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "none"
@@ -143,9 +159,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def add_train_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     o = p.add_argument_group("training")
+    metavars = {"early_stopping": "PATIENCE", "class_weight": "balanced|LABEL=W,..."}
     for name in TRAIN_FLAGS:
-        add_setting(o, TrainConfig, name,
-                    **({"metavar": "PATIENCE"} if name == "early_stopping" else {}))
+        add_setting(o, TrainConfig, name, **({"metavar": metavars[name]}
+                                             if name in metavars else {}))
     return o
 
 
@@ -195,7 +212,10 @@ def apply_run_options(config, args: argparse.Namespace):
     model = given(args, MODEL_FLAGS)
     if "hidden" in model:
         model["hidden"] = parse_hidden(model["hidden"])
-    for section, changes in (("model", model), ("train", given(args, TRAIN_FLAGS))):
+    train = given(args, TRAIN_FLAGS)
+    if "=" in train.get("class_weight", ""):
+        train["class_weight"] = weight_table(train["class_weight"])
+    for section, changes in (("model", model), ("train", train)):
         if changes:
             config = config.replace(section, **changes)
     return config

@@ -29,6 +29,8 @@ SKLEARN_NAMES = {
     "validation_fraction": ("data", "test_size"),  # a fraction held out, as test_size
     "n_iter_no_change": ("train", "early_stopping"),  # a patience in epochs
     "standardize": ("data", "standardize"),
+    **{name: ("train", name) for name in ("l1", "lr_schedule", "lr_step_size", "lr_gamma",
+                                          "lr_patience", "class_weight")},  # torchclf's own
 }
 
 # Values scikit-learn allows beyond the setting's own (the estimator resolves them).

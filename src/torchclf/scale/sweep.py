@@ -19,6 +19,7 @@ from torchclf.config import RunConfig
 from torchclf.config.schema import ModelConfig, SearchConfig, TrainConfig
 from torchclf.spec import check_each, default_of
 from torchclf.data.dataset import Dataset, Standardizer
+from torchclf.errors import UserError
 from torchclf.engine.batched import ModelSpec, Trained, train_many
 
 CONFIG_COLUMNS = ["hidden", "activation", "optimizer", "lr"]
@@ -125,6 +126,9 @@ def run_sweep(base: RunConfig, grid: Grid, engine: str = "auto",
     """Train the grid on ``base``'s data and split; ``base.train.epochs`` epochs each."""
     import pandas as pd
     from torchclf.experiment import split_data
+    if base.train.autograd_only():
+        raise UserError(f"a sweep trains its models without {base.train.autograd_only()[0]}: "
+                        "train such a configuration with fit or torchclf train")
     train, test = split_data(base)
     trained, scaler = train_many(grid.specs(), train, test, base.train.epochs,
                                  task=base.model.task, standardize=base.data.standardize,
