@@ -106,14 +106,21 @@ class ProgressBar(Callback):
 
 
 def metrics_table(metrics: dict) -> str:
-    """Train and test metrics side by side."""
+    """Train and test metrics side by side, then each class's rows and recall."""
     splits = [s for s in ("train", "test") if s in metrics]
     keys = [("accuracy", "accuracy", _pct), ("precision_macro", "precision (macro)", _pct),
             ("recall_macro", "recall (macro)", _pct), ("f1_macro", "F1 (macro)", _pct),
             ("log_loss", "log loss", lambda v: f"{v:7.4f}")]
-    lines = [f"{'':<18}" + "".join(f"{s:>10}" for s in splits)]
-    for key, label, fmt in keys:
-        lines.append(f"{label:<18}" + "".join(f"{fmt(metrics[s][key]):>10}" for s in splits))
+    rows = [(label, [fmt(metrics[s][key]) for s in splits]) for key, label, fmt in keys]
+    # each class's rows and recall, where the report has them (class weights show here)
+    for name in metrics[splits[0]].get("per_class", {}) if splits else ():
+        rows.append((f"rows {name}", [str(metrics[s]["class_counts"][name]) for s in splits]))
+        rows.append((f"  recall {name}",
+                     [_pct(metrics[s]["per_class"][name]["recall"]) for s in splits]))
+    width = max(18, *(len(label) + 1 for label, _ in rows))
+    lines = [" " * width + "".join(f"{s:>10}" for s in splits)]
+    lines += [f"{label:<{width}}" + "".join(f"{v:>10}" for v in values)
+              for label, values in rows]
     return "\n".join(lines)
 
 
