@@ -25,6 +25,7 @@ from torch.optim import lr_scheduler
 
 from torchclf.hyper import (DEFAULT_GAMMA, DEFAULT_PATIENCE, DEFAULT_STEP_SIZE, LR_GAMMA,
                             LR_PATIENCE, LR_STEP_SIZE, NO_SCHEDULE)
+from torchclf.errors import UserError
 from torchclf.registry import unknown_name
 
 
@@ -46,7 +47,8 @@ class Schedule:
     description: str     # one line, for help text
     build: Callable[[torch.optim.Optimizer, ScheduleParams], object]
     settings: tuple[str, ...] = ()   # the lr_* settings it reads
-    spans_run: bool = False          # shaped by the run's epochs (resume cannot add any)
+    spans: str | None = None         # the state key of the run's length, if it is shaped
+                                     # by it (a resume cannot then train more epochs)
     on_loss: bool = False            # step(loss): watches the epoch's training loss
 
 
@@ -61,9 +63,9 @@ SCHEDULES: dict[str, Schedule] = {s.name: s for s in [
              lambda opt, p: lr_scheduler.StepLR(opt, p.step_size, p.gamma),
              settings=("lr_step_size", "lr_gamma")),
     Schedule("cosine", "half a cosine from lr down to 0 over the run's epochs",
-             lambda opt, p: lr_scheduler.CosineAnnealingLR(opt, p.epochs), spans_run=True),
+             lambda opt, p: lr_scheduler.CosineAnnealingLR(opt, p.epochs), spans="T_max"),
     Schedule("onecycle", "up from lr/25 to lr over 30% of the epochs, then down to lr/1e4",
-             _onecycle, spans_run=True),
+             _onecycle, spans="total_steps"),
     Schedule("plateau", "multiply the lr by lr_gamma after lr_patience epochs without a "
              "lower training loss",
              lambda opt, p: lr_scheduler.ReduceLROnPlateau(opt, factor=p.gamma,
@@ -95,10 +97,20 @@ class LRSchedule:
             self.scheduler.step()
 
     def state_dict(self) -> dict:
-        return self.scheduler.state_dict()
+        """The scheduler's state (its settings included) under the schedule's name."""
+        return {"name": self.name, "state": self.scheduler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.scheduler.load_state_dict(state)
+        """Continue from ``state_dict()``'s state, which must be this schedule's."""
+        if state.get("name") != self.name:
+            raise UserError(f"the checkpoint was trained with lr schedule "
+                            f"{state.get('name')!r}, not {self.name!r}: resume it with "
+                            "the schedule it was trained with")
+        self.scheduler.load_state_dict(state["state"])
+
+    def trained_epochs(self, state: dict) -> int | None:
+        """The run length a saved state of this schedule is shaped by (None: any)."""
+        return state.get("state", {}).get(self.entry.spans) if self.entry.spans else None
 
 
 def make_schedule(name: str, opt: torch.optim.Optimizer, epochs: int,

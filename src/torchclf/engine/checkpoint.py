@@ -59,12 +59,12 @@ class Checkpoint:
             raise UserError("the checkpoint was trained " + ("with" if schedule is None else
                             "without") + " an lr schedule: resume it with the lr_schedule "
                             "it was trained with")
+        if schedule is not None:
+            schedule.load_state_dict(self.schedule_state)
         try:
             model.load_state_dict(self.model_state)
             with without_dynamo_import():
                 opt.load_state_dict(self.optimizer_state)
-            if schedule is not None:
-                schedule.load_state_dict(self.schedule_state)
         except (RuntimeError, ValueError, KeyError) as e:
             raise UserError(f"the checkpoint does not match this model or optimizer ({e})") \
                 from None

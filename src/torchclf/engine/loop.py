@@ -179,8 +179,10 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
 
 def _check_resumed_schedule(schedule, resume: Checkpoint, epochs: int) -> None:
     """A schedule shaped by the run's length resumes only with the same length."""
-    trained = resume.config.get("train", {}).get("epochs")
-    if schedule is not None and schedule.entry.spans_run and trained not in (None, epochs):
+    if schedule is None or resume.schedule_state is None:
+        return  # Checkpoint.restore names a missing or unexpected schedule
+    trained = schedule.trained_epochs(resume.schedule_state)
+    if trained is not None and trained != epochs:
         raise UserError(f"lr schedule {schedule.name!r} spans the run's {trained} epochs, so "
                         f"the resumed run cannot train {epochs}: resume with epochs "
                         f"{trained}, or start a new run")
