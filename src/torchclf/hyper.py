@@ -19,6 +19,8 @@ MOMENTUM = Spec(float, "SGD momentum", lo=0, hi=1, hi_open=True)
 WEIGHT_DECAY = Spec(float, "L2 penalty on the weights (decoupled for adamw)", lo=0)
 NO_MOMENTUM = NO_WEIGHT_DECAY = 0.0   # the defaults: plain SGD, no penalty
 
+MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse absurd runs
+
 # The options users expect beyond the lesson's loop (issue 14). Each makes a run train on
 # autograd: the compiled kernel implements none of them.
 L1 = Spec(float, "L1 penalty: l1 * sum(|W|) over the weight matrices (not the biases) is "
@@ -26,15 +28,16 @@ L1 = Spec(float, "L1 penalty: l1 * sum(|W|) over the weight matrices (not the bi
 NO_L1 = 0.0
 NO_SCHEDULE = "none"
 LR_STEP_SIZE = Spec(int, "lr schedule 'step': epochs between two cuts of the lr by lr_gamma",
-                    lo=1, hi=10_000_000)
+                    lo=1, hi=MAX_EPOCHS)
 LR_GAMMA = Spec(float, "lr schedules 'step' and 'plateau': factor the lr is multiplied by "
                 "at each cut", lo=0, hi=1, lo_open=True, hi_open=True)
 LR_PATIENCE = Spec(int, "lr schedule 'plateau': epochs without a lower training loss "
-                   "before the lr is cut", lo=0, hi=10_000_000)
+                   "before the lr is cut", lo=0, hi=MAX_EPOCHS)
 DEFAULT_STEP_SIZE, DEFAULT_GAMMA, DEFAULT_PATIENCE = 100, 0.5, 10
 CLASS_WEIGHTS = ("none", "balanced")
 CLASS_WEIGHT = Spec(str, "weight of each class in the loss: none, balanced (n_rows / "
                     "(n_classes * rows of the class), from the training rows) or a table "
-                    "label = weight (a=2,b=0.5 as a flag; unlisted classes weigh 1)", choices=CLASS_WEIGHTS,
+                    "label = weight (a=2,b=0.5 as a flag; unlisted classes weigh 1)",
+                    choices=CLASS_WEIGHTS,
                     table=Spec(float, "", lo=0, lo_open=True))
 NO_CLASS_WEIGHT = CLASS_WEIGHTS[0]

@@ -76,7 +76,8 @@ class Spec:
     def describe(self) -> str:
         """The allowed values in words, for help text and error messages."""
         if self.choices is not None:
-            table = f" or a table of {self.table.describe()}" if self.table else ""
+            table = f" or a table whose values are each {self.table.describe()}" \
+                if self.table else ""
             return "one of " + ", ".join(self.names()) + table
         return f"{KINDS[self.kind]}{_space(self.requirement())}" + \
             (" (or unset)" if self.optional else "")

@@ -16,13 +16,13 @@ from torchclf.data.dataset import DEFAULT_TEST_SIZE, TEST_SIZE
 from torchclf.data.synthetic import GENERATOR_PARAMS
 from torchclf.hyper import (CLASS_WEIGHT, DEFAULT_ACTIVATION, DEFAULT_GAMMA,
                             DEFAULT_PATIENCE, DEFAULT_STEP_SIZE, DROPOUT, L1, LR, LR_GAMMA,
-                            LR_PATIENCE, LR_STEP_SIZE, MOMENTUM, NO_CLASS_WEIGHT, NO_DROPOUT,
-                            NO_L1, NO_MOMENTUM, NO_SCHEDULE, NO_WEIGHT_DECAY, WEIGHT_DECAY)
+                            LR_PATIENCE, LR_STEP_SIZE, MAX_EPOCHS, MOMENTUM, NO_CLASS_WEIGHT,
+                            NO_DROPOUT, NO_L1, NO_MOMENTUM, NO_SCHEDULE, NO_WEIGHT_DECAY,
+                            WEIGHT_DECAY)
 from torchclf.spec import (DEFAULT_SEED, RANDOM_STATE, SEED, SettingError, Spec, field_of,
                            setting, spec_of, validate)
 from torchclf.errors import UserError
 
-MAX_EPOCHS = 10_000_000       # history and schedules grow with epochs: refuse absurd runs
 MAX_UNITS = 65_536            # per hidden layer: a 200,000,000-unit layer is refused
 MAX_LAYERS = 64
 MAX_ROWS = 1_000_000_000
