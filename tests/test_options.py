@@ -202,10 +202,10 @@ def test_metrics_count_each_class_and_a_rare_class_is_warned_about(split):
 
 # -- resume --------------------------------------------------------------------------------
 
-def _spirals_run(**kwargs):
+def _spirals_run(epochs=60, **kwargs):
     tr, te = tc.datasets.spirals(n_samples=300).split(seed=0)
     model = tc.MLP(2, (16,), 3, seed=1)
-    run = tc.fit(model, tr, te, lr=0.2, epochs=60, batch_size=64, seed=1, log_every=10,
+    run = tc.fit(model, tr, te, lr=0.2, epochs=epochs, batch_size=64, seed=1, log_every=10,
                  l1=1e-3, class_weight="balanced", **kwargs)
     return model, run
 
@@ -229,6 +229,11 @@ def test_resume_refuses_a_schedule_it_was_not_trained_with(tmp_path):
         _spirals_run(lr_schedule="cosine", checkpoint_path=ckpt, callbacks=[InterruptAt(9)])
     with pytest.raises(UserError, match="trained with an lr schedule"):
         _spirals_run(resume=Checkpoint.load(ckpt))
+    with pytest.raises(UserError, match="trained with lr schedule 'cosine', not 'step'"):
+        _spirals_run(lr_schedule="step", resume=Checkpoint.load(ckpt))
+    with pytest.raises(UserError, match="'cosine' spans the run's 60 epochs, so the resumed "
+                                        "run cannot train 90: resume with epochs 60"):
+        _spirals_run(epochs=90, lr_schedule="cosine", resume=Checkpoint.load(ckpt))
 
 
 # -- config file and CLI -------------------------------------------------------------------
@@ -323,6 +328,7 @@ def test_cli_shows_the_rare_class_warning_as_one_line_and_counts_classes(tmp_pat
     assert proc.stderr.splitlines() == [
         "torchclf: warning: class 'rare' (1 of 241 rows) has under 1% of the training rows: "
         "few examples to learn from and to measure on; consider class_weight 'balanced'"]
+    assert "rows rare" in proc.stdout and "recall rare" in proc.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["train"]["class_counts"] == {"common": 240, "rare": 1}
     assert metrics["test"]["class_counts"] == {"common": 60, "rare": 1}
