@@ -25,8 +25,8 @@ LAYERS = [
     ("storage and plots", ["torchclf.store", "torchclf.plots", "torchclf.animation",
                            "torchclf.export"]),
     ("workflows", ["torchclf.experiment", "torchclf.scale"]),
-    ("front ends", ["torchclf.cli", "torchclf.web", "torchclf.estimator", "torchclf.api",
-                    "torchclf.__main__"]),
+    ("front ends", ["torchclf.cli", "torchclf.web", "torchclf.estimator",
+                    "torchclf.estimator_training", "torchclf.api", "torchclf.__main__"]),
 ]
 TOP = "torchclf"  # the package itself: the public API, above everything
 MAX_LINES = 400

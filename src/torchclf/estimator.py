@@ -29,10 +29,10 @@ from torchclf.errors import UserError
 from torchclf.runtime import resolve_device
 from torchclf.model import MLP
 from torchclf.engine.backends import AutogradBackend
-from torchclf.engine.callbacks import EarlyStopping, TrainState
+from torchclf.engine.callbacks import EarlyStopping
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
-from torchclf.schedules import make_schedule
+from torchclf.estimator_training import Plateau, class_weight_tensor, fit_schedule
 
 MIN_ROWS_FOR_VALIDATION = 20
 # arrays: converted to float64; NaN is imputed by the encoder, infinity refused
@@ -41,28 +41,6 @@ ARRAY_CHECKS = {"dtype": np.float64, "ensure_all_finite": "allow-nan"}
 
 def _default(section: str, name: str):
     return profiles.value(profiles.ESTIMATOR, section, name)
-
-
-class _Plateau(EarlyStopping):
-    """scikit-learn's rule: stop once the training loss has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; but not while the loss is above this fit's first one.
-
-    A loss climbing away from where training started has not levelled off: it is a run
-    that may yet recover or diverge, so training goes on as ``torchclf.fit``'s would, and
-    a divergence ends in the same ``TrainingDiverged`` instead of a "fitted" model.
-    """
-
-    def __init__(self, patience: int, tol: float) -> None:
-        super().__init__(patience, tol, restore_best=False, monitor="loss")
-        self.first_loss: float | None = None
-
-    def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
-        if row is None:
-            return
-        if self.first_loss is None:
-            self.first_loss = row["loss"]
-        if row["loss"] <= self.first_loss:
-            super().on_epoch_end(state, row)
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -294,13 +272,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         bs = min(200, n) if self.batch_size == "auto" else max(1, min(int(self.batch_size), n))
         gen = torch.Generator().manual_seed(self._seed + self.n_iter_)
         opt = getattr(self, "_opt", None) or self._new_optimizer()  # none after load()
-        schedule = self._schedule(opt, epochs)
+        schedule = fit_schedule(self, opt, epochs)
         backend = AutogradBackend(self.model_, opt, self._tensor(X[rows]),
                                   self._targets(codes[rows]), self.task_, bs, gen,
                                   shuffle_full_batch=True, l1=self.l1,
-                                  class_weight=self._class_weights(codes[rows]))
+                                  class_weight=class_weight_tensor(self, codes[rows],
+                                                                   self._device()))
         stopping = [] if not allow_early_stopping else [
-            _Plateau(self.n_iter_no_change, self.tol) if val is None else
+            Plateau(self.n_iter_no_change, self.tol) if val is None else
             EarlyStopping(self.n_iter_no_change, self.tol, restore_best=True)]
         start = self.n_iter_
         engine = Engine(backend, callbacks=stopping, val=val, sync_every=1, start_epoch=start,
@@ -314,23 +293,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         if val is not None and stopping[0].best_epoch >= 0:
             best = stopping[0].best_epoch - start
             self.best_validation_score_ = engine.history["val_accuracy"][best]
-
-    def _schedule(self, opt: torch.optim.Optimizer, epochs: int):
-        """This fit's lr schedule, starting from ``learning_rate_init`` (a warm start's
-        optimizer may hold the last fit's decayed rate)."""
-        for group in opt.param_groups:
-            group["lr"] = self.learning_rate_init
-            group.pop("initial_lr", None)
-        return make_schedule(self.lr_schedule, opt, epochs, self.lr_step_size,
-                             self.lr_gamma, self.lr_patience)
-
-    def _class_weights(self, codes) -> torch.Tensor | None:
-        try:
-            weights = tasks.class_weights(self.class_weight, codes, tuple(self.classes_))
-        except UserError as e:
-            raise ValueError(f"The 'class_weight' parameter of {type(self).__name__}: {e}") \
-                from None
-        return None if weights is None else torch.as_tensor(weights, device=self._device())
 
     # -- prediction -----------------------------------------------------------------------
     def _logits(self, X) -> torch.Tensor:
