@@ -2,9 +2,10 @@
 
 Every request (the page, static files, the API) must name an allowed host in its Host
 header, so a DNS-rebinding page (evil.example resolving to 127.0.0.1) is refused. A
-request that changes state must also come from the playground's own origin when the
-browser says where it comes from (``Origin``, ``Sec-Fetch-Site``); scripts and curl send
-neither and are allowed. Refusals are one line of JSON with status 403.
+request that changes state, and every WebSocket handshake (the stream trains), must also
+come from the playground's own origin when the browser says where it comes from
+(``Origin``, ``Sec-Fetch-Site``); scripts and curl send neither and are allowed.
+Refusals are one line of JSON with status 403 (a refused handshake: 403, no body).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torchclf.errors import UserError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 READ_ONLY = ("GET", "HEAD")
+STREAM = "WEBSOCKET"  # the method a WebSocket handshake is checked as
 FROM_ITSELF = ("same-origin", "none")  # Sec-Fetch-Site of the page's own requests, typed URLs
 _HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?")
 # headers every answer carries: no framing of the page (clickjacking), no type sniffing
@@ -51,13 +53,21 @@ class Guard:
         self.app, self.hosts = app, hosts
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":  # lifespan; the playground has no websockets
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         port = (scope.get("server") or ("", 0))[1]
-        problem = self.refusal(scope["method"], headers, port)
+        # a stream's handshake is a GET that starts training: it is checked as a change
+        method = scope.get("method", "GET") if scope["type"] == "http" else STREAM
+        problem = self.refusal(method, headers, port)
+        if problem is not None and scope["type"] == "websocket":
+            # closing before accepting: the server answers the handshake with 403
+            return await send({"type": "websocket.close", "code": 1008,
+                               "reason": problem.encode()[:120].decode("utf-8", "ignore")})
         if problem is not None:
             return await _refuse(problem, send)
+        if scope["type"] == "websocket":
+            return await self.app(scope, receive, send)
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":

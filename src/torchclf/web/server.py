@@ -22,6 +22,7 @@ from torchclf.web.limits import LIMITS
 from torchclf.web.request_body import coordinate, csv_text, integer, json_object
 from torchclf.web.network_view import weight_value
 from torchclf.web.session import Session, Settings, from_csv_text, generate
+from torchclf.web.stream import add_stream
 
 STATIC = Path(__file__).with_name("static")
 THUMBNAIL_POINTS = 120  # per dataset picture on the page
@@ -168,6 +169,11 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         return Response(buffer.getvalue(), media_type="application/zip",
                         headers=_attachment("model.zip"))
 
+    def touch(sid: str) -> None:
+        if sid in sessions:
+            sessions[sid].last_seen = time.monotonic()
+
+    add_stream(app, sessions, touch)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -1,0 +1,128 @@
+"""Play as a stream: one WebSocket per tab, frames pushed as fast as the page draws them.
+
+The page opens ``/api/session/{id}/stream`` and sends small JSON messages:
+``{"play": true}`` / ``{"play": false}`` start and stop training, ``{"ack": 1}`` says a
+frame was drawn. While playing, the server trains ``EPOCHS_PER_FRAME`` epochs (fewer
+if they would take longer than ``FRAME_SECONDS``; at least one) on a worker
+thread (never on the event loop; the session's lock keeps other requests out), builds
+the frame, and sends it as one binary message (web/frames.py). At most
+``IN_FLIGHT`` frames are unacknowledged: a slow page gets fewer frames, never a queue of
+stale ones. A tab that closes (or goes away) ends the loop: nothing trains for it.
+
+One stream per session, and sessions are bounded (web/limits.py), so streams are too.
+The handshake is checked by web/guard.py like any change (Host and Origin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from torchclf.web import frames
+from torchclf.web.limits import LIMITS
+
+FRAME_SECONDS = 0.012  # training time between two frames; building a frame costs about as much
+IN_FLIGHT = 2         # frames sent and not yet drawn
+# at most this many epochs per frame, so training stays watchable where epochs are cheap
+# (the default set-up: 20 x 30 frames/s reaches 95% on moons, epoch ~640, in about 1 s)
+EPOCHS_PER_FRAME = 20
+
+
+def add_stream(app: FastAPI, sessions: dict, touch) -> None:
+    """The stream route on ``app``; ``touch(sid)`` marks a session as in use."""
+    streams: set[str] = set()
+    app.state.streams = streams
+
+    @app.websocket("/api/session/{sid}/stream")
+    async def stream(ws: WebSocket, sid: str):
+        if sid not in sessions:
+            return await ws.close(code=1008, reason="this session has expired: press Reset")
+        if sid in streams:
+            return await ws.close(code=1008, reason="this session already streams to a tab")
+        await ws.accept()
+        streams.add(sid)
+        try:
+            await _serve(ws, sid, sessions, touch)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            streams.discard(sid)
+
+
+async def _serve(ws: WebSocket, sid: str, sessions: dict, touch) -> None:
+    state = {"playing": False, "credits": IN_FLIGHT}
+    wake = asyncio.Event()
+
+    async def read() -> None:
+        while True:
+            text = await ws.receive_text()
+            message = json.loads(text) if len(text) <= LIMITS.max_json_bytes else None
+            if not isinstance(message, dict):
+                raise ValueError("a stream message is a small JSON object")
+            if "play" in message:
+                state["playing"] = bool(message["play"])
+                state["credits"] = IN_FLIGHT if state["playing"] else state["credits"]
+            if message.get("ack"):
+                state["credits"] = min(IN_FLIGHT, state["credits"] + 1)
+            wake.set()
+
+    reader = asyncio.create_task(read())
+    sent = (None, 0)  # the session the client has rows of, and how many
+    pace = Pace()
+    try:
+        while not reader.done():
+            if not (state["playing"] and state["credits"] > 0):
+                wake.clear()
+                waiter = asyncio.create_task(wake.wait())
+                await asyncio.wait([reader, waiter], return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                continue
+            session = sessions.get(sid)
+            if session is None:
+                await ws.send_text(json.dumps({"error": "this session has expired: "
+                                                        "press Reset to start again"}))
+                break
+            touch(sid)
+            start = sent[1] if sent[0] is session else 0
+            data, rows, done = await run_in_threadpool(_tick, session, start, pace)
+            sent = (session, rows)
+            state["credits"] -= 1
+            await ws.send_bytes(data)
+            if done:
+                state["playing"] = False
+    finally:
+        reader.cancel()
+    if reader.done() and not reader.cancelled() and isinstance(reader.exception(), ValueError):
+        await ws.close(code=1003, reason=str(reader.exception()))
+
+
+class Pace:
+    """How many epochs fit in ``FRAME_SECONDS``, from the last frames' timing: one
+    engine call per frame (one kernel call), sized before it starts."""
+
+    def __init__(self) -> None:
+        self.per_epoch = FRAME_SECONDS  # a first frame of one epoch times it
+
+    def epochs(self) -> int:
+        fit = int(FRAME_SECONDS / self.per_epoch)
+        return max(1, min(EPOCHS_PER_FRAME, LIMITS.max_step, fit))
+
+    def took(self, trained: int, seconds: float) -> None:
+        """``trained`` epochs took ``seconds`` (none: at the cap; nothing learnt)."""
+        if trained:
+            self.per_epoch = 0.5 * self.per_epoch + 0.5 * max(seconds / trained, 1e-7)
+
+
+def _tick(session, history_start: int, pace: Pace) -> tuple[bytes, int, bool]:
+    """Train one frame's worth (on this worker thread) and encode the frame."""
+    with session.lock:
+        epoch, started = session.epoch, time.perf_counter()
+        session.step(pace.epochs())
+        pace.took(session.epoch - epoch, time.perf_counter() - started)
+        frame = session.frame(with_points=False)
+        done = session.epoch >= session.settings.epochs
+    return frames.encode(frame, history_start), len(frame["history"]["epoch"]), done
