@@ -63,7 +63,7 @@ function accept(data, whole) {
 function revert() { if (accepted) { settings = copy(accepted); showFields(); writeHash(accepted); } }
 
 async function newSession(s, keepMessage = false) {
-  pause();
+  pause(); streamFrames = false; replayed = null;
   try {
     const data = await api("/api/session", { id: sessionId, settings: s });
     sessionId = data.id;
@@ -93,6 +93,7 @@ const CAP = "reached the epoch cap";
 
 async function step(epochs) {
   if (busy || !frame) return;
+  replayed = null;
   if (atCap()) { pause(); draw(); return; }
   busy = true;
   try {
@@ -104,10 +105,33 @@ async function step(epochs) {
   busy = false;
 }
 
+// Play streams frames over a WebSocket (stream.js); where none can open, it falls back
+// to one step request after another.
+let stream = null, streamFrames = false, useHttp = false;
+let drawn = 0;  // boundary redraws so far (benchmarks/playground.py counts them)
+function streamFrame(buffer) {
+  if (!streamFrames || !frame) return;  // a frame of a session this page has replaced
+  const f = decodeFrame(buffer, frame);
+  delete f.settings;  // the controls show what the last request accepted
+  Object.assign(frame, f); showError("");
+  if (atCap()) pause();
+  draw();
+}
+function streamEnded(message, opened) {
+  stream = null;
+  if (message) { showError(message); pause(); } else if (!opened && playing) { useHttp = true; playHttp(); } else pause();
+}
 function play() {
   if (playing || !frame) return;
   if (atCap()) { draw(); return; }
-  playing = true; updateButtons();
+  playing = true; replayed = null; updateButtons();
+  if (useHttp) { playHttp(); return; }
+  if (stream && (!stream.open || stream.sid !== sessionId)) { stream.close(); stream = null; }
+  if (!stream) stream = new FrameStream(sessionId, streamFrame, streamEnded);
+  streamFrames = true;
+  stream.play(true);
+}
+function playHttp() {
   const loop = async () => {
     if (!playing) return;
     const per = settings.batch_size && settings.batch_size < frame.n_train ? 2 : 10;
@@ -116,7 +140,27 @@ function play() {
   };
   loop();
 }
-function pause() { playing = false; updateButtons(); }
+function pause() { playing = false; if (stream) stream.play(false); updateButtons(); }
+
+// The scrubber: dragging it shows the boundary at a kept frame of the training so far
+// (the server keeps up to 200, evenly spread); its right end is the live model.
+let replayed = null, scrubbing = 0;
+function showScrubber() {
+  const box = $("scrub"), last = frame.replay_frames - 1;
+  box.max = String(last);
+  if (!replayed) box.value = String(last);
+  $("scrub_info").textContent = replayed ? `replay: epoch ${replayed.epoch} (frame ${replayed.index + 1} of ${replayed.count}; Play goes on from epoch ${frame.epoch})`
+    : `live: epoch ${frame.epoch}`;
+}
+async function scrub() {
+  const index = Number($("scrub").value), ticket = ++scrubbing;
+  pause();
+  if (index >= frame.replay_frames - 1) { replayed = null; draw(); return; }
+  try {
+    const data = await api(`/api/session/${sessionId}/replay/${index}`, undefined, "GET");
+    if (ticket === scrubbing) { replayed = data; draw(); }  // only the latest position
+  } catch (e) { showError(e.message); }
+}
 
 function updateButtons() {
   const play = $("play"), cap = atCap();
@@ -128,8 +172,10 @@ function updateButtons() {
 
 function draw() {
   if (!frame) return;
+  drawn++;
   $("epoch").textContent = frame.epoch;
-  drawBoundary($("show_test").checked, $("show_wrong").checked, $("discretize").checked);
+  drawBoundary($("show_test").checked, $("show_wrong").checked, $("discretize").checked, replayed || frame);
+  showScrubber();
   drawNetwork(); drawLegend(); drawCurves(); drawMetrics(); drawConfusion(); fillClasses(); updateButtons();
   if (atCap()) showInfo(`${CAP} (${frame.max_epochs}): raise Epochs or Reset`);
   else if ($("info").textContent.startsWith(CAP)) showInfo("");
@@ -174,7 +220,7 @@ function renderLayers() {
 }
 
 function updateLinks() {
-  for (const [id, name] of [["export_config", "config.toml"], ["export_model", "model.zip"], ["export_script", "script.py"]]) {
+  for (const [id, name] of [["export_config", "config.toml"], ["export_model", "model.zip"], ["export_script", "script.py"], ["export_gif", "replay.gif"]]) {
     $(id).href = `/api/session/${sessionId}/export/${name}`;
   }
   // a config file cannot describe added input features: the script builds them
@@ -224,6 +270,7 @@ async function init() {
   initNetwork();
   $("boundary").onclick = addPoint;
   $("upload").onchange = upload;
+  $("scrub").oninput = scrub;
   $("share").onclick = () => {
     writeHash(accepted); showInfo("link to this set-up: " + location.href);
     if (navigator.clipboard) navigator.clipboard.writeText(location.href).then(() => showInfo("link copied: " + location.href), () => {});

@@ -66,8 +66,10 @@ function fromClick(ev, c, g) {
   return [g.x_min + (cx - b.x) / b.w * (g.x_max - g.x_min), g.y_min + (1 - (cy - b.y) / b.h) * (g.y_max - g.y_min)];
 }
 
-function drawBoundary(showTest, showWrong, discrete) {
-  const c = $("boundary"), ctx = c.getContext("2d"), g = frame.grid, b = plotBox(c);
+// `shown`: the live frame, or a replayed one (its grid and test predictions; the points
+// are the session's)
+function drawBoundary(showTest, showWrong, discrete, shown = frame) {
+  const c = $("boundary"), ctx = c.getContext("2d"), g = shown.grid, b = plotBox(c);
   ctx.fillStyle = "white"; ctx.fillRect(0, 0, c.width, c.height);
   // the grid is painted at its own resolution, then scaled up smoothly
   const r = g.resolution, k = frame.classes.length;
@@ -93,7 +95,7 @@ function drawBoundary(showTest, showWrong, discrete) {
   if (showTest) (frame.test || []).forEach((p, i) => {
     const [x, y] = toCanvas(p[0], p[1], g, c);
     marker(ctx, p[2], x, y, 5, "#111", 1.6);
-    if (frame.test_pred[i] !== p[2]) { wrong++; if (showWrong) cross(ctx, x, y, 6); }
+    if (shown.test_pred[i] !== p[2]) { wrong++; if (showWrong) cross(ctx, x, y, 6); }
   });
   const [xn, yn] = g.axis_labels;
   c.setAttribute("aria-label", `decision boundary of ${k} classes: ${xn} across (${fmt(g.x_min)} to ${fmt(g.x_max)}), ` +

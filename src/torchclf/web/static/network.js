@@ -10,12 +10,14 @@ const NET = { node: 30, gap: 8, col: 92, left: 56, top: 6 };
 const SIGN = { neg: [213, 94, 0], pos: [0, 114, 178] };  // Okabe–Ito vermillion and blue
 let netKey = null, netLinks = [], netNodes = [], netStops = [], weightAt = null, editing = null;
 
+// heatmaps and weights: base64 in a JSON frame, typed arrays already in a streamed one
 function bytesOf(b64) {
+  if (typeof b64 !== "string") return b64;
   const s = atob(b64), out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }
-const floatsOf = (b64) => new Float32Array(bytesOf(b64).buffer);
+const floatsOf = (b64) => (typeof b64 === "string" ? new Float32Array(bytesOf(b64).buffer) : b64);
 function shade(t) {
   const c = t < 0 ? SIGN.neg : SIGN.pos, a = Math.min(1, Math.abs(t));
   return c.map((v) => Math.round(255 - a * (255 - v)));
