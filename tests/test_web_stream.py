@@ -79,7 +79,7 @@ def test_play_streams_frames_that_add_up_to_the_sessions_history(client):
         stopped = session.epoch
         ws.send_json({"ack": 1})  # acknowledgements do not restart it
         time.sleep(0.3)
-        assert session.epoch == stopped >= frame["epoch"] > 5
+        assert session.epoch == stopped >= frame["epoch"] >= 5
         last = client.post(f"/api/session/{sid}/step", json={"epochs": 1}).json()
     assert last["history"]["epoch"][:len(frame["history"]["epoch"])] == frame["history"]["epoch"]
     assert last["history"]["test_accuracy"][:len(frame["history"]["epoch"])] \
@@ -173,3 +173,33 @@ def test_a_malformed_message_closes_the_stream(client):
             ws.receive_bytes()
     assert e.value.code == 1003
     assert client.app.state.streams == set()
+
+
+def test_the_replay_keeps_at_most_200_frames_evenly_spread_from_the_start():
+    import torch
+    from torchclf.web.replay import MAX_FRAMES, Replay
+    replay, model = Replay(), torch.nn.Linear(2, 2)
+    for epoch in range(0, 1000):
+        replay.add(epoch, model)
+    replay.add(999, model)  # nothing trained since: not kept twice
+    epochs = [f.epoch for f in replay.frames]
+    assert len(epochs) <= MAX_FRAMES and epochs[0] == 0 and len(epochs) > MAX_FRAMES // 2
+    assert len(set(np.diff(epochs))) == 1  # evenly spread
+    assert epochs[-1] > 1000 - 2 * np.diff(epochs)[0]  # up to the latest
+
+
+def test_a_replayed_frame_is_the_boundary_of_its_weights_and_bad_requests_are_refused(client):
+    first = start(client)
+    sid = first["id"]
+    later = client.post(f"/api/session/{sid}/step", json={"epochs": 30}).json()
+    assert later["replay_frames"] == 2
+    zero = client.get(f"/api/session/{sid}/replay/0").json()
+    assert zero["epoch"] == 0 and zero["count"] == 2
+    assert zero["grid"] == first["grid"] and zero["test_pred"] == first["test_pred"]
+    assert client.get(f"/api/session/{sid}/replay/1").json()["grid"] == later["grid"]
+    for path, words in ((f"replay/2", "frame must be 0 to 1"),
+                        ("export/replay.gif?frames=x", "whole number"),
+                        ("export/replay.gif?frames=100000", "max_frames")):
+        r = client.get(f"/api/session/{sid}/{path}")
+        assert r.status_code == 400 and words in r.json()["error"], (path, r.text)
+    assert client.get("/api/session/nope/replay/0").status_code == 400

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from torchclf.errors import UserError
-from torchclf.web import features
+from torchclf.web import features, replay
 from torchclf.web.guard import Guard, allowed_hosts
 from torchclf.web.limits import LIMITS
 from torchclf.web.request_body import coordinate, csv_text, integer, json_object
@@ -150,6 +150,18 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
     def export_script(sid: str):
         return PlainTextResponse(script(get(sid)), headers=_attachment("reproduce.py"))
 
+    @app.get("/api/session/{sid}/replay/{index}")
+    async def replay_frame(sid: str, index: int):
+        """The scrubber: the boundary as it was at kept frame ``index``."""
+        return await run_in_threadpool(_replayed, get(sid), index)
+
+    @app.get("/api/session/{sid}/export/replay.gif")
+    async def export_gif(sid: str, frames: str | None = None):
+        n = replay.GIF_FRAMES if frames is None else _whole(frames)
+        session = get(sid)
+        data = await run_in_threadpool(_gif, session, n)  # matplotlib: off the event loop
+        return Response(data, media_type="image/gif", headers=_attachment("playground.gif"))
+
     @app.get("/api/session/{sid}/export/model.zip")
     def export_model(sid: str):
         import tempfile
@@ -181,6 +193,26 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
 def _frame(session: Session) -> dict:
     with session.lock:
         return session.frame()
+
+
+def _replayed(session: Session, index: int) -> dict:
+    with session.lock:
+        frame = session.replay.frame(index)
+        grid, pred = session.boundary(replay.predictor_at(session, frame).proba_of_features)
+        return {"index": index, "count": len(session.replay), "epoch": frame.epoch,
+                "grid": grid.to_json(), "test_pred": pred.astype(int).tolist()}
+
+
+def _gif(session: Session, frames: int) -> bytes:
+    with session.lock:
+        return replay.gif(session, frames)
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"frames must be a whole number, got {text[:40]!r}") from None
 
 
 def _add_point(session: Session, x: float, y: float, label: int) -> dict:

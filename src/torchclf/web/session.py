@@ -33,6 +33,7 @@ from torchclf.optimizers import make_optimizer
 from torchclf.web import features as input_features
 from torchclf.web.limits import LIMITS
 from torchclf.web.network_view import network_view, set_weight
+from torchclf.web.replay import Replay
 
 GRID_RESOLUTION = 60
 
@@ -190,6 +191,8 @@ class Session:
         self.opt = make_optimizer(s.optimizer, self.model.parameters(), s.lr, s.l2)
         self.gen = torch.Generator().manual_seed(s.seed)
         self.epoch, self.edits = 0, 0  # edits: weights set by hand on the page
+        self.replay = Replay()  # the boundary over the training so far (web/replay.py)
+        self.replay.add(0, self.model)
         self.history = {"epoch": [], "loss": [], "accuracy": [], "test_loss": [],
                         "test_accuracy": []}
         self._tensors()
@@ -266,6 +269,7 @@ class Session:
         self.history["epoch"].append(self.epoch)
         for key in ("loss", "accuracy", "test_loss", "test_accuracy"):
             self.history[key].append(row[key])
+        self.replay.add(self.epoch, self.model)
 
     # -- what the page shows ----------------------------------------------------------------
     @property
@@ -286,10 +290,7 @@ class Session:
         The view is fitted on every row as the model reads it (train's encoding, which
         may differ from ``data.X``'s): more than 2 features (an uploaded table) are
         shown on their PCA plane."""
-        grid = decision_grid(self.proba, np.vstack([self.train.X, self.test.X]),
-                             self.train.feature_names, GRID_RESOLUTION)
-        pred = (self.proba(self.test.X).argmax(axis=1) if len(self.test)
-                else np.zeros(0))
+        grid, pred = self.boundary(self.proba)
         out = {
             "epoch": self.epoch, "max_epochs": self.settings.epochs,
             "history": self.history, "grid": grid.to_json(),
@@ -300,11 +301,18 @@ class Session:
             "counts": {"train": _counts(self.train), "test": _counts(self.test)},
             "test_pred": pred.astype(int).tolist(), "settings": dict(self.settings.__dict__),
             "network": network_view(self.model, self.inputs, self.scaler, grid),
+            "replay_frames": len(self.replay),
         }
         if with_points:
             out["train"] = _points(self.train, grid)
             out["test"] = _points(self.test, grid)
         return out
+
+    def boundary(self, proba) -> tuple:
+        """The decision grid of ``proba`` (rows as train's) and its test predictions."""
+        grid = decision_grid(proba, np.vstack([self.train.X, self.test.X]),
+                             self.train.feature_names, GRID_RESOLUTION)
+        return grid, (proba(self.test.X).argmax(axis=1) if len(self.test) else np.zeros(0))
 
     # -- export -------------------------------------------------------------------------------
     def config(self) -> RunConfig:

@@ -101,11 +101,12 @@ async def _serve(ws: WebSocket, sid: str, sessions: dict, touch) -> None:
 
 
 class Pace:
-    """How many epochs fit in ``FRAME_SECONDS``, from the last frames' timing: one
-    engine call per frame (one kernel call), sized before it starts."""
+    """How many epochs fit in ``FRAME_SECONDS``, from the last frame's timing: one
+    engine call per frame (one kernel call), sized before it starts. The first frame
+    trains one epoch, which times it."""
 
     def __init__(self) -> None:
-        self.per_epoch = FRAME_SECONDS  # a first frame of one epoch times it
+        self.per_epoch = FRAME_SECONDS
 
     def epochs(self) -> int:
         fit = int(FRAME_SECONDS / self.per_epoch)
@@ -114,7 +115,7 @@ class Pace:
     def took(self, trained: int, seconds: float) -> None:
         """``trained`` epochs took ``seconds`` (none: at the cap; nothing learnt)."""
         if trained:
-            self.per_epoch = 0.5 * self.per_epoch + 0.5 * max(seconds / trained, 1e-7)
+            self.per_epoch = max(seconds / trained, 1e-7)
 
 
 def _tick(session, history_start: int, pace: Pace) -> tuple[bytes, int, bool]:
