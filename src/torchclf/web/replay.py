@@ -78,11 +78,14 @@ def predictor_at(session, frame: Frame) -> _OnPlane:
 
 
 def gif(session, max_frames: int) -> bytes:
-    """The kept frames (thinned evenly to ``max_frames``) as a looping GIF."""
-    frames = session.replay.frames
-    if not frames:
-        raise UserError("nothing to replay yet: press Play or Step first")
-    result = Result(predictor_at(session, frames[-1]), {}, {},
-                    {"name": session.settings.dataset}, session.train,
-                    session.test if len(session.test) else None)
-    return boundary_gif(result, thin(frames, max_frames), max_frames)
+    """The kept frames (thinned evenly to ``max_frames``) as a looping GIF. The session
+    is locked only while its frames and a copy of its model are taken: training goes on
+    while the pictures are drawn."""
+    with session.lock:
+        frames = thin(session.replay.frames, max_frames)
+        if not frames:
+            raise UserError("nothing to replay yet: press Play or Step first")
+        result = Result(predictor_at(session, frames[-1]), {}, {},
+                        {"name": session.settings.dataset}, session.train,
+                        session.test if len(session.test) else None)
+    return boundary_gif(result, frames, max_frames)

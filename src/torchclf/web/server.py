@@ -159,7 +159,7 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
     async def export_gif(sid: str, frames: str | None = None):
         n = replay.GIF_FRAMES if frames is None else _whole(frames)
         session = get(sid)
-        data = await run_in_threadpool(_gif, session, n)  # matplotlib: off the event loop
+        data = await run_in_threadpool(replay.gif, session, n)  # matplotlib: off the loop
         return Response(data, media_type="image/gif", headers=_attachment("playground.gif"))
 
     @app.get("/api/session/{sid}/export/model.zip")
@@ -201,11 +201,6 @@ def _replayed(session: Session, index: int) -> dict:
         grid, pred = session.boundary(replay.predictor_at(session, frame).proba_of_features)
         return {"index": index, "count": len(session.replay), "epoch": frame.epoch,
                 "grid": grid.to_json(), "test_pred": pred.astype(int).tolist()}
-
-
-def _gif(session: Session, frames: int) -> bytes:
-    with session.lock:
-        return replay.gif(session, frames)
 
 
 def _whole(text: str) -> int:
