@@ -3,7 +3,6 @@ boundary and exports it as a GIF. Real Chromium against a real server, at 1280 a
 390 px."""
 
 import io
-import shutil
 import socket
 import threading
 import time
@@ -11,12 +10,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)",
-                allow_module_level=True)
-playwright = pytest.importorskip("playwright.sync_api")
-uvicorn = pytest.importorskip("uvicorn")
+from test_web_e2e import CHROMIUM, playwright, uvicorn  # skipped as it is without chromium
 
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -136,4 +130,45 @@ def test_the_scrubber_shows_a_kept_frames_boundary_and_exports_a_gif(
         page.click("#export_gif")
     gif = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert gif.format == "GIF" and gif.n_frames == 4  # epochs 0, 1, 2, 3
+    assert page.errors == []
+
+
+@WIDTHS
+def test_a_b_trains_two_set_ups_side_by_side_with_their_curves_on_one_chart(
+        server, open_page, viewport):
+    app = server[1]
+    page = open_page("dataset=moons&epochs=100000", viewport)
+    assert page.is_hidden("#b_panel")
+    page.click("#ab")
+    page.wait_for_function("frameB !== null")
+    a, b = page.evaluate("[sessionId, sessionB]")
+    assert a != b and {a, b} <= set(app.state.sessions)
+    page.fill("#b_hidden", "3")  # B: its own network on A's data
+    page.press("#b_hidden", "Tab")
+    page.wait_for_function("frameB.settings.hidden.join() === '3'")
+    assert app.state.sessions[b].settings.hidden == (3,)
+    assert app.state.sessions[b].data is not app.state.sessions[a].data  # its own session
+    assert page.evaluate("JSON.stringify(frameB.train) === JSON.stringify(frame.train)")
+    page.click("#play")  # Play drives both
+    page.wait_for_function("frame.epoch > 50 && frameB.epoch > 50")
+    page.click("#play")
+    until(lambda: app.state.sessions[a].epoch == page.evaluate("frame.epoch")
+          and app.state.sessions[b].epoch == page.evaluate("frameB.epoch"))
+    assert canvas(page) != page.evaluate("document.getElementById('boundary_b').toDataURL()")
+    titles = page.evaluate("[...document.querySelectorAll('#curves polyline title')]"
+                           ".map((t) => t.textContent)")
+    assert titles == [f"{run} {kind} {panel}" for panel in ("loss", "accuracy")
+                      for run in "AB" for kind in ("train", "test")]
+    assert page.text_content("#curve_key").split() == \
+        ["━", "A", "train", "╍", "A", "test", "━", "B", "train", "╍", "B", "test"]
+    for box in ("#boundary", "#boundary_b", "#b_lr"):  # both fit the width (stacked on a phone)
+        assert page.locator(box).bounding_box()["x"] + page.locator(box).bounding_box()[
+            "width"] <= viewport["width"]
+    page.fill("#b_lr", "-1")  # refused: B's field goes back, B keeps training where it was
+    page.press("#b_lr", "Tab")
+    page.wait_for_function("document.getElementById('b_error').textContent.includes('lr')")
+    assert page.input_value("#b_lr") == str(app.state.sessions[b].settings.lr)
+    page.click("#ab")  # off: B's session is closed
+    until(lambda: b not in app.state.sessions)
+    assert page.is_hidden("#b_panel") and page.text_content("#curve_key").split()[1] == "train"
     assert page.errors == []

@@ -70,6 +70,7 @@ async function newSession(s, keepMessage = false) {
     sessionStorage.setItem("torchclf-session", sessionId);
     if (!keepMessage) { showError(""); showInfo(""); }
     accept(data, true);
+    if (abOn) openB();  // B follows A's data, with its own network and training
     return true;
   } catch (e) { showError(e.message); revert(); return false; }
 }
@@ -109,11 +110,16 @@ async function step(epochs) {
 // to one step request after another.
 let stream = null, streamFrames = false, useHttp = false;
 let drawn = 0;  // boundary redraws so far (benchmarks/playground.py counts them)
+// A streamed frame merged into `target` (the controls show what the last request
+// accepted, so its settings are left out).
+function merge(target, buffer) {
+  const f = decodeFrame(buffer, target);
+  delete f.settings;
+  return Object.assign(target, f);
+}
 function streamFrame(buffer) {
   if (!streamFrames || !frame) return;  // a frame of a session this page has replaced
-  const f = decodeFrame(buffer, frame);
-  delete f.settings;  // the controls show what the last request accepted
-  Object.assign(frame, f); showError("");
+  merge(frame, buffer); showError("");
   if (atCap()) pause();
   draw();
 }
@@ -130,6 +136,7 @@ function play() {
   if (!stream) stream = new FrameStream(sessionId, streamFrame, streamEnded);
   streamFrames = true;
   stream.play(true);
+  playB(true);
 }
 function playHttp() {
   const loop = async () => {
@@ -140,7 +147,7 @@ function playHttp() {
   };
   loop();
 }
-function pause() { playing = false; if (stream) stream.play(false); updateButtons(); }
+function pause() { playing = false; if (stream) stream.play(false); playB(false); updateButtons(); }
 
 // The scrubber: dragging it shows the boundary at a kept frame of the training so far
 // (the server keeps up to 200, evenly spread); its right end is the live model.
@@ -174,9 +181,10 @@ function draw() {
   if (!frame) return;
   drawn++;
   $("epoch").textContent = frame.epoch;
-  drawBoundary($("show_test").checked, $("show_wrong").checked, $("discretize").checked, replayed || frame);
-  showScrubber();
-  drawNetwork(); drawLegend(); drawCurves(); drawMetrics(); drawConfusion(); fillClasses(); updateButtons();
+  const shown = replayed ? { ...frame, grid: replayed.grid, test_pred: replayed.test_pred } : frame;
+  drawBoundary($("show_test").checked, $("show_wrong").checked, $("discretize").checked, shown);
+  showScrubber(); drawB();
+  drawNetwork(); drawLegend(); drawCurves(curveRuns()); drawMetrics(); drawConfusion(); fillClasses(); updateButtons();
   if (atCap()) showInfo(`${CAP} (${frame.max_epochs}): raise Epochs or Reset`);
   else if ($("info").textContent.startsWith(CAP)) showInfo("");
 }
@@ -279,7 +287,10 @@ async function init() {
     const s = readHash();
     if (JSON.stringify(s) !== JSON.stringify(accepted)) newSession(s);
   });
-  window.addEventListener("pagehide", () => { if (sessionId) fetch(`/api/session/${sessionId}`, { method: "DELETE", keepalive: true }); });
+  window.addEventListener("pagehide", () => {
+    for (const id of [sessionId, sessionB]) if (id) fetch(`/api/session/${id}`, { method: "DELETE", keepalive: true });
+  });
+  initB();
   settings = readHash();
   showFields();
   if (!(await newSession(settings))) {

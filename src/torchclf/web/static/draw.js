@@ -66,13 +66,12 @@ function fromClick(ev, c, g) {
   return [g.x_min + (cx - b.x) / b.w * (g.x_max - g.x_min), g.y_min + (1 - (cy - b.y) / b.h) * (g.y_max - g.y_min)];
 }
 
-// `shown`: the live frame, or a replayed one (its grid and test predictions; the points
-// are the session's)
-function drawBoundary(showTest, showWrong, discrete, shown = frame) {
-  const c = $("boundary"), ctx = c.getContext("2d"), g = shown.grid, b = plotBox(c);
+// `shown`: the live frame, a replayed one or set-up B's; `c`: the canvas it goes on
+function drawBoundary(showTest, showWrong, discrete, shown = frame, c = $("boundary")) {
+  const ctx = c.getContext("2d"), g = shown.grid, b = plotBox(c);
   ctx.fillStyle = "white"; ctx.fillRect(0, 0, c.width, c.height);
   // the grid is painted at its own resolution, then scaled up smoothly
-  const r = g.resolution, k = frame.classes.length;
+  const r = g.resolution, k = shown.classes.length;
   const small = document.createElement("canvas"); small.width = r; small.height = r;
   const sctx = small.getContext("2d"), img = sctx.createImageData(r, r);
   for (let gy = 0; gy < r; gy++) {
@@ -90,16 +89,16 @@ function drawBoundary(showTest, showWrong, discrete, shown = frame) {
   ctx.drawImage(small, b.x, b.y, b.w, b.h);
   drawAxes(ctx, c, g, b);
   // train: filled, thin white edge; test: larger, thick dark edge; wrong test: a cross
-  (frame.train || []).forEach((p) => { const [x, y] = toCanvas(p[0], p[1], g, c); marker(ctx, p[2], x, y, 3.5, "white", 0.8); });
+  (shown.train || []).forEach((p) => { const [x, y] = toCanvas(p[0], p[1], g, c); marker(ctx, p[2], x, y, 3.5, "white", 0.8); });
   let wrong = 0;
-  if (showTest) (frame.test || []).forEach((p, i) => {
+  if (showTest) (shown.test || []).forEach((p, i) => {
     const [x, y] = toCanvas(p[0], p[1], g, c);
     marker(ctx, p[2], x, y, 5, "#111", 1.6);
     if (shown.test_pred[i] !== p[2]) { wrong++; if (showWrong) cross(ctx, x, y, 6); }
   });
   const [xn, yn] = g.axis_labels;
   c.setAttribute("aria-label", `decision boundary of ${k} classes: ${xn} across (${fmt(g.x_min)} to ${fmt(g.x_max)}), ` +
-    `${yn || "nothing"} up (${fmt(g.y_min)} to ${fmt(g.y_max)}); ${wrong} of ${frame.n_test} test points misclassified`);
+    `${yn || "nothing"} up (${fmt(g.y_min)} to ${fmt(g.y_max)}); ${wrong} of ${shown.n_test} test points misclassified`);
 }
 
 // How strongly a grid cell wears its class colour: by confidence, or (discretized) all alike.
@@ -166,15 +165,18 @@ function drawLegend() {
 }
 
 // Loss and accuracy on two panels sharing the epoch axis; the key sits above, off the lines.
-function drawCurves() {
-  const svg = $("curves"), h = frame.history, W = 480, left = 52, right = 10, panel = 100, gap = 34, top = 8;
+// `runs`: one set-up, or A and B (each with its name and its train and test colours).
+const RUN_COLORS = [["#0072B2", "#D55E00"], ["#009E73", "#CC79A7"]];
+function drawCurves(runs = [{ name: "", h: frame.history }]) {
+  const svg = $("curves"), W = 480, left = 52, right = 10, panel = 100, gap = 34, top = 8;
+  const all = (k) => runs.flatMap((r) => r.h[k]);
   svg.innerHTML = "";
   const add = (tag, attrs, text) => { const e = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); if (text !== undefined) e.textContent = text; svg.appendChild(e); return e; };
-  const maxE = Math.max(1, ...h.epoch);
-  const maxL = Math.max(...h.loss, ...h.test_loss.filter(Number.isFinite), 1e-9);
-  const panels = [{ name: "loss", ys: [h.loss, h.test_loss], hi: maxL, tick: fmt },
-                  { name: "accuracy", ys: [h.accuracy, h.test_accuracy], hi: 1, tick: (v) => `${Math.round(v * 100)}%` }];
+  const maxE = Math.max(1, ...all("epoch"));
+  const maxL = Math.max(...all("loss"), ...all("test_loss").filter(Number.isFinite), 1e-9);
+  const panels = [{ name: "loss", keys: ["loss", "test_loss"], hi: maxL, tick: fmt },
+                  { name: "accuracy", keys: ["accuracy", "test_accuracy"], hi: 1, tick: (v) => `${Math.round(v * 100)}%` }];
   const xs = (e) => left + e / maxE * (W - left - right);
   panels.forEach((p, k) => {
     const y0 = top + k * (panel + gap), ys = (v) => y0 + panel - v / p.hi * panel;
@@ -188,11 +190,12 @@ function drawCurves() {
       add("text", { x: xs(v), y: y0 + panel + 15, "text-anchor": "middle", class: "tick" }, fmt(v));
     }
     add("text", { x: 12, y: y0 + panel / 2, transform: `rotate(-90 12 ${y0 + panel / 2})`, "text-anchor": "middle", class: "axis" }, p.name);
-    p.ys.forEach((vals, j) => {
-      const pts = vals.map((v, i) => (Number.isFinite(v) ? `${xs(h.epoch[i])},${ys(Math.min(v, p.hi))}` : null)).filter(Boolean);
-      if (pts.length) add("polyline", { points: pts.join(" "), fill: "none", stroke: j ? "#D55E00" : "#0072B2",
-        "stroke-width": 1.8, "stroke-dasharray": j ? "5 3" : "none", class: j ? "test" : "train" });
-    });
+    runs.forEach((run, r) => p.keys.forEach((key, j) => {
+      const h = run.h, pts = h[key].map((v, i) => (Number.isFinite(v) ? `${xs(h.epoch[i])},${ys(Math.min(v, p.hi))}` : null)).filter(Boolean);
+      const line = pts.length && add("polyline", { points: pts.join(" "), fill: "none", stroke: RUN_COLORS[r][j],
+        "stroke-width": 1.8, "stroke-dasharray": j ? "5 3" : "none", class: j ? "test" : "train", "data-run": run.name });
+      if (line) line.appendChild(document.createElementNS(SVG, "title")).textContent = `${run.name} ${j ? "test" : "train"} ${p.name}`.trim();
+    }));
   });
   add("text", { x: left + (W - left - right) / 2, y: top + 2 * panel + gap + 28, "text-anchor": "middle", class: "axis" }, "epoch");
 }
