@@ -8,16 +8,13 @@ GIF (under 2 MB). ``python docs/make_playground_gif.py``
 from __future__ import annotations
 
 import io
-import socket
-import threading
 import time
 from pathlib import Path
 
-import uvicorn
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from torchclf.web.server import create_app
+from make_screenshot import serve  # docs/: the script's own folder
 
 OUT = Path(__file__).resolve().parent / "images" / "playground.gif"
 SETUP = "dataset=spirals&classes=3&points=450&hidden=10,10&activation=tanh&epochs=100000&lr=0.3"
@@ -26,13 +23,7 @@ WIDTH, COLORS = 420, 96  # pixels across, palette entries per frame
 
 
 def main() -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/#{SETUP}"
+    url = f"{serve()}#{SETUP}"
     images = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -47,7 +38,6 @@ def main() -> None:
             images.append(_small(Image.open(io.BytesIO(shot))))
         page.click("#play")
         browser.close()
-    server.should_exit = True
     durations = [120] * (len(images) - 1) + [2000]
     images[0].save(OUT, format="GIF", save_all=True, append_images=images[1:],
                    duration=durations, loop=0, optimize=True)

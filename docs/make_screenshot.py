@@ -20,15 +20,20 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def main() -> None:
+def serve() -> str:
+    """A playground on a free local port, in a daemon thread; its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/#dataset=spirals&classes=3&points=450" \
-          "&noise=0.2&hidden=16,16&optimizer=adam&lr=0.02&epochs=800"
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+def main() -> None:
+    url = serve() + "#dataset=spirals&classes=3&points=450" \
+        "&noise=0.2&hidden=16,16&optimizer=adam&lr=0.02&epochs=800"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1000, "height": 1000})
@@ -39,7 +44,6 @@ def main() -> None:
                                timeout=120_000)
         page.screenshot(path=str(OUT))
         browser.close()
-    server.should_exit = True
 
 
 if __name__ == "__main__":
