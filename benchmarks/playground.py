@@ -56,8 +56,13 @@ def start_server(port: int) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "torchclf", "playground", "--port",
                              str(port), "--no-browser"], stdout=subprocess.PIPE, text=True)
-    proc.stdout.readline()  # "torchclf playground at ..."
-    return proc, started
+    proc.stdout.readline()  # "torchclf playground at ...": bound, soon listening
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, started
+        except ConnectionRefusedError:
+            time.sleep(0.02)
 
 
 class Bytes:

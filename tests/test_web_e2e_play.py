@@ -172,3 +172,21 @@ def test_a_b_trains_two_set_ups_side_by_side_with_their_curves_on_one_chart(
     until(lambda: b not in app.state.sessions)
     assert page.is_hidden("#b_panel") and page.text_content("#curve_key").split()[1] == "train"
     assert page.errors == []
+
+
+# a browser (or a proxy) where no WebSocket opens
+NO_WEBSOCKET = """window.WebSocket = class {
+  constructor() { this.readyState = 3; setTimeout(() => this.onclose && this.onclose({}), 0); }
+  send() {} close() {}
+};"""
+
+
+def test_where_no_websocket_opens_play_steps_by_requests(server, open_page):
+    page = open_page("dataset=moons&epochs=60", DESKTOP)
+    page.add_init_script(NO_WEBSOCKET)
+    page.reload()
+    page.wait_for_selector("#confusion tr")
+    page.click("#play")
+    page.wait_for_function("document.getElementById('info').textContent.includes('epoch cap')")
+    assert epoch(page) == 60 and page.evaluate("useHttp") is True
+    assert page.errors == []

@@ -53,6 +53,9 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     print(f"torchclf playground at {url} (Ctrl+C to stop)", file=out, flush=True)
     if not args.no_browser:
         webbrowser.open(url)
-    config = uvicorn.Config(create_app(hosts), log_level="warning")
+    from torchclf.web.limits import LIMITS
+    # a stream's messages from the page are a few bytes: the JSON bodies' limit holds
+    config = uvicorn.Config(create_app(hosts), log_level="warning",
+                            ws_max_size=LIMITS.max_json_bytes)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
