@@ -125,7 +125,10 @@ function streamFrame(buffer) {
 }
 function streamEnded(message, opened) {
   stream = null;
-  if (message) { showError(message); pause(); } else if (!opened && playing) { useHttp = true; playHttp(); } else pause();
+  if (message) { showError(message); pause(); } else if (!opened && playing) { useHttp = true; playHttp(); } else {
+    if (playing) showError("the connection to the playground was lost: press Play to go on");
+    pause();
+  }
 }
 function play() {
   if (playing || !frame) return;
