@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from test_web_e2e import CHROMIUM, playwright, uvicorn  # skipped as it is without chromium
+from test_web_stream import settled
 
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -89,11 +90,9 @@ def test_play_streams_binary_frames_pause_stops_them_and_a_closed_tab_frees_its_
     assert sid in app.state.streams
     page.click("#play")  # Pause
     assert page.get_attribute("#play", "aria-pressed") == "false"
-    time.sleep(0.5)  # frames that were in flight arrive and are drawn
-    shown, received = epoch(page), len(messages)
-    time.sleep(0.5)
-    assert epoch(page) == shown == app.state.sessions[sid].epoch  # nothing trains on
-    assert len(messages) == received > 3
+    # frames that were in flight arrive and are drawn; then nothing trains on
+    shown, received = settled(lambda: (epoch(page), len(messages)))
+    assert shown == app.state.sessions[sid].epoch and received > 3
     assert all(isinstance(m, bytes) and m[:4] == b"TCF1" for m in messages)
     assert page.evaluate("frame.history.epoch.at(-1)") == shown
     page.close()

@@ -31,6 +31,17 @@ def start(client, **settings):
     return r.json()
 
 
+def settled(read, quiet=0.3, seconds=10.0):
+    """``read()`` once it has not changed for ``quiet`` seconds."""
+    deadline, value = time.monotonic() + seconds, read()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        if read() == value:
+            return value
+        value = read()
+    raise AssertionError("still changing")
+
+
 def same_frame(binary: dict, json_frame: dict) -> None:
     """Everything equal; the confidences within the uint8 quantisation."""
     b, j = copy.deepcopy(binary), copy.deepcopy(json_frame)
@@ -75,8 +86,7 @@ def test_play_streams_frames_that_add_up_to_the_sessions_history(client):
             ws.send_json({"ack": 1})
         ws.send_json({"play": False})
         session = client.app.state.sessions[sid]
-        time.sleep(0.3)  # a frame being trained when Pause came is finished and sent
-        stopped = session.epoch
+        stopped = settled(lambda: session.epoch)  # a frame in training when Pause came ends
         ws.send_json({"ack": 1})  # acknowledgements do not restart it
         time.sleep(0.3)
         assert session.epoch == stopped >= frame["epoch"] >= 5
