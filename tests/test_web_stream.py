@@ -198,6 +198,17 @@ def test_the_replay_keeps_at_most_200_frames_evenly_spread_from_the_start():
     assert epochs[-1] > 1000 - 2 * np.diff(epochs)[0]  # up to the latest
 
 
+def test_a_big_network_keeps_fewer_frames_within_the_memory_bound():
+    import torch
+    from torchclf.web.replay import MAX_BYTES, Replay
+    replay, model = Replay(), torch.nn.Linear(64, 64 * 6)  # about the largest network
+    for epoch in range(500):
+        replay.add(epoch, model)
+    size = sum(p.numel() * 4 for p in model.parameters())
+    assert 10 < len(replay) and len(replay) * size <= MAX_BYTES
+    assert replay.frames[0].epoch == 0 and replay.frames[-1].epoch > 400
+
+
 def test_a_replayed_frame_is_the_boundary_of_its_weights_and_bad_requests_are_refused(client):
     first = start(client)
     sid = first["id"]

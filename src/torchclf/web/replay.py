@@ -4,8 +4,9 @@ Each session keeps a copy of the model's weights after each training step (the s
 ``animation.Frame`` ``torchclf train --animate`` keeps at its log points), at most
 ``MAX_FRAMES`` of them: when the list is full, every other frame is dropped and from
 then on only every other step is kept, so the frames stay evenly spread over the whole
-training, from the first step to the latest (memory: ``MAX_FRAMES`` copies of the
-weights; the playground's largest network has about 25 000). A frame's boundary is
+training, from the first step to the latest. Memory stays under ``MAX_BYTES`` a
+session: a network too big for 200 copies (the largest, 6 x 64 neurons, has about
+25 000 weights) keeps fewer frames, as evenly spread. A frame's boundary is
 drawn again from its weights on request; the GIF is ``animation.boundary_gif`` of them.
 """
 
@@ -22,6 +23,7 @@ from torchclf.errors import UserError
 from torchclf.run import Predictor, Result
 
 MAX_FRAMES = 200
+MAX_BYTES = 4_000_000  # weights kept per session: the default network's 200 take 0.2 MB
 # frames in the page's GIF download (``?frames=N`` asks for up to the schema's
 # max_frames): each is a matplotlib figure, about 0.25 s on one core
 GIF_FRAMES = 30
@@ -47,7 +49,8 @@ class Replay:
             return
         state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         self.frames.append(Frame(epoch, state))
-        if len(self.frames) > MAX_FRAMES:
+        size = sum(v.numel() * v.element_size() for v in state.values())
+        if len(self.frames) > max(2, min(MAX_FRAMES, MAX_BYTES // max(size, 1))):
             self.frames = self.frames[::2]
             self.stride *= 2
 
