@@ -305,6 +305,34 @@ def test_a_new_learning_rate_and_l2_apply_from_the_next_epoch_without_a_reset(op
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
 
 
+def test_an_l1_penalty_set_while_training_applies_from_the_next_epoch():
+    import torch
+    from torchclf import task as tasks
+    from torchclf.model import MLP
+    from torchclf.optimizers import make_optimizer
+    from torchclf.web.session import Session, Settings
+    settings = Settings(dataset="moons", points=200, optimizer="sgd", lr=0.1)
+    session = Session.create(settings)
+    session.step(30)
+    session.retune(session.settings.retuned({"l1": 0.01}))
+    assert session.fast is None  # the kernel has no L1: autograd carries on
+    session.step(20)
+    assert session.epoch == 50 and session.history["epoch"] == [30, 50]
+    assert session.settings.run_config(50).train.l1 == 0.01  # config.toml and script say it
+    model = MLP(2, settings.hidden, 2, settings.activation, seed=settings.seed)
+    opt = make_optimizer("sgd", model.parameters(), 0.1)
+    loss_fn = tasks.loss_function(model.task)
+    for epoch in range(50):
+        opt.zero_grad()
+        loss = loss_fn(model(session.X), session.y)
+        if epoch >= 30:  # L1 on the weight matrices, not the biases
+            loss = loss + 0.01 * sum(p.abs().sum() for p in model.parameters() if p.dim() >= 2)
+        loss.backward()
+        opt.step()
+    for ours, theirs in zip(session.model.parameters(), model.parameters()):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
 def test_lr_l2_and_the_epoch_cap_change_while_training_goes_on(client):
     sid = start(client, dataset="moons", points=100, epochs=20)["id"]
     assert train(client, sid, 20)["epoch"] == 20
@@ -325,7 +353,7 @@ def test_lr_l2_and_the_epoch_cap_change_while_training_goes_on(client):
 
 @pytest.mark.parametrize("changes,needle", [
     ({"hidden": [3]}, "start a new session"), ({"dataset": "circles"}, "start a new session"),
-    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "bad value for l2"),
+    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "bad value for l2"), ({"l1": -1}, "L1 penalty"),
     ({"epochs": 10**9}, "epochs"), ({"colour": 1}, "unknown setting"),
 ])
 def test_a_refused_settings_change_leaves_the_session_alone(client, changes, needle):
@@ -350,7 +378,7 @@ def test_options_say_which_controls_apply_and_what_the_defaults_are(client):
     o = client.get("/api/options").json()
     assert o["controls"]["moons"] == ["noise", "points"] and o["controls"]["custom"] == []
     assert o["controls"]["blobs"] == ["noise", "points", "classes"]
-    assert o["live_settings"] == ["lr", "l2", "epochs"]
+    assert o["live_settings"] == ["lr", "l2", "l1", "epochs"]
     frame = start(client, **o["defaults"])
     assert frame["settings"] == o["defaults"]
     assert len(frame["classes"]) == 2  # moons: the Classes control does not apply

@@ -284,7 +284,8 @@ def script(session: Session) -> str:
         f"model = tc.MLP(train.n_features, hidden={tuple(c.model.hidden)!r}, n_classes=ds.n_classes,\n"
         f"               activation={c.model.activation!r}, seed={t.seed})\n"
         f"run = tc.fit(model, train, test, optimizer={t.optimizer!r}, lr={t.lr!r},\n"
-        f"             weight_decay={t.weight_decay!r}, epochs={t.epochs}, "
+        f"             weight_decay={t.weight_decay!r}, "
+        + (f"l1={t.l1!r}, " if t.l1 else "") + f"epochs={t.epochs}, "
         f"batch_size={t.batch_size!r},\n"
         f"             seed={t.seed}, standardize=True, log_every={t.log_every})\n"
         'print(f"test accuracy: {run.metrics[\'test\'][\'accuracy\']:.4f}")\n'

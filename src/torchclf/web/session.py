@@ -65,13 +65,15 @@ class Settings:
     lr: float = _play("train", "lr")
     batch_size: int = 0          # 0: full batch
     l2: float = _play("train", "weight_decay")
+    l1: float = _play("train", "l1")
     epochs: int = _play("train", "epochs")  # where Play stops
     seed: int = _play("train", "seed")
     features: tuple[str, ...] = input_features.BASE  # what the network sees (web/features.py)
     data_draw: int = 0           # a new draw of the same generator: its seed is seed + draw
 
-    # what may change while training goes on: the optimizer's step and the epoch cap
-    LIVE = ("lr", "l2", "epochs")
+    # what may change while training goes on: the optimizer's step, the L1 penalty and
+    # the epoch cap
+    LIVE = ("lr", "l2", "l1", "epochs")
 
     @classmethod
     def parse(cls, data: dict) -> "Settings":
@@ -144,7 +146,7 @@ class Settings:
                                 split_seed=self.seed),
                 model=ModelConfig(hidden=self.hidden, activation=self.activation),
                 train=TrainConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.l2,
-                                  epochs=epochs, seed=self.seed,
+                                  l1=self.l1, epochs=epochs, seed=self.seed,
                                   batch_size=self.batch_size or None,
                                   log_every=max(1, epochs // 10)))
         except SettingError as e:
@@ -155,7 +157,8 @@ class Settings:
 # The page's name of a config setting where they differ, and how the page labels it.
 PAGE_NAMES = {"weight_decay": "l2", "n_samples": "points", "n_classes": "classes",
               "test_size": "train_ratio", "split_seed": "seed"}
-LABELS = {"lr": "learning rate", "l2": "L2 weight decay", "train_ratio": "train ratio"}
+LABELS = {"lr": "learning rate", "l2": "L2 weight decay", "l1": "L1 penalty",
+          "train_ratio": "train ratio"}
 
 
 @dataclass
@@ -204,7 +207,8 @@ class Session:
         self.Xt = torch.as_tensor(self.scaler.transform(self.inputs(self.test.X)))
         self.yt = tasks.targets(torch.as_tensor(self.test.y), task)
         backend = choose_backend("auto", self.model, self.opt, self.X, self.y, task,
-                                 self.settings.batch_size or len(self.X), self.gen)
+                                 self.settings.batch_size or len(self.X), self.gen,
+                                 l1=self.settings.l1)
         self.fast = backend if backend.chunked else None
         self.engine = Engine(backend, test=(self.Xt, self.yt), sync_every=None,
                              start_epoch=self.epoch)
@@ -230,10 +234,15 @@ class Session:
     def retune(self, settings: Settings) -> None:
         """New ``Settings.LIVE`` values without a reset: the optimizer takes the new
         learning rate and weight decay from its next step on (both backends read them
-        from its param groups on every run), and training goes on from this epoch."""
+        from its param groups on every run), and training goes on from this epoch. A new L1
+        penalty needs a new backend (the kernel has none); the weights, the optimizer's
+        state and the shuffling generator carry on."""
+        l1_changed = settings.l1 != self.settings.l1
         self.settings = settings
         for group in self.opt.param_groups:
             group["lr"], group["weight_decay"] = settings.lr, settings.l2
+        if l1_changed:
+            self._tensors()
 
     def set_weight(self, layer: int, row: int, col: int, value: float) -> None:
         """One weight of the live model, edited on the page; training goes on from it."""

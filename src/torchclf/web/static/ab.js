@@ -2,7 +2,7 @@
 // own on A's data (the same points and split), with its own network and training
 // controls. Play and Pause drive both; the curves chart shows both, labelled A and B.
 "use strict";
-const B_FIELDS = ["hidden", "activation", "optimizer", "lr", "batch_size", "l2"];
+const B_FIELDS = ["hidden", "activation", "optimizer", "lr", "batch_size", "l2", "l1"];
 let abOn = false, frameB = null, settingsB = null, streamB = null, streamFramesB = false;
 let sessionB = sessionStorage.getItem("torchclf-session-b") || null;
 

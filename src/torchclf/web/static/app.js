@@ -2,10 +2,10 @@
 // `accepted` what the server last took (the running session's); the URL hash mirrors it.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const NUMERIC = ["noise", "points", "classes", "train_ratio", "lr", "batch_size", "l2", "epochs", "seed"];
+const NUMERIC = ["noise", "points", "classes", "train_ratio", "lr", "batch_size", "l2", "l1", "epochs", "seed"];
 const FIELDS = ["dataset", "activation", "optimizer", ...NUMERIC];
 const DATA_CONTROLS = ["noise", "points", "classes"];
-const LIVE_LABELS = { lr: "learning rate", l2: "L2 weight decay", epochs: "the epoch cap" };
+const LIVE_LABELS = { lr: "learning rate", l2: "L2 weight decay", l1: "L1 penalty", epochs: "the epoch cap" };
 const BUSY_AFTER_MS = 300;
 let OPTIONS = null;   // /api/options: choices, defaults, limits, which controls apply
 let settings = null, accepted = null, frame = null;
