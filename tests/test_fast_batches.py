@@ -95,11 +95,29 @@ def test_orders_drawn_over_several_kernel_calls_change_nothing(monkeypatch):
     """A long run's permutations are drawn a few epochs at a time (bounded memory): the
     split is invisible in the numbers."""
     whole = train(KernelBackend, "multiclass", 7, optimizer="adam", epochs=10)
-    monkeypatch.setattr(fast, "ORDER_LIMIT", 3 * N_ROWS)  # 3 epochs per kernel call
+    monkeypatch.setattr(fast, "ROWS_PER_CALL", 3 * N_ROWS)  # 3 epochs per kernel call
     split = train(KernelBackend, "multiclass", 7, optimizer="adam", epochs=10)
     assert whole[0]["loss"] == split[0]["loss"]
     assert all(torch.equal(p, q) for p, q in zip(whole[1].parameters(), split[1].parameters()))
     assert torch.equal(whole[2].get_state(), split[2].get_state())
+
+
+def test_a_signal_is_seen_after_at_most_a_million_rows_of_kernel_work(monkeypatch):
+    """The engine's calls are bounded in rows, so Ctrl-C on a big table stops within
+    about a million rows (seconds), not at the next sync point 50 epochs later."""
+    monkeypatch.setattr(fast, "ROWS_PER_CALL", 3 * N_ROWS)  # here: 3 epochs per call
+    X, y = data("binary")
+    model = tc.MLP(2, (8,), seed=0)
+    backend = KernelBackend(model, make_optimizer("sgd", model.parameters(), 0.1), X, y,
+                            "binary", 7, torch.Generator().manual_seed(SEED))
+    calls, run = [], backend.run
+    backend.run = lambda epochs, *out: (calls.append(epochs), run(epochs, *out))
+    Engine(backend, sync_every=None).run(10)
+    assert calls == [3, 3, 3, 1]
+    calls.clear()
+    with pytest.raises(TrainingInterrupted) as info:  # as StopOnSignal would, in epoch 14
+        Engine(backend, sync_every=None, callbacks=[InterruptAt(14)], start_epoch=10).run(40)
+    assert calls == [3, 3] and info.value.epoch == 16
 
 
 def test_auto_takes_the_kernel_for_sgd_mini_batches():

@@ -132,6 +132,7 @@ class KernelBackend:
         whole = batch_size is None or batch_size >= self.n_rows and not shuffle_full_batch
         self.trainer = fast.FastTrainer(model, opt, X, y, task,
                                         None if whole else batch_size, generator)
+        self.epochs_per_call = self.trainer.epochs_per_call  # the engine's longest call
 
     def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
         """Train ``epochs`` epochs; write their mean losses and accuracies."""

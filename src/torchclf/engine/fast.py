@@ -43,7 +43,9 @@ OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
                    if o.kernel_code is not None}
 SOURCES = [Path(__file__).parent / "kernels" / name for name in ("train.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
-ORDER_LIMIT = 1 << 20  # row indices (8 MiB) of mini-batch orders drawn per kernel call
+# rows trained per kernel call at most (but one epoch): bounds the mini-batch orders held
+# (8 MiB of indices) and how long a call keeps the engine from seeing a signal
+ROWS_PER_CALL = 1 << 20
 
 
 def _cache_dir() -> Path:
@@ -203,6 +205,7 @@ class FastTrainer:
         self.biases = [m.bias for m in linears]
         self.kind = OPTIMIZER_CODES[type(opt)]
         self.act = ACTIVATION_CODES[model.spec.activation]
+        self.epochs_per_call = max(1, ROWS_PER_CALL // self.X.shape[0])
 
     def _state(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
         """(first moment, second moment or None, whether SGD's buffer is new)."""
@@ -223,15 +226,11 @@ class FastTrainer:
 
     def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
         """Train ``epochs`` epochs; write their losses and accuracies into the outputs."""
-        if self.batch_size is None:
-            self._call(epochs, loss_out, acc_out, None)
-            return
         n = self.X.shape[0]
-        per_call = max(1, ORDER_LIMIT // n)  # epochs whose orders are held at once
-        for start in range(0, epochs, per_call):
-            stop = min(epochs, start + per_call)
-            order = torch.stack([torch.randperm(n, generator=self.generator)
-                                 for _ in range(stop - start)])
+        for start in range(0, epochs, self.epochs_per_call):
+            stop = min(epochs, start + self.epochs_per_call)
+            order = None if self.batch_size is None else torch.stack(
+                [torch.randperm(n, generator=self.generator) for _ in range(stop - start)])
             self._call(stop - start, loss_out[start:stop], acc_out[start:stop], order)
 
     def _call(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor,
