@@ -132,6 +132,18 @@ def test_auto_takes_the_kernel_for_sgd_mini_batches():
                           KernelBackend)
 
 
+def test_auto_prints_what_autograd_prints_in_mini_batches():
+    moons = tc.datasets.moons(n_samples=200, noise=0.1, seed=0).split(seed=0)
+    printed = {}
+    for engine in ("auto", "autograd"):
+        run = tc.fit(tc.MLP(2, (8, 8), seed=42), *moons, optimizer="sgd", lr=0.1,
+                     momentum=0.5, epochs=20, batch_size=16, log_every=5, engine=engine)
+        printed[engine] = [f"{loss:.4f} {acc:.4f}" for loss, acc in
+                           zip(run.history["loss"][::5], run.history["accuracy"][::5])]
+        assert run.config["train"]["engine"] == ("fast" if engine == "auto" else "autograd")
+    assert printed["auto"] == printed["autograd"]
+
+
 def test_fit_in_mini_batches_resumes_bit_identically_under_the_kernel(tmp_path):
     moons = tc.datasets.moons(n_samples=300, noise=0.1, seed=0).split(seed=0)
 
