@@ -174,7 +174,8 @@ class TrainConfig:
                           choices=_devices, match=_device_kind)
     engine: str = setting("auto", "how epochs are computed: auto takes the compiled kernel "
                           "where it prints autograd's numbers (SGD MLPs on the CPU, full "
-                          "batch or mini-batches), fast insists on it; a saved run records which one ran",
+                          "batch or mini-batches), fast insists on it; a saved run "
+                          "records which one ran",
                           choices=FIT_ENGINES)
 
     def __post_init__(self) -> None:
