@@ -7,8 +7,10 @@ models at once). Prints medians over repeats, ratios and peak memory.
     python benchmarks/speed.py --markdown results.md
 
 The job is the lesson's moons exercise: 2-8-8-1 ReLU, 800 training points,
-full-batch SGD lr 0.1, BCEWithLogitsLoss, 1000 epochs. Inference is the 1000x1000
-grid a boundary picture evaluates, against the time of 20 epochs of each loop.
+full-batch SGD lr 0.1, BCEWithLogitsLoss, 1000 epochs. Mini-batch epochs (batch 32)
+are timed on moons and on a 20,000 x 20 table, autograd against the kernel. Inference
+is the 1000x1000 grid a boundary picture evaluates, against the time of 20 epochs of
+each loop.
 """
 
 from __future__ import annotations
@@ -177,6 +179,54 @@ def inference(train, test, trainers, rounds: int) -> tuple[list, list]:
             [(name, medians[name] * 20 / epochs) for name, _ in training])
 
 
+def table_data(rows: int = 20000, cols: int = 20):
+    """A numeric table as big_table.py makes one (the label from 5 of the columns)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, cols)).astype(np.float32)
+    y = (X[:, :5].sum(1) + 0.5 * rng.normal(size=rows) > 0).astype(np.int64)
+    ds = tc.Dataset(X, y, ["0", "1"], [f"f{i}" for i in range(cols)], "table")
+    return ds.split(test_size=0.2, seed=0)
+
+
+def mini_batches(rounds: int, quick: bool) -> list[tuple[str, float, float, float, str]]:
+    """Seconds per mini-batch epoch (batch 32, SGD lr 0.1, 8-8 ReLU) through autograd
+    (torch's threads, and one thread: on a small busy machine two threads cost tiny
+    steps more than they save) and through the kernel ("auto"), timed in turns, round
+    after round, so that all see the same machine. Returns (job, autograd s/epoch,
+    autograd on one thread s/epoch, kernel s/epoch, the engine auto ran)."""
+    scale = 4 if quick else 1  # fewer epochs timed per turn
+    jobs = [("moons 1000 rows (800 train), 2-8-8-1", data(), 20 // scale, 400 // scale),
+            ("table 20,000 x 20 (16,000 train), 20-8-8-1", table_data(), 2, 40 // scale)]
+    threads = torch.get_num_threads()
+    out = []
+    for job, (train, test), slow_epochs, fast_epochs in jobs:
+        ran = {}
+
+        def go(engine, epochs, train=train, test=test):
+            torch.set_num_threads(1 if engine == "autograd1" else threads)
+            run = tc.fit(tc.MLP(train.n_features, (8, 8), seed=0), train, test, optimizer="sgd",
+                         lr=0.1, epochs=epochs, batch_size=32, log_every=10,
+                         engine=engine.rstrip("1"), device="cpu")
+            ran[engine] = run.config["train"]["engine"]
+
+        turns = {"autograd": slow_epochs, "autograd1": slow_epochs, "auto": fast_epochs}
+        times = {engine: [] for engine in turns}
+        for engine in turns:
+            go(engine, 1)  # warm up
+        for _ in range(rounds):
+            for engine, epochs in turns.items():
+                t = time.perf_counter()
+                go(engine, epochs)
+                times[engine].append((time.perf_counter() - t) / epochs)
+        torch.set_num_threads(threads)
+        slow, one, quick_t = (statistics.median(times[e]) for e in turns)
+        print(f"mini-batch epoch, batch 32, {job}: autograd {slow * 1000:.1f} ms "
+              f"(one thread {one * 1000:.1f} ms), {ran['auto']} {quick_t * 1000:.2f} ms: "
+              f"{slow / quick_t:.1f}x ({one / quick_t:.1f}x)", flush=True)
+        out.append((job, slow, one, quick_t, ran["auto"]))
+    return out
+
+
 def measure(fn: Callable, repeats: int, *args) -> tuple[float, float]:
     fn(*args)  # warm up (imports, kernel build, allocator)
     times, peak = [], 0.0
@@ -215,17 +265,19 @@ def main() -> None:
     seq_models = 4
     seq_t, _ = measure(lambda: [lean_loop(train, test, epochs, s) for s in range(seq_models)], 1)
     seq_rate = seq_models * epochs / seq_t
-    batch_rows = [("lean eager loop, one model after another", seq_rate, 0.0)]
+    many_rows = [("lean eager loop, one model after another", seq_rate, 0.0)]
     for engine in ("stacked", "kernel"):
         try:
             t, mem = measure(lambda: train_many(specs, train, test, epochs, engine=engine), 1)
         except tc.UserError as e:
             print(f"batched ({engine}): skipped, {e}")
             continue
-        batch_rows.append((f"torchclf batched, {engine} engine (N={n_models})",
+        many_rows.append((f"torchclf batched, {engine} engine (N={n_models})",
                            n_models * epochs / t, mem))
-    for name, rate, mem in batch_rows:
+    for name, rate, mem in many_rows:
         print(f"{name:<50} {rate:10.0f} model-epochs/s  (peak +{mem:.1f} MiB)")
+
+    batch_rows = mini_batches(2 if args.quick else 5, args.quick)
 
     # inference: a 1000 x 1000 boundary grid against 20 epochs of each training loop
     trainers = [(name, fn) for name, fn in cases if name != "scikit-learn MLPClassifier"]
@@ -240,8 +292,13 @@ def main() -> None:
         lines.append(f"| {name} | {t:.4f} | {ratio} | +{mem:.1f} MiB |")
     lines += ["", "| many models at once | model-epochs/s | vs sequential lean loop |",
               "|---|---|---|"]
-    for name, rate, mem in batch_rows:
+    for name, rate, mem in many_rows:
         lines.append(f"| {name} | {rate:,.0f} | {rate / seq_rate:.1f}x |")
+    lines += ["", "| mini-batch epochs, batch 32, SGD | autograd ms/epoch (1 thread) | "
+              "kernel ms/epoch | kernel is (vs 1 thread) |", "|---|---|---|---|"]
+    for job, slow, one, quick_t, ran in batch_rows:
+        lines.append(f"| {job} | {slow * 1000:.1f} ({one * 1000:.1f}) | {quick_t * 1000:.2f} "
+                     f"({ran}) | {slow / quick_t:.1f}x ({one / quick_t:.1f}x) faster |")
     lines += ["", "| 1000x1000 boundary grid (1M points), 2-8-8-1 | ms | peak memory |",
               "|---|---|---|"]
     for name, t, mem in grid_rows:
@@ -252,7 +309,10 @@ def main() -> None:
     print()
     print(table)
     print(f"\ntargets: fast >= 15x lesson loop: {base['lesson loop (torchmetrics)'] / ours:.1f}x; "
-          f">= 5x scikit-learn: {base['scikit-learn MLPClassifier'] / ours:.1f}x")
+          f">= 5x scikit-learn: {base['scikit-learn MLPClassifier'] / ours:.1f}x; "
+          "mini-batch epochs >= 10x autograd: "
+          + ", ".join(f"{min(slow, one) / quick_t:.1f}x"
+                      for _, slow, one, quick_t, _ in batch_rows))
     for name, t, _ in grid_rows[1:]:
         print(f"{name} on the grid takes " + ", ".join(
             f"{t / epoch_t:.2f}x" for _, epoch_t in epoch_rows)

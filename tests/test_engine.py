@@ -134,12 +134,12 @@ def test_batching_policy_and_backend_choice(moons):
     model = tc.MLP(2, (8, 8), seed=0)
     opt = make_optimizer("sgd", model.parameters(), 0.1)
     gen = torch.Generator()
-    mini = choose_backend("auto", model, opt, X, y, "binary", 32, gen)
-    assert isinstance(mini, AutogradBackend)
     assert isinstance(choose_backend("autograd", model, opt, X, y, "binary", len(X), gen),
                       AutogradBackend)
+    dropout = tc.MLP(2, (8, 8), dropout=0.2, seed=0)
     with pytest.raises(tc.UserError, match="engine 'fast' needs"):
-        choose_backend("fast", model, opt, X, y, "binary", 32, gen)
+        choose_backend("fast", dropout, make_optimizer("sgd", dropout.parameters(), 0.1), X,
+                       y, "binary", 32, gen)
 
 
 def test_a_loaded_estimator_keeps_its_hyperparameters_and_trains_on(tmp_path, moons):

@@ -129,8 +129,6 @@ def test_ineligible_models_fall_back_or_refuse(moons):
     assert len(run.history["loss"]) == 5
     with pytest.raises(UserError, match="engine 'fast' needs"):
         tc.fit(tc.MLP(2, (8,), dropout=0.2), train, test, epochs=5, engine="fast")
-    with pytest.raises(UserError, match="engine 'fast' needs"):
-        tc.fit(tc.MLP(2, (8,)), train, test, epochs=5, batch_size=16, engine="fast")
     with pytest.raises(UserError, match="unknown engine"):
         tc.fit(tc.MLP(2, (8,)), train, test, epochs=5, engine="turbo")
 

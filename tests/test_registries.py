@@ -126,7 +126,7 @@ def test_an_entry_without_kernel_or_stacked_form_is_declined_not_replaced(data, 
     train, test = data["binary"]
     model = tc.MLP(2, (8,), 2, "softplus", seed=0)
     opt = make_optimizer("sgd", model.parameters(), 0.1)
-    assert not fast.eligible(model, opt, torch.as_tensor(train.X), full_batch=True)
+    assert not fast.eligible(model, opt, torch.as_tensor(train.X))
     assert fast.predict_proba(model, train.X) is None
     with pytest.raises(UserError, match="engine 'fast' needs"):
         fit(train, test, "softplus", "sgd", "fast")

@@ -173,8 +173,9 @@ class TrainConfig:
     device: str = setting("auto", "where to train; auto picks cuda, then mps, then cpu",
                           choices=_devices, match=_device_kind)
     engine: str = setting("auto", "how epochs are computed: auto takes the compiled kernel "
-                          "where it prints autograd's numbers (full-batch SGD MLPs on the "
-                          "CPU), fast insists on it; a saved run records which one ran",
+                          "where it prints autograd's numbers (SGD MLPs on the CPU, full "
+                          "batch or mini-batches), fast insists on it; a saved run "
+                          "records which one ran",
                           choices=FIT_ENGINES)
 
     def __post_init__(self) -> None:

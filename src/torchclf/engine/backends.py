@@ -113,16 +113,26 @@ class AutogradBackend:
 
 
 class KernelBackend:
-    """``fast.FastTrainer``: every epoch up to the next sync point in one kernel call."""
+    """``fast.FastTrainer``: every epoch up to the next sync point in one kernel call.
+
+    Batched as ``AutogradBackend`` batches with the same arguments: one unshuffled step
+    per epoch when the batch holds every row (unless ``shuffle_full_batch``), else the
+    mini-batches of a permutation drawn from ``generator`` each epoch.
+    """
 
     chunked = True
     name = "fast"
 
     def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
-                 y: torch.Tensor, task: str) -> None:
+                 y: torch.Tensor, task: str, batch_size: int | None = None,
+                 generator: torch.Generator | None = None,
+                 shuffle_full_batch: bool = False) -> None:
         self.model, self.opt, self.X, self.task = model, opt, X, task
         self.n_rows = X.shape[0]
-        self.trainer = fast.FastTrainer(model, opt, X, y, task)
+        whole = batch_size is None or batch_size >= self.n_rows and not shuffle_full_batch
+        self.trainer = fast.FastTrainer(model, opt, X, y, task,
+                                        None if whole else batch_size, generator)
+        self.epochs_per_call = self.trainer.epochs_per_call  # the engine's longest call
 
     def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
         """Train ``epochs`` epochs; write their mean losses and accuracies."""
@@ -142,7 +152,6 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
     any of them "auto" takes autograd and "fast" is refused, naming the setting.
     """
     engine = spec_of(TrainConfig, "engine").check("engine", engine)
-    full_batch = batch_size >= X.shape[0]
     entry = entry_for(opt)
     unsupported = [name for name, is_set in (("l1", bool(l1)),
                                              ("class_weight", class_weight is not None),
@@ -153,10 +162,11 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
     if unsupported or engine == "auto" and entry is not None and not entry.kernel_in_auto:
         engine = "autograd"
     if engine != "autograd":
-        if fast.eligible(model, opt, X, full_batch):
-            return KernelBackend(model, opt, X, y, task)
+        if fast.eligible(model, opt, X):
+            return KernelBackend(model, opt, X, y, task, batch_size, generator,
+                                 shuffle_full_batch)
         if engine == "fast":
-            raise UserError("engine 'fast' needs a torchclf MLP without dropout, full-batch "
+            raise UserError("engine 'fast' needs a torchclf MLP without dropout, "
                             "training on the CPU, SGD/Adam/AdamW and a C compiler: "
                             "use engine 'auto'")
     return AutogradBackend(model, opt, X, y, task, batch_size, generator, shuffle_full_batch,

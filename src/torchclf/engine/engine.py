@@ -132,7 +132,8 @@ class Engine:
                     if self.schedule is not None:
                         self.schedule.step(loss_buf[i])
                 else:  # every epoch up to the next event in one call, then their hooks
-                    stop_at = self._next_event(epoch, until, synced) + 1
+                    stop_at = min(self._next_event(epoch, until, synced) + 1,
+                                  epoch + backend.epochs_per_call)
                     self._lrs.extend([self.lr] * (stop_at - epoch))
                     backend.run(stop_at - epoch, loss_buf[epoch - first:stop_at - first],
                                 acc_buf[epoch - first:stop_at - first])

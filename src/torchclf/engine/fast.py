@@ -1,4 +1,4 @@
-"""The fast engine: full-batch MLP training in a small C kernel, many epochs per call.
+"""The fast engine: MLP training in a small C kernel, many epochs per call.
 
 For the lesson's models an epoch is a few thousand multiply-adds, and PyTorch spends
 almost all of an eager epoch dispatching ~40 tiny operations. ``kernel.c`` does the
@@ -43,6 +43,9 @@ OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
                    if o.kernel_code is not None}
 SOURCES = [Path(__file__).parent / "kernels" / name for name in ("train.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
+# rows trained per kernel call at most (but one epoch): bounds the mini-batch orders held
+# (8 MiB of indices) and how long a call keeps the engine from seeing a signal
+ROWS_PER_CALL = 1 << 20
 
 
 def _cache_dir() -> Path:
@@ -107,7 +110,7 @@ def load_kernel() -> ctypes.CDLL | None:
     lib.train_mlp.argtypes = [ctypes.c_int, P, P, ctypes.c_int, P, ctypes.c_int, ctypes.c_int,
                               P, P, P, P, P, P, ctypes.c_int, ctypes.c_double,
                               ctypes.c_double, ctypes.c_double, ctypes.c_int, P,
-                              ctypes.c_int, P, P]
+                              ctypes.c_int, ctypes.c_int, P, P, P]
     lib.predict_mlp.restype = ctypes.c_int
     lib.predict_mlp.argtypes = [ctypes.c_int, P, ctypes.c_int, P, ctypes.c_int, P, P, P,
                                 ctypes.c_int]
@@ -155,11 +158,10 @@ def _linears(model: nn.Module) -> list[nn.Linear] | None:
     return [m for m in layers if isinstance(m, nn.Linear)]
 
 
-def eligible(model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
-             full_batch: bool) -> bool:
-    """Can the kernel train this exactly as autograd would?"""
+def eligible(model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor) -> bool:
+    """Can the kernel train this exactly as autograd would (full batch or mini-batches)?"""
     from torchclf.model import MLP
-    if not (full_batch and isinstance(model, MLP) and model.spec.dropout == 0
+    if not (isinstance(model, MLP) and model.spec.dropout == 0
             and model.spec.activation in ACTIVATION_CODES and X.device.type == "cpu"
             and X.dtype == torch.float32 and type(opt) in OPTIMIZER_CODES
             and len(opt.param_groups) == 1):
@@ -176,12 +178,23 @@ def _kernel_readable(tensors) -> bool:
 
 
 class FastTrainer:
-    """Runs full-batch epochs of an eligible MLP in the kernel, in place."""
+    """Runs epochs of an eligible MLP in the kernel, in place.
+
+    Full batch (``batch_size`` None) is one step per epoch on the rows in their order.
+    Otherwise each epoch is the mini-batches of ``batch_size`` rows of a permutation
+    drawn with ``torch.randperm(n, generator=generator)``, the draw autograd's loop makes
+    (``backends.AutogradBackend.batches``): the same permutations whichever engine runs,
+    and the generator left in the same state.
+    """
 
     def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor,
-                 y: torch.Tensor, task: str) -> None:
+                 y: torch.Tensor, task: str, batch_size: int | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        if batch_size is not None and generator is None:
+            raise ValueError("mini-batches need the generator that draws their order")
         self.lib = load_kernel()
         self.model, self.opt, self.task = model, opt, task
+        self.batch_size, self.generator = batch_size, generator
         self.X = X.contiguous()
         self.y = y.reshape(-1).long().contiguous()
         linears = _linears(model)
@@ -192,6 +205,7 @@ class FastTrainer:
         self.biases = [m.bias for m in linears]
         self.kind = OPTIMIZER_CODES[type(opt)]
         self.act = ACTIVATION_CODES[model.spec.activation]
+        self.epochs_per_call = max(1, ROWS_PER_CALL // self.X.shape[0])
 
     def _state(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
         """(first moment, second moment or None, whether SGD's buffer is new)."""
@@ -212,6 +226,16 @@ class FastTrainer:
 
     def run(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
         """Train ``epochs`` epochs; write their losses and accuracies into the outputs."""
+        n = self.X.shape[0]
+        for start in range(0, epochs, self.epochs_per_call):
+            stop = min(epochs, start + self.epochs_per_call)
+            order = None if self.batch_size is None else torch.stack(
+                [torch.randperm(n, generator=self.generator) for _ in range(stop - start)])
+            self._call(stop - start, loss_out[start:stop], acc_out[start:stop], order)
+
+    def _call(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor,
+              order: torch.Tensor | None) -> None:
+        """One kernel call: ``epochs`` epochs, full batch or in ``order`` (epochs x n)."""
         group = self.opt.param_groups[0]
         ptrs = lambda ts: (ctypes.c_void_p * len(ts))(*[t.data_ptr() for t in ts])
         s1w, s2w, s1b, s2b, fresh = [], [], [], [], False
@@ -231,6 +255,7 @@ class FastTrainer:
                 ptrs(s2w) if self.kind else None, ptrs(s2b) if self.kind else None,
                 self.kind, float(group["lr"]), float(group.get("momentum", 0.0)),
                 float(group["weight_decay"]), int(fresh), ctypes.byref(step), epochs,
+                self.batch_size or 0, order.data_ptr() if order is not None else None,
                 loss_out.data_ptr(), acc_out.data_ptr())
         del keep
         if code != 0:

@@ -2,7 +2,8 @@
 
 fit checks its arguments, prepares tensors, model and optimizer, and hands the epochs
 to ``engine.engine.Engine`` with the backend ``engine.backends.choose_backend`` picks:
-the compiled kernel for full-batch SGD MLPs on the CPU, autograd otherwise.
+the compiled kernel for SGD MLPs on the CPU (full batch or mini-batches),
+autograd otherwise.
 """
 
 from __future__ import annotations
@@ -111,11 +112,11 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
         (and when interrupted by a signal, see ``StopOnSignal``)
     resume : a Checkpoint to continue from; the result is bit-identical on CPU to an
         uninterrupted run with the same arguments
-    engine : "auto" uses the compiled kernel (not with l1, lr_schedule or class_weight,
-        which only autograd implements) (``engine.fast``) for full-batch SGD MLPs on
-        the CPU, where it prints what autograd prints, and autograd otherwise (Adam's
-        steps can amplify the kernel's other summation order); "autograd" always uses
-        autograd; "fast" insists on the kernel (SGD, Adam, AdamW)
+    engine : "auto" uses the compiled kernel (``engine.fast``) for SGD MLPs on the CPU,
+        full batch or mini-batches (not with l1, lr_schedule or class_weight, which only
+        autograd implements), where it prints what autograd prints, and autograd
+        otherwise (Adam's steps can amplify the kernel's other summation order);
+        "autograd" always uses autograd; "fast" insists on the kernel (SGD, Adam, AdamW)
     """
 
     epochs = spec_of(TrainConfig, "epochs").check("epochs", epochs)

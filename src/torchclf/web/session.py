@@ -2,7 +2,7 @@
 
 Sessions are plain objects driven by the server: ``step(k)`` trains k more epochs on
 the training engine ``torchclf.fit`` uses (``engine.engine``, with the compiled kernel
-for full-batch MLPs on the CPU and autograd otherwise; the k epochs are one sync
+for SGD MLPs on the CPU and autograd otherwise; the k epochs are one sync
 point, so one kernel call) and ``frame()`` returns what the page draws. Nothing here
 knows about HTTP.
 """
