@@ -2,8 +2,9 @@
 
 ``__init__`` only stores parameters; ``fit`` validates, builds and trains; everything
 learned ends in ``_``. So clone, Pipeline, GridSearchCV, cross_val_score and pickling
-work as for any scikit-learn classifier. The network runs in float64, like
-scikit-learn's own MLP, so predictions do not depend on how rows are batched.
+work as for any scikit-learn classifier. The network predicts in float64, like
+scikit-learn's own MLP, so predictions do not depend on how rows are batched; on the CPU
+it trains a float32 copy in the compiled kernel where the kernel can (see ``fit``).
 X may be a DataFrame of text, categories and gaps (see ``TorchClassifier``).
 """
 
@@ -32,7 +33,8 @@ from torchclf.engine.backends import AutogradBackend
 from torchclf.engine.callbacks import EarlyStopping
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
-from torchclf.estimator_training import Plateau, class_weight_tensor, fit_schedule
+from torchclf.estimator_training import (Plateau, class_weight_tensor, copy_back,
+                                         fit_schedule, float32_split, kernel_backend)
 
 MIN_ROWS_FOR_VALIDATION = 20
 # arrays: converted to float64; NaN is imputed by the encoder, infinity refused
@@ -95,6 +97,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     keep the first fit's encoder, so its categories are those of the first call's rows.
     A numeric array fitted and predicted without NaN is used as it is, as before the
     encoder existed; ``save``/``load`` keep the encoder in model.json.
+
+    On the CPU, training without ``l1``, ``class_weight`` or ``lr_schedule`` runs in
+    torchclf's compiled kernel (``torchclf.engine.fast``) on a float32 copy of the
+    weights, the same mini-batches and updates autograd would make, and copies them back
+    into the float64 model; otherwise (or with no C compiler, or
+    ``TORCHCLF_ENGINE=autograd``) it runs float64 autograd.
 
     Training runs on torchclf's engine (``torchclf.engine``): the same divergence check
     as ``torchclf.fit`` (``TrainingDiverged``), with the plateau rule and validation
@@ -237,6 +245,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = MLP(X.shape[1], layer_sizes(self.hidden_layer_sizes), len(self.classes_),
                           self.activation, seed=self._seed).double().to(device)
         self.task_ = self.model_.task
+        self._work = None  # the float32 copy the compiled kernel trains
         self._new_optimizer()
         self.loss_curve_, self.validation_scores_ = [], []
         self.n_iter_ = 0
@@ -273,11 +282,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         gen = torch.Generator().manual_seed(self._seed + self.n_iter_)
         opt = getattr(self, "_opt", None) or self._new_optimizer()  # none after load()
         schedule = fit_schedule(self, opt, epochs)
-        backend = AutogradBackend(self.model_, opt, self._tensor(X[rows]),
-                                  self._targets(codes[rows]), self.task_, bs, gen,
-                                  shuffle_full_batch=True, l1=self.l1,
-                                  class_weight=class_weight_tensor(self, codes[rows],
-                                                                   self._device()))
+        weights = class_weight_tensor(self, codes[rows], self._device())
+        X_rows, y_rows = self._tensor(X[rows]), self._targets(codes[rows])
+        backend = kernel_backend(self, X_rows, y_rows, bs, gen, epochs, bool(
+            self.l1) or weights is not None or schedule is not None) or AutogradBackend(
+            self.model_, opt, X_rows, y_rows, self.task_, bs, gen, shuffle_full_batch=True,
+            l1=self.l1, class_weight=weights)
+        if backend.chunked and val is not None:
+            val = float32_split(val)
         stopping = [] if not allow_early_stopping else [
             Plateau(self.n_iter_no_change, self.tol) if val is None else
             EarlyStopping(self.n_iter_no_change, self.tol, restore_best=True)]
@@ -287,6 +299,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         try:
             engine.run(start + epochs)
         finally:  # also the epochs before a divergence
+            copy_back(self, backend)
             self.loss_curve_ += engine.history["loss"]
             self.n_iter_ += len(engine.history["loss"])
             self.validation_scores_ += engine.history.get("val_accuracy", [])

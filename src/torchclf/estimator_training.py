@@ -3,11 +3,16 @@ schedule of one ``fit`` and the class weights, each from the estimator's paramet
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from torchclf import task as tasks
+from torchclf.engine import fast
+from torchclf.engine.backends import KernelBackend
 from torchclf.engine.callbacks import EarlyStopping, TrainState
 from torchclf.errors import UserError
+from torchclf.optimizers import make_optimizer
 from torchclf.schedules import make_schedule
 
 
@@ -52,3 +57,46 @@ def class_weight_tensor(est, codes, device: torch.device) -> torch.Tensor | None
         raise ValueError(f"The 'class_weight' parameter of {type(est).__name__}: {e}") \
             from None
     return None if weights is None else torch.as_tensor(weights, device=device)
+
+
+def kernel_backend(est, X: torch.Tensor, y: torch.Tensor, batch_size: int,
+                   generator: torch.Generator, epochs: int, unsupported: bool):
+    """A ``KernelBackend`` training ``est._work``, a float32 copy of ``est.model_``, with
+    its own optimizer (kept across warm starts and ``partial_fit``); None where the
+    compiled kernel cannot train it (``unsupported``: an L1 penalty, class weights or an
+    lr schedule; not the CPU; no C compiler or ``TORCHCLF_ENGINE=autograd``).
+
+    The copy starts from ``model_``'s weights (float64 rounded to float32, exact when
+    they came from the copy) and the caller copies the trained weights back, so
+    ``model_`` stays the float64 network predictions, ``save`` and export use.
+    """
+    if unsupported or X.device.type != "cpu":
+        return None
+    work = getattr(est, "_work", None)
+    if work is None:
+        work = est._work = copy.deepcopy(est.model_).float()
+        est._work_opt = make_optimizer(est.optimizer, work.parameters(),
+                                       est.learning_rate_init, est.alpha)
+    with torch.no_grad():
+        for mine, theirs in zip(work.parameters(), est.model_.parameters()):
+            mine.copy_(theirs)
+    fit_schedule(est, est._work_opt, epochs)  # the lr back to learning_rate_init
+    X = X.float()
+    if not fast.eligible(work, est._work_opt, X):
+        return None
+    return KernelBackend(work, est._work_opt, X, y, est.task_, batch_size, generator,
+                         shuffle_full_batch=True)
+
+
+def copy_back(est, backend) -> None:
+    """The kernel-trained float32 weights into ``est.model_`` (float64, exactly)."""
+    if isinstance(backend, KernelBackend):
+        with torch.no_grad():
+            for mine, theirs in zip(est.model_.parameters(), backend.model.parameters()):
+                mine.copy_(theirs)
+
+
+def float32_split(split):
+    """Validation (X, targets) for the float32 copy: float tensors in float32."""
+    X, y = split
+    return X.float(), (y.float() if y.is_floating_point() else y)
