@@ -4,7 +4,8 @@
 with their defaults, on the same stratified 75/25 splits over 5 seeds, fitted in turn
 (torch, sklearn, torch, ...) so a busy machine slows both alike. Prints each one's
 median fit time, the ratio (sklearn / torch: above 1, TorchClassifier is faster), the
-mean test accuracy, and whether issue 16's target holds: at least 3x faster at equal or
+mean test accuracy, the mean epochs each ran (TorchClassifier's max_iter is 1000,
+MLPClassifier's 200), and whether issue 16's target holds: at least 3x faster at equal or
 better mean accuracy.
 
     python benchmarks/estimator_speed.py            # 5 seeds, the 100k x 20 table
@@ -53,11 +54,12 @@ def main() -> None:
     seeds = range(2 if args.quick else 5)
     names = list(MODELS)
     lines = ["| dataset | " + " | ".join(f"{m} fit (s)" for m in names)
-             + " | ratio | " + " | ".join(f"{m} accuracy" for m in names) + " | target |",
-             "|---" * (2 * len(names) + 3) + "|"]
+             + " | ratio | " + " | ".join(f"{m} accuracy" for m in names)
+             + " | epochs | target |", "|---" * (2 * len(names) + 4) + "|"]
     for name, X, y in datasets(20_000 if args.quick else 100_000):
         seconds = {m: [] for m in names}
         scores = {m: [] for m in names}
+        epochs = {m: [] for m in names}
         for seed in seeds:
             Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.25, random_state=seed,
                                               stratify=y)
@@ -69,12 +71,15 @@ def main() -> None:
                     model.fit(Xa, ya)
                     seconds[m].append(time.perf_counter() - t)
                 scores[m].append(model.score(Xb, yb))
+                epochs[m].append(model[-1].n_iter_ if hasattr(model, "steps")
+                                 else model.n_iter_)
         med = {m: float(np.median(s)) for m, s in seconds.items()}
         acc = {m: float(np.mean(s)) for m, s in scores.items()}
         ratio = med[names[1]] / med[names[0]]
         met = ratio >= TARGET and acc[names[0]] >= acc[names[1]]
         lines.append(f"| {name} | " + " | ".join(f"{med[m]:.3f}" for m in names)
                      + f" | {ratio:.1f}x | " + " | ".join(f"{100 * acc[m]:.2f}%" for m in names)
+                     + " | " + " / ".join(f"{np.mean(epochs[m]):.0f}" for m in names)
                      + f" | {'met' if met else 'not met'} |")
         print(lines[-1], flush=True)
     print()
