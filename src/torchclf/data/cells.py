@@ -117,3 +117,20 @@ def number_column(series, col: str, where: object, first_row: int | None = None,
                         f"{first_row + row + 1} is beyond float32 (largest {FLOAT32_MAX:.4g}): "
                         "rescale that column")
     return values
+
+
+def separator(kind: str) -> str:
+    """The column separator of a text table of ``file_kind`` ``kind``."""
+    return "\t" if kind == "tsv" else ","
+
+
+def duplicates(columns) -> list[str]:
+    """Names pandas saw more than once (it renames a second "a" to "a.1")."""
+    import re
+    names = [re.sub(r"\.\d+$", "", str(c)) for c in columns]  # pandas renames a, a -> a, a.1
+    seen, dupes = set(), []
+    for original, name in zip(columns, names):
+        if name in seen and name not in dupes and str(original) != name:
+            dupes.append(name)
+        seen.add(str(original))
+    return dupes

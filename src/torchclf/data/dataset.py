@@ -60,9 +60,8 @@ class Dataset:
             raise UserError(
                 f"expected {X.shape[1]} feature names, got {len(self.feature_names)}"
             )
-        finite = np.isfinite(X)
-        if not finite.all():
-            r, c = map(int, np.argwhere(~finite)[0])
+        if X.size and not (np.isfinite(X.min()) and np.isfinite(X.max())):  # NaN too
+            r, c = map(int, np.argwhere(~np.isfinite(X))[0])
             raise UserError(f"X has a non-finite value ({X[r, c]}) at row {r}, feature "
                             f"{self.feature_names[c]!r}: drop or impute such rows first")
         if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
@@ -85,15 +84,21 @@ class Dataset:
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "Dataset":
         """The rows at ``index``, keeping classes, feature names and encoding."""
-        raw = self.raw.iloc[index].reset_index(drop=True) if self.raw is not None else None
-        return Dataset(self.X[index], self.y[index], self.classes, self.feature_names,
+        X = self.X[index]
+        if shares_cells(self.raw, self.X):  # X's rows are the raw rows: no second copy
+            raw = frame_over(X, self.raw.columns)
+        else:
+            raw = self.raw.iloc[index].reset_index(drop=True) if self.raw is not None else None
+        return Dataset(X, self.y[index], self.classes, self.feature_names,
                        name or self.name, dict(self.meta), raw, self.encoder)
 
     def encoded_by(self, encoder) -> "Dataset":
         """These rows encoded by ``encoder`` (learnt elsewhere, e.g. on training rows)."""
         where = self.meta.get("source", self.name)
-        return Dataset(encoder.transform(self.raw, where), self.y, self.classes,
-                       encoder.feature_names, self.name, dict(self.meta), self.raw, encoder)
+        same = shares_cells(self.raw, self.X) and passes_through(self.raw, encoder)
+        return Dataset(self.X if same else encoder.transform(self.raw, where), self.y,
+                       self.classes, encoder.feature_names, self.name, dict(self.meta),
+                       self.raw, encoder)
 
     def split(self, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
               stratify: bool = True) -> tuple["Dataset", "Dataset"]:
@@ -115,6 +120,35 @@ class Dataset:
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Map class codes back to the original labels."""
         return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
+
+
+def frame_over(X: np.ndarray, columns):
+    """A DataFrame of ``X``'s columns, named ``columns``, over X's own memory (no copy):
+    a plain numeric table keeps its rows as read without a second copy of them."""
+    import pandas as pd
+    return pd.DataFrame(X, columns=list(columns), copy=False)
+
+
+def shares_cells(raw, X: np.ndarray) -> bool:
+    """``raw`` is ``frame_over(X, ...)``: each of its columns is X's column, in X's memory
+    (checked column by column: nothing is copied)."""
+    if raw is None or raw.shape != X.shape or X.ndim != 2:
+        return False
+    start = X.__array_interface__["data"][0]
+    for j in range(X.shape[1]):
+        column = raw.iloc[:, j]
+        if column.dtype != np.float32:
+            return False
+        cells = column.to_numpy()
+        if (cells.__array_interface__["data"][0] != start + j * X.strides[1]
+                or len(cells) > 1 and cells.strides[0] != X.strides[0]):
+            return False
+    return True
+
+
+def passes_through(raw, encoder) -> bool:
+    """``encoder.transform(raw)`` is ``raw``'s numbers as they are, for rows without gaps."""
+    return encoder.is_identity and encoder.inputs == tuple(str(c) for c in raw.columns)
 
 
 def split_indices(y: np.ndarray, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
@@ -175,9 +209,10 @@ class Standardizer:
         self.scale_: np.ndarray | None = None
 
     def fit(self, X: np.ndarray) -> "Standardizer":
-        X = np.asarray(X, dtype=np.float64)
-        self.mean_ = X.mean(axis=0).astype(np.float32)
-        scale = X.std(axis=0)
+        X = np.asarray(X)
+        mean, scale = column_moments(X) if X.ndim == 2 and X.shape[1] > 1 and len(X) else (
+            X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64))
+        self.mean_ = mean.astype(np.float32)
         scale[scale < 1e-12] = 1.0
         self.scale_ = scale.astype(np.float32)
         return self
@@ -188,7 +223,9 @@ class Standardizer:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         self._check()
-        return ((np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_).astype(np.float32)
+        out = np.subtract(X, self.mean_, dtype=np.float32)  # one new array, X untouched
+        out /= self.scale_
+        return out
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         self._check()
@@ -204,6 +241,30 @@ class Standardizer:
         s.mean_ = np.asarray(d["mean"], dtype=np.float32)
         s.scale_ = np.asarray(d["scale"], dtype=np.float32)
         return s
+
+
+MOMENT_ROWS = 1 << 14  # rows converted to float64 at a time
+
+
+def column_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) of each column in float64, bit for bit those of ``X`` converted to
+    float64 whole, but converting MOMENT_ROWS rows at a time: a big X is never copied.
+    (NumPy sums a 2-D array's axis 0 row after row when it has several columns; carrying
+    the running sum in as the first row of the next block keeps that order.)"""
+    def column_sums(rows):
+        total = None
+        for i in range(0, len(X), MOMENT_ROWS):
+            block = rows(X[i:i + MOMENT_ROWS].astype(np.float64))
+            total = np.add.reduce(block if total is None else
+                                  np.concatenate([total[None], block]), axis=0)
+        return total
+
+    mean = column_sums(lambda block: block) / len(X)
+
+    def squared(block):
+        block -= mean
+        return np.multiply(block, block, out=block)
+    return mean, np.sqrt(column_sums(squared) / len(X))
 
 
 def from_arrays(X: Sequence, y: Sequence, feature_names: Sequence[str] | None = None,

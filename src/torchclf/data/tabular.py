@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from torchclf.data.cells import container, cut, names, number_column, quote
-from torchclf.data.dataset import Dataset, plain_label
+from torchclf.data.cells import (container, cut, duplicates, names, number_column, quote,
+                                  separator)
+from torchclf.data.dataset import Dataset, frame_over, passes_through, plain_label
 from torchclf.data.encoding import TableEncoder
+from torchclf.data.plain import read_plain
 from torchclf.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -70,23 +72,12 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
             first = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"cannot read {path} as PARQUET: {cut(first)}") from None
         raise
-    dupes = _duplicates(frame.columns)
+    dupes = duplicates(frame.columns)
     if dupes:
         raise UserError(f"{path} has duplicate column names: {names(dupes)}; rename them")
     if len(frame) == 0:
         raise UserError(f"{path} has no data rows")
     return frame
-
-
-def _duplicates(columns) -> list[str]:
-    import re
-    names = [re.sub(r"\.\d+$", "", str(c)) for c in columns]  # pandas renames a, a -> a, a.1
-    seen, dupes = set(), []
-    for original, name in zip(columns, names):
-        if name in seen and name not in dupes and str(original) != name:
-            dupes.append(name)
-        seen.add(str(original))
-    return dupes
 
 
 def load_table(path: str | Path, target: str | None = None,
@@ -99,8 +90,13 @@ def load_table(path: str | Path, target: str | None = None,
     (``data.encoding``), which ``Dataset.split`` learns again from the training rows.
     """
     path = Path(path)
-    return table_dataset(read_frame(path, label=target, float_features=True), target,
-                         features, name or path.name.split(".")[0], path)
+    name = name or path.name.split(".")[0]
+    plain = read_plain(path, file_kind(path), target, features) if path.is_file() else None
+    if plain is None:  # not plain numbers: pandas reads it and names any problem
+        return table_dataset(read_frame(path, label=target, float_features=True), target,
+                             features, name, path)
+    features, X, labels, target = plain
+    return _labelled(frame_over(X, features), labels, target, name, path, X)
 
 
 def table_dataset(frame, target: str | None = None, features: list[str] | None = None,
@@ -124,16 +120,23 @@ def table_dataset(frame, target: str | None = None, features: list[str] | None =
                 raise UserError(missing_column(f, columns, where, "feature column"))
     if not features:
         raise UserError(f"{where} has no feature columns besides the target {target!r}")
-    classes, codes = label_codes(frame[target], target, where)
-    if len(frame) < len(classes):
-        raise UserError(f"{where} has {len(frame)} rows but {len(classes)} classes: "
+    return _labelled(frame[features], frame[target], target, name, where)
+
+
+def _labelled(raw, labels, target: str, name: str, where: str | Path,
+              cells: np.ndarray | None = None) -> Dataset:
+    """The Dataset of feature columns ``raw`` labelled by ``labels``. A ``raw`` that is
+    ``frame_over`` the float32 matrix ``cells`` and needs no encoding keeps ``cells`` as
+    the Dataset's X: one copy of the numbers, not two."""
+    classes, codes = label_codes(labels, target, where)
+    if len(raw) < len(classes):
+        raise UserError(f"{where} has {len(raw)} rows but {len(classes)} classes: "
                         "need at least one row per class")
-    raw = frame[features]
-    del frame
     encoder = TableEncoder.fit(raw, where, warn=False)  # split() learns it again on train
-    return Dataset(encoder.transform(raw, where), codes, tuple(plain_label(c) for c in classes),
-                   encoder.feature_names, name, {"source": str(where), "target": target},
-                   raw, encoder)
+    plain = cells is not None and passes_through(raw, encoder)
+    return Dataset(cells if plain else encoder.transform(raw, where), codes,
+                   tuple(plain_label(c) for c in classes), encoder.feature_names, name,
+                   {"source": str(where), "target": target}, raw, encoder)
 
 
 def label_codes(labels, target: str, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -162,11 +165,6 @@ def label_codes(labels, target: str, path: str | Path) -> tuple[np.ndarray, np.n
                         f"({quote(plain_label(classes[0]))}); classification needs at least 2 "
                         "classes")
     return classes, codes.reshape(-1)
-
-
-def separator(kind: str) -> str:
-    """The column separator of a text table of ``file_kind`` ``kind``."""
-    return "\t" if kind == "tsv" else ","
 
 
 def numeric_features(frame, features: list[str], path: Path, first_row: int | None = None):

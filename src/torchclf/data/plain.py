@@ -1,0 +1,129 @@
+"""Plain numeric tables read straight into a float32 matrix with pyarrow: the fast path.
+
+A big table is usually plain: a header, numbers in every feature cell, integer or text
+labels. ``read_plain`` reads such a file with pyarrow's multithreaded readers and copies
+its feature columns once into the float32 matrix training uses, without a pandas frame
+on the way. Anything else (a text or empty cell, a gap, an odd header, labels pandas
+would read differently) gives None, and the caller reads the file the general way,
+which names every problem exactly as before: this path only ever accepts a file that
+the general one reads to the same numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from torchclf.data.cells import FLOAT32_MAX, duplicates, separator
+
+# label cells pandas' CSV reader would read as a gap, a number or a boolean (pyarrow
+# keeps some of them as text): a column holding one is read the general way
+PANDAS_BOOLS = frozenset({"True", "TRUE", "true", "False", "FALSE", "false"})
+
+
+BLOCK = 1 << 20  # bytes of CSV text per batch: what pyarrow holds at a time
+PARQUET_BATCH = 1 << 16  # rows per batch read from a Parquet file
+
+
+def read_plain(path: Path, kind: str, target: str | None, features: list[str] | None):
+    """(feature names, (n, len(features)) float32 C-ordered matrix, labels as a pandas
+    Series, target) of a plain table, else None; ``target`` None means the last column."""
+    try:
+        columns = _columns(path, kind)
+        if columns is None or duplicates(columns):
+            return None
+        target = columns[-1] if target is None else target
+        chosen = [c for c in columns if c != target] if features is None else list(features)
+        if (target not in columns or not chosen or target in chosen
+                or len(set(chosen)) < len(chosen) or any(f not in columns for f in chosen)):
+            return None
+        X, labels = _collect(*_batches(path, kind, chosen, target), chosen, target)
+        import pyarrow as pa
+        pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
+    except Exception:  # anything pyarrow cannot read as numbers: the general path says why
+        return None
+    if X is None or len(X) == 0 or not _plain_labels(labels, kind):
+        return None
+    return chosen, X, labels.to_pandas(), target
+
+
+def _columns(path: Path, kind: str) -> list[str] | None:
+    """The column names as pandas reads them (None: a Parquet file with a stored index)."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+        schema = pq.read_schema(path)
+        index = (schema.pandas_metadata or {}).get("index_columns", [])
+        return None if any(isinstance(i, str) for i in index) else list(schema.names)
+    import pandas as pd
+    return [str(c) for c in pd.read_csv(path, sep=separator(kind), nrows=0).columns]
+
+
+def _batches(path: Path, kind: str, features: list[str], target: str):
+    """(rows if known, bytes, Arrow record batches of the features as float32 and the
+    labels);
+    pyarrow raises on a cell it cannot read so, and on a column name pandas spells
+    otherwise (an empty one, say)."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+        file = pq.ParquetFile(path)
+        return file.metadata.num_rows, 0, file.iter_batches(PARQUET_BATCH,
+                                                             columns=features + [target])
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    reader = pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(block_size=BLOCK),
+        parse_options=pacsv.ParseOptions(delimiter=separator(kind)),
+        convert_options=pacsv.ConvertOptions(column_types={f: pa.float32() for f in features},
+                                             include_columns=features + [target]))
+    return None, path.stat().st_size, reader
+
+
+def _collect(rows: int | None, size: int, batches, features: list[str], target: str):
+    """(float32 matrix of the features, the labels as one Arrow array), the matrix filled
+    batch by batch so only a batch of Arrow data is alive at a time; (None, None) when a
+    feature has a gap or a value the general path refuses or reads otherwise (NaN,
+    infinite, or at the float32 limit, where a float64 parse overflows)."""
+    import pyarrow as pa
+    X, n, labels = np.empty((rows or 0, len(features)), dtype=np.float32), 0, []
+    for batch in batches:
+        m = batch.num_rows
+        if n + m > len(X):  # a CSV's length is guessed from its first batch's
+            guess = int(m * size / BLOCK * 1.05) if n == 0 else 0  # rows of a CSV block
+            X.resize((max(n + m, guess, len(X) * 3 // 2), len(features)), refcheck=False)
+        for j, f in enumerate(features):
+            column = batch.column(f)
+            if column.type != pa.float32() or column.null_count:
+                return None, None
+            X[n:n + m, j] = column.to_numpy(zero_copy_only=False)
+        labels.append(batch.column(target))
+        n += m
+    if len(X) != n:
+        X.resize((n, len(features)), refcheck=False)
+    for j in range(len(features)):
+        column = X[:, j]
+        if n and not max(-float(column.min()), float(column.max())) < FLOAT32_MAX:
+            return None, None  # NaN compares false too
+    return X, pa.chunked_array(labels)
+
+
+def _plain_labels(labels, kind: str) -> bool:
+    """Labels the general path reads to the same values: integers, or (in a CSV) text
+    none of whose values pandas would read as a gap, a number or a boolean."""
+    import pyarrow as pa
+    if labels.null_count:
+        return False
+    t = labels.type
+    if pa.types.is_integer(t):
+        return True
+    if kind == "parquet":
+        return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
+    if not pa.types.is_string(t):
+        return False
+    import pandas as pd
+    from pandas._libs.parsers import STR_NA_VALUES
+    distinct = pd.Series(labels.unique().to_pylist(), dtype=object)
+    numeric = pd.to_numeric(distinct, errors="coerce").notna()
+    return not (numeric.any() or distinct.isin(PANDAS_BOOLS).any()
+                or distinct.isin(STR_NA_VALUES).any()
+                or distinct.map(lambda s: s != s.strip()).any())
