@@ -81,29 +81,34 @@ class Predictor:
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise UserError(f"expected {len(self.feature_names)} features "
                             f"({', '.join(self.feature_names)}), got shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise UserError("input contains nan or inf values: clean or impute them first")
-        if self.scaler is not None:
-            X = self.scaler.transform(X)
         param = next(self.model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None else torch.float32
-        if device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS:
-            from torchclf.engine.fast import predict_proba as kernel_proba
-            proba = kernel_proba(self.model, X)
-            if proba is not None:
-                return proba
+        kernel = device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS
         was_training = self.model.training
         self.model.eval()
-        try:
-            out = [tasks.probabilities(self.model(torch.as_tensor(
-                       X[i:i + PREDICT_CHUNK], device=device, dtype=dtype)), self.task)
+        try:  # a chunk at a time: the scaled copy and the layers' outputs stay small
+            out = [self._proba_chunk(X[i:i + PREDICT_CHUNK], kernel, device, dtype)
                    for i in range(0, len(X), PREDICT_CHUNK)]
         finally:
             self.model.train(was_training)
         if not out:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        return torch.cat(out).float().cpu().numpy()
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+    def _proba_chunk(self, X: np.ndarray, kernel: bool, device: torch.device,
+                     dtype: torch.dtype) -> np.ndarray:
+        if not (np.isfinite(X.min()) and np.isfinite(X.max())):  # NaN too
+            raise UserError("input contains nan or inf values: clean or impute them first")
+        if self.scaler is not None:
+            X = self.scaler.transform(X)
+        if kernel:
+            from torchclf.engine.fast import predict_proba as kernel_proba
+            proba = kernel_proba(self.model, X)
+            if proba is not None:
+                return proba
+        return tasks.probabilities(self.model(torch.as_tensor(X, device=device, dtype=dtype)),
+                                   self.task).float().cpu().numpy()
 
     def predict_codes(self, X) -> np.ndarray:
         """(n,) class codes 0..K-1 of rows as the user has them."""
