@@ -106,12 +106,12 @@ def number_column(series, col: str, where: object, first_row: int | None = None,
     if nan.any() and not allow_missing:
         raise UserError(f"{where}: missing value in column {col!r} at data row "
                         f"{first_row + int(np.argmax(nan)) + 1}: fill or drop those rows")
-    present = values[~nan]
+    present = values[~nan] if nan.any() else values
     if not np.isfinite(present).all():
         row = first_row + int(np.argmax(np.isinf(values)))
         raise UserError(f"{where}: infinite value in column {col!r} at data row {row + 1}")
-    huge = np.abs(np.nan_to_num(values)) > FLOAT32_MAX
-    if huge.any():
+    if len(present) and np.abs(present).max() > FLOAT32_MAX:
+        huge = np.abs(np.nan_to_num(values)) > FLOAT32_MAX
         row = int(np.argmax(huge))
         raise UserError(f"{where}: value {values[row]:g} in column {col!r} at data row "
                         f"{first_row + row + 1} is beyond float32 (largest {FLOAT32_MAX:.4g}): "

@@ -179,7 +179,8 @@ def _learn(series, name: str, where: object, drop_useless: bool, kind: str | Non
                         "numeric columns")
     if kind == NUMBER or kind is None and is_numeric_column(series):
         values = number_column(series, name, where, allow_missing=True)
-        present = values[~np.isnan(values)]
+        missing = np.isnan(values)
+        present = values[~missing] if missing.any() else values
         why = _useless_numbers(present, n, ids) if drop_useless else None
         return why or Column(name, NUMBER, float(np.median(present)) if len(present) else 0.0,
                              len(present) < n)
