@@ -58,13 +58,9 @@ class Predictor:
                 raise UserError(f"{where} lacks the model's feature column(s) "
                                 f"{', '.join(absent)}; it has {', '.join(rows.columns)}")
             return numeric_features(rows, list(self.feature_names), where)
-        if self.encoder is None or self.encoder.is_identity and _complete_numbers(rows):
+        if self.encoder is None:
             return np.asarray(rows, dtype=np.float32)
-        rows = np.asarray(rows, dtype=object)
-        if rows.ndim != 2 or rows.shape[1] != len(self.input_names):
-            raise UserError(f"expected rows of {len(self.input_names)} columns "
-                            f"({', '.join(self.input_names)}), got shape {rows.shape}")
-        return self.encoder.transform(pd.DataFrame(rows, columns=list(self.input_names)), where)
+        return self.encoder.transform_rows(rows, where)
 
     def predict_proba(self, X) -> np.ndarray:
         """Rows as the user has them (see ``features``) -> (n, K) probabilities."""
@@ -168,9 +164,3 @@ class Result:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predictor.predict(X)
-
-
-def _complete_numbers(rows) -> bool:
-    """Rows that are all numbers, none missing: what an identity encoding passes on."""
-    rows = np.asarray(rows)
-    return rows.dtype.kind in "biu" or rows.dtype.kind == "f" and not np.isnan(rows).any()

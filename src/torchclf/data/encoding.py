@@ -129,6 +129,23 @@ class TableEncoder:
         """Numbers in, the same numbers out, as long as no cell is missing."""
         return all(c.kind == NUMBER and not c.indicator for c in self.columns)
 
+    def transform_rows(self, rows, where: object = "the rows", dtype=np.float32) -> np.ndarray:
+        """Like ``transform``, for a 2-D array whose columns are ``inputs`` in order.
+
+        Complete numbers under an identity encoding pass through as they are (cast to
+        ``dtype``); anything else (text, gaps) is encoded cell by cell.
+        """
+        import pandas as pd
+        array = np.asarray(rows)
+        if self.is_identity and _complete_numbers(array):
+            return array.astype(dtype, copy=False)
+        if array.dtype.kind not in "biuf":
+            array = np.asarray(rows, dtype=object)  # text beside numbers: keep each cell
+        if array.ndim != 2 or array.shape[1] != len(self.inputs):
+            raise UserError(f"expected rows of {len(self.inputs)} columns "
+                            f"({', '.join(self.inputs)}), got shape {array.shape}")
+        return self.transform(pd.DataFrame(array, columns=list(self.inputs)), where, dtype)
+
     def transform(self, frame, where: object = "the table", dtype=np.float32) -> np.ndarray:
         """(n, len(feature_names)) numbers for the rows of ``frame`` (a DataFrame with
         the ``inputs`` columns; others are ignored)."""
@@ -161,6 +178,11 @@ class TableEncoder:
 
     def __repr__(self) -> str:
         return f"TableEncoder({len(self.columns)} columns -> {len(self.feature_names)} features)"
+
+
+def _complete_numbers(array: np.ndarray) -> bool:
+    """An array of numbers, none missing: what an identity encoding passes on."""
+    return array.dtype.kind in "biu" or array.dtype.kind == "f" and not np.isnan(array).any()
 
 
 def _reasons(dropped: dict[str, str]) -> str:

@@ -36,7 +36,7 @@ def learn_encoder(X, names) -> TableEncoder:
 
 def encode(encoder: TableEncoder, X) -> np.ndarray:
     """X's rows as float64 model inputs. A numeric array without NaN, under an encoder
-    that passes numbers through, comes back as it is."""
-    if not is_frame(X) and encoder.is_identity and not np.isnan(X).any():
-        return X
+    that passes numbers through, comes back as it is (``TableEncoder.transform_rows``)."""
+    if not is_frame(X):
+        return encoder.transform_rows(X, "X", dtype=np.float64)
     return encoder.transform(as_frame(X, encoder.inputs), "X", dtype=np.float64)
