@@ -50,14 +50,14 @@ def train(backend_cls, task, batch_size, activation="relu", optimizer="sgd", epo
     return history, model, gen
 
 
-def assert_same(kernel, autograd, rtol=1e-5):
+def assert_same(kernel, autograd, rtol=1e-5, weight_atol=1e-6):
     (hk, mk, gk), (ha, ma, ga) = kernel, autograd
     assert len(hk["loss"]) == len(ha["loss"])
     assert np.allclose(hk["loss"], ha["loss"], rtol=rtol, atol=1e-7)
     # a row whose logit sits within rounding of the threshold may flip; none does here
     assert hk["accuracy"] == ha["accuracy"]
     for p, q in zip(mk.parameters(), ma.parameters()):
-        assert torch.allclose(p, q, rtol=rtol, atol=1e-6), (p - q).abs().max()
+        assert torch.allclose(p, q, rtol=rtol, atol=weight_atol), (p - q).abs().max()
     assert torch.equal(gk.get_state(), ga.get_state())  # the same permutations drawn
 
 
@@ -66,9 +66,16 @@ def assert_same(kernel, autograd, rtol=1e-5):
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_kernel_mini_batches_match_autograd(optimizer, task, batch_size):
     """Every optimizer, both losses, batch sizes with a smaller last batch (7, 32 and
-    n - 1 leave 1 row) and one row per step."""
+    n - 1 leave 1 row) and one row per step.
+
+    One row per step with momentum 0.9 is 150 steps that each carry 90% of the last:
+    the two engines' float rounding (torch's matrix products sum in their own order)
+    grows there to ~1e-5 in the weights (3e-6 to 9e-6 measured), so that case is
+    checked at 2e-5; the losses are checked as tightly as everywhere."""
+    chaotic = batch_size == 1 and OPTIMIZERS[optimizer][3] != 0
     assert_same(train(KernelBackend, task, batch_size, optimizer=optimizer),
-                train(AutogradBackend, task, batch_size, optimizer=optimizer))
+                train(AutogradBackend, task, batch_size, optimizer=optimizer),
+                weight_atol=2e-5 if chaotic else 1e-6)
 
 
 @pytest.mark.parametrize("activation", KERNEL_ACTIVATIONS)
@@ -178,3 +185,26 @@ def test_the_playground_trains_small_batches_in_the_kernel():
     assert np.allclose(session.engine.history["loss"], history["loss"], rtol=1e-5)
     for p, q in zip(session.model.parameters(), model.parameters()):
         assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [None, 33])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_the_kernels_numbers_do_not_depend_on_its_threads(monkeypatch, task, batch_size):
+    """A step's work is shared by whole neurons, rows and parameters, each computed by
+    the same code whichever thread runs it: 1, 2 or 3 threads (uneven shares, a layer
+    of one output) give the same losses and weights, bit for bit."""
+    X, y = data(task, n_rows=300)
+    results = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(fast, "step_threads", lambda rows, sizes, n=threads: n)
+        model = tc.MLP(X.shape[1], (17, 5), 2 if task == "binary" else 3, "tanh", seed=0,
+                       task=task)
+        opt = make_optimizer("adam", model.parameters(), 0.01, 1e-3, 0.0)
+        backend = KernelBackend(model, opt, X, y, task, batch_size,
+                                torch.Generator().manual_seed(SEED))
+        assert backend.trainer.threads == threads
+        history = Engine(backend, log_every=1).run(12).history
+        results.append((history["loss"], [p.detach().clone() for p in model.parameters()]))
+    for losses, params in results[1:]:
+        assert losses == results[0][0]
+        assert all(torch.equal(p, q) for p, q in zip(params, results[0][1]))

@@ -41,8 +41,12 @@ ACTIVATION_CODES = {name: a.kernel_code for name, a in ACTIVATIONS.items()
                     if a.kernel_code is not None}
 OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
                    if o.kernel_code is not None}
-SOURCES = [Path(__file__).parent / "kernels" / name for name in ("train.c", "predict.c")]
+SOURCES = [Path(__file__).parent / "kernels" / name
+           for name in ("train.c", "blocks.c", "predict.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
+# a training step with fewer multiply-adds in its forward pass runs on one thread: a
+# step's threads meet 2L + 3 times, about a microsecond each
+MIN_STEP_WORK_PER_THREAD = 250_000
 # rows trained per kernel call at most (but one epoch): bounds the mini-batch orders held
 # (8 MiB of indices) and how long a call keeps the engine from seeing a signal
 ROWS_PER_CALL = 1 << 20
@@ -110,7 +114,7 @@ def load_kernel() -> ctypes.CDLL | None:
     lib.train_mlp.argtypes = [ctypes.c_int, P, P, ctypes.c_int, P, ctypes.c_int, ctypes.c_int,
                               P, P, P, P, P, P, ctypes.c_int, ctypes.c_double,
                               ctypes.c_double, ctypes.c_double, ctypes.c_int, P,
-                              ctypes.c_int, ctypes.c_int, P, P, P]
+                              ctypes.c_int, ctypes.c_int, P, P, P, ctypes.c_int]
     lib.predict_mlp.restype = ctypes.c_int
     lib.predict_mlp.argtypes = [ctypes.c_int, P, ctypes.c_int, P, ctypes.c_int, P, P, P,
                                 ctypes.c_int]
@@ -177,6 +181,13 @@ def _kernel_readable(tensors) -> bool:
                for t in tensors)
 
 
+def step_threads(rows: int, sizes) -> int:
+    """Threads for training steps of ``rows`` rows: torch's count where a step is large
+    enough to share (the kernel's numbers are the same for any count)."""
+    work = rows * sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return max(1, min(torch.get_num_threads(), work // MIN_STEP_WORK_PER_THREAD))
+
+
 class FastTrainer:
     """Runs epochs of an eligible MLP in the kernel, in place.
 
@@ -206,6 +217,10 @@ class FastTrainer:
         self.kind = OPTIMIZER_CODES[type(opt)]
         self.act = ACTIVATION_CODES[model.spec.activation]
         self.epochs_per_call = max(1, ROWS_PER_CALL // self.X.shape[0])
+        self.threads = step_threads(self.X.shape[0] if batch_size is None
+                                    else min(batch_size, self.X.shape[0]), self.sizes)
+        self._scratch: dict = {}
+        self._key, self._arrays, self._keep = None, [], None
 
     def _state(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
         """(first moment, second moment or None, whether SGD's buffer is new)."""
@@ -214,9 +229,12 @@ class FastTrainer:
             buf = state.get("momentum_buffer")
             fresh = buf is None
             if fresh:
-                buf = torch.zeros_like(p)
                 if self.opt.param_groups[0]["momentum"] != 0:
-                    state["momentum_buffer"] = buf
+                    buf = state["momentum_buffer"] = torch.zeros_like(p)
+                else:  # never read by the kernel: one scratch buffer per parameter
+                    buf = self._scratch.get(p)
+                    if buf is None:
+                        buf = self._scratch[p] = torch.zeros_like(p)
             return buf, None, fresh
         if "exp_avg" not in state:
             state["step"] = torch.tensor(0.0)
@@ -233,33 +251,39 @@ class FastTrainer:
                 [torch.randperm(n, generator=self.generator) for _ in range(stop - start)])
             self._call(stop - start, loss_out[start:stop], acc_out[start:stop], order)
 
+    def _pointers(self) -> tuple[bool, list]:
+        """(whether SGD's momentum buffers are new, the ctypes arrays of the addresses of
+        the weights, biases and optimizer states), rebuilt only when a state tensor was
+        replaced (a loaded ``state_dict``): a small epoch costs tens of microseconds."""
+        states = [self._state(p) for p in self.weights + self.biases]
+        key = tuple(id(t) for m1, m2, _ in states for t in (m1, m2))
+        fresh = any(f for _, _, f in states)
+        if key != self._key:
+            k = len(self.weights)
+            ptrs = lambda ts: (ctypes.c_void_p * len(ts))(*[t.data_ptr() for t in ts])
+            m1, m2 = [s[0] for s in states], [s[1] for s in states]
+            self._arrays = [ptrs(self.weights), ptrs(self.biases), ptrs(m1[:k]), ptrs(m1[k:]),
+                            ptrs(m2[:k]) if self.kind else None,
+                            ptrs(m2[k:]) if self.kind else None]
+            self._key, self._keep = key, (m1, m2)  # the arrays point into these tensors
+        return fresh, self._arrays
+
     def _call(self, epochs: int, loss_out: torch.Tensor, acc_out: torch.Tensor,
               order: torch.Tensor | None) -> None:
         """One kernel call: ``epochs`` epochs, full batch or in ``order`` (epochs x n)."""
         group = self.opt.param_groups[0]
-        ptrs = lambda ts: (ctypes.c_void_p * len(ts))(*[t.data_ptr() for t in ts])
-        s1w, s2w, s1b, s2b, fresh = [], [], [], [], False
-        for w, b in zip(self.weights, self.biases):
-            m1, m2, f1 = self._state(w)
-            n1, n2, _ = self._state(b)
-            s1w.append(m1), s1b.append(n1), s2w.append(m2), s2b.append(n2)
-            fresh = fresh or f1
+        fresh, arrays = self._pointers()
         step_tensor = self.opt.state[self.weights[0]].get("step")
         step = ctypes.c_double(float(step_tensor) if step_tensor is not None else 0.0)
-        keep = (s1w, s1b)  # the pointer arrays below must not outlive these tensors
-        with torch.no_grad():
-            code = self.lib.train_mlp(
-                self.X.shape[0], self.X.data_ptr(), self.y.data_ptr(), self.n_layers,
-                self.sizes, self.act, int(self.task == "binary"), ptrs(self.weights),
-                ptrs(self.biases), ptrs(s1w), ptrs(s1b),
-                ptrs(s2w) if self.kind else None, ptrs(s2b) if self.kind else None,
-                self.kind, float(group["lr"]), float(group.get("momentum", 0.0)),
-                float(group["weight_decay"]), int(fresh), ctypes.byref(step), epochs,
-                self.batch_size or 0, order.data_ptr() if order is not None else None,
-                loss_out.data_ptr(), acc_out.data_ptr())
-        del keep
+        code = self.lib.train_mlp(
+            self.X.shape[0], self.X.data_ptr(), self.y.data_ptr(), self.n_layers,
+            self.sizes, self.act, int(self.task == "binary"), *arrays,
+            self.kind, float(group["lr"]), float(group.get("momentum", 0.0)),
+            float(group["weight_decay"]), int(fresh), ctypes.byref(step), epochs,
+            self.batch_size or 0, order.data_ptr() if order is not None else None,
+            loss_out.data_ptr(), acc_out.data_ptr(), self.threads)
         if code != 0:
             raise MemoryError("the fast kernel ran out of memory")
         if self.kind:
-            for p in self.model.parameters():
-                self.opt.state[p]["step"] = torch.tensor(step.value)
+            for p in self.weights + self.biases:
+                self.opt.state[p]["step"].fill_(step.value)

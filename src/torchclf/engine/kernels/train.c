@@ -12,7 +12,10 @@
  * Loss and accuracy are those of the forward pass before each step, as in fit().
  * Accumulations are in double, so results agree with torch to float32 rounding.
  */
+#define _POSIX_C_SOURCE 200809L /* sched_yield */
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,58 +106,74 @@ static void scale_by_activation_grad(int act, float *d, const float *z, const fl
     }
 }
 
-/* sum_r a[r] * b[r] with eight running partial sums, so the loop vectorises */
-static float dot(const float *a, const float *b, int n) {
-    float acc[8] = {0};
-    int r = 0;
-    for (; r + 8 <= n; r += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[r + j] * b[r + j];
-    float s = 0.0f;
-    for (; r < n; r++) s += a[r] * b[r];
-    for (int j = 0; j < 8; j++) s += acc[j];
-    return s;
+/* blocks.c: the layers' matrix products */
+void mlp_affine(const float *W, int so, int si, const float *b, const float *H, float *Z,
+            int in, int out, int n);
+void mlp_weight_grad(const float *D, const float *H, float *G, int in, int out, int n);
+float mlp_row_sum(const float *a, int n);
+
+/* Threads of one train_mlp call meet at barriers between the phases of a step. A phase
+ * splits its work by whole outputs (neurons, parameters, rows), and each piece is
+ * computed by the same code whichever thread runs it, so the numbers do not depend on
+ * the number of threads. A waiting thread spins, then yields the CPU. */
+typedef struct { int total, count, sense; } Barrier;
+
+static void barrier_wait(Barrier *b, int *mine) {
+    if (b->total == 1) return;
+    *mine = !*mine;
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->total) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->sense, *mine, __ATOMIC_RELEASE);
+    } else {
+        for (long spins = 0; __atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *mine; spins++)
+            if (spins > 2000) sched_yield();
+    }
 }
 
-static float sum(const float *a, int n) {
-    float acc[8] = {0};
-    int r = 0;
-    for (; r + 8 <= n; r += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[r + j];
-    float s = 0.0f;
-    for (; r < n; r++) s += a[r];
-    for (int j = 0; j < 8; j++) s += acc[j];
-    return s;
-}
+/* thread t's share [lo, hi) of count items among T */
+#define SHARE(count, t, T, lo, hi) \
+    int lo = (int)((long)(count) * (t) / (T)), hi = (int)((long)(count) * ((t) + 1) / (T))
 
 /* A network being trained: its parameters and optimizer state (torch's tensors, in
  * place) and the buffers of one step. H[0] = the step's rows, feature-major (width x m);
- * Z[l] = pre-activation of layer l's output, H[l] = act(Z[l]). */
+ * Z[l] = pre-activation of layer l's output, H[l] = act(Z[l]); gW[l], gB[l] the
+ * gradients of layer l; row_loss, the loss of each row; exps, T x K scratch. */
 typedef struct {
     int n_layers, act, binary, opt;
     const int *sizes;
     float **W, **B, **S1W, **S1B, **S2W, **S2B;
     double lr, momentum, wd;
-    float **H, **Z, *delta, *delta_prev, *gW, *gB;
+    float **H, **Z, *delta, *delta_prev, **gW, **gB;
+    double *row_loss, *exps;
+    long correct[64];
+    Barrier barrier;
+    int threads;
 } Net;
 
 /* buffers for steps of up to `rows` rows; 0, or -1 if memory ran out */
 static int net_alloc(Net *net, int rows) {
-    int n_layers = net->n_layers, max_width = 0, max_params = 0;
+    int n_layers = net->n_layers, max_width = 0;
     const int *sizes = net->sizes;
     for (int l = 0; l <= n_layers; l++) if (sizes[l] > max_width) max_width = sizes[l];
-    for (int l = 0; l < n_layers; l++)
-        if (sizes[l] * sizes[l + 1] > max_params) max_params = sizes[l] * sizes[l + 1];
     net->H = calloc(n_layers + 1, sizeof(float *));
     net->Z = calloc(n_layers + 1, sizeof(float *));
+    net->gW = calloc(n_layers, sizeof(float *));
+    net->gB = calloc(n_layers, sizeof(float *));
     net->delta = malloc(sizeof(float) * (size_t)rows * max_width);
     net->delta_prev = malloc(sizeof(float) * (size_t)rows * max_width);
-    net->gW = malloc(sizeof(float) * (size_t)max_params);
-    net->gB = malloc(sizeof(float) * (size_t)max_width);
-    int ok = net->H && net->Z && net->delta && net->delta_prev && net->gW && net->gB;
+    net->row_loss = malloc(sizeof(double) * (size_t)rows);
+    net->exps = malloc(sizeof(double) * (size_t)net->threads * sizes[n_layers]);
+    int ok = net->H && net->Z && net->gW && net->gB && net->delta && net->delta_prev
+             && net->row_loss && net->exps;
     for (int l = 0; ok && l <= n_layers; l++) {
         net->Z[l] = l ? malloc(sizeof(float) * (size_t)rows * sizes[l]) : NULL;
         net->H[l] = malloc(sizeof(float) * (size_t)rows * sizes[l]);
         ok = (l == 0 || net->Z[l]) && net->H[l];
+        if (ok && l < n_layers) {
+            net->gW[l] = malloc(sizeof(float) * (size_t)sizes[l] * sizes[l + 1]);
+            net->gB[l] = malloc(sizeof(float) * (size_t)sizes[l + 1]);
+            ok = net->gW[l] && net->gB[l];
+        }
     }
     return ok ? 0 : -1;
 }
@@ -164,99 +183,185 @@ static void net_free(Net *net) {
         free(net->Z[l]);
         free(net->H[l]);
     }
-    free(net->H); free(net->Z); free(net->delta); free(net->delta_prev);
-    free(net->gW); free(net->gB);
+    for (int l = 0; net->gW && net->gB && l < net->n_layers; l++) {
+        free(net->gW[l]);
+        free(net->gB[l]);
+    }
+    free(net->H); free(net->Z); free(net->gW); free(net->gB); free(net->delta);
+    free(net->delta_prev); free(net->row_loss); free(net->exps);
 }
 
-/* One step on the n rows in H[0] (feature-major, n apart) with classes y: forward,
- * loss, d loss / d logits as the mean over the n rows, backward and the optimizer's
- * update (Adam's step count `step`). Adds the rows' summed loss and correct labels. */
-static void net_step(Net *net, int n, const long *y, int first_step, double step,
-                     double *loss_sum, long *correct_sum) {
-    int n_layers = net->n_layers, act = net->act, k = net->sizes[n_layers];
-    const int *sizes = net->sizes;
-    float **W = net->W, **B = net->B, **H = net->H, **Z = net->Z;
-    float *delta = net->delta, *delta_prev = net->delta_prev, *gW = net->gW, *gB = net->gB;
-    /* forward: z[o, :] = b[o] + sum_i W[o, i] * h[i, :] */
-    for (int l = 0; l < n_layers; l++) {
-        int in = sizes[l], out = sizes[l + 1];
-        const float *w = W[l], *h = H[l];
-        for (int o = 0; o < out; o++) {
-            float *zo = Z[l + 1] + (size_t)o * n;
-            float bo = B[l][o];
-            for (int r = 0; r < n; r++) zo[r] = bo;
-            for (int i = 0; i < in; i++) {
-                float woi = w[(size_t)o * in + i];
-                const float *hi = h + (size_t)i * n;
-                for (int r = 0; r < n; r++) zo[r] += woi * hi[r];
-            }
-        }
-        if (l < n_layers - 1) apply_activation(act, Z[l + 1], H[l + 1], (size_t)n * out);
-    }
-    /* loss, accuracy and d loss / d logits (mean over rows) */
-    const float *logits = Z[n_layers];
-    double loss = 0.0;
-    long correct = 0;
+/* rows [lo, hi) of the loss: each row's loss, d loss / d logits (mean over the n rows)
+ * and the correct labels counted into *correct */
+static void rows_loss(Net *net, int t, int n, int lo, int hi, const long *y, long *correct) {
+    int k = net->sizes[net->n_layers];
+    const float *logits = net->Z[net->n_layers];
+    float *delta = net->delta;
     if (net->binary) {
-        for (int r = 0; r < n; r++) {
-            float z = logits[r], t = (float)y[r];
+        for (int r = lo; r < hi; r++) {
+            float z = logits[r], tgt = (float)y[r];
             float ez = expf(-fabsf(z));               /* in (0, 1]: never overflows */
             /* log(1 + ez) with ez in (0, 1]: logf is exact to float rounding here */
-            loss += (z > 0 ? z : 0) - z * t + logf(1.0f + ez);
+            net->row_loss[r] = (z > 0 ? z : 0) - z * tgt + logf(1.0f + ez);
             float p = z >= 0 ? 1.0f / (1.0f + ez) : ez / (1.0f + ez);
-            delta[r] = (p - t) / (float)n;
-            correct += ((z > 0) == (y[r] == 1));
+            delta[r] = (p - tgt) / (float)n;
+            *correct += ((z > 0) == (y[r] == 1));
         }
-    } else {
-        for (int r = 0; r < n; r++) {
-            float m = logits[r];
-            int arg = 0;
-            for (int c = 1; c < k; c++)
-                if (logits[(size_t)c * n + r] > m) { m = logits[(size_t)c * n + r]; arg = c; }
-            double total = 0.0;
-            for (int c = 0; c < k; c++) total += exp((double)logits[(size_t)c * n + r] - m);
-            loss += log(total) + m - logits[(size_t)y[r] * n + r];
-            for (int c = 0; c < k; c++)
-                delta[(size_t)c * n + r] = (float)(exp((double)logits[(size_t)c * n + r] - m)
-                                                   / total - (c == y[r])) / (float)n;
-            correct += (arg == y[r]);
-        }
+        return;
     }
-    *loss_sum += loss;
-    *correct_sum += correct;
-    /* backward and update, last layer first */
-    for (int l = n_layers - 1; l >= 0; l--) {
-        int in = sizes[l], out = sizes[l + 1];
-        float *w = W[l];
-        for (int o = 0; o < out; o++) {
-            const float *d = delta + (size_t)o * n;
-            gB[o] = sum(d, n);
-            for (int i = 0; i < in; i++)
-                gW[(size_t)o * in + i] = dot(d, H[l] + (size_t)i * n, n);
-        }
-        if (l > 0) { /* the layer below's delta uses W before its update */
-            for (int i = 0; i < in; i++) {
-                float *dp = delta_prev + (size_t)i * n;
-                float w0i = w[i];
-                for (int r = 0; r < n; r++) dp[r] = w0i * delta[r];
-                for (int o = 1; o < out; o++) {
-                    float woi = w[(size_t)o * in + i];
-                    const float *d = delta + (size_t)o * n;
-                    for (int r = 0; r < n; r++) dp[r] += woi * d[r];
-                }
-            }
-            scale_by_activation_grad(act, delta_prev, Z[l], H[l], (size_t)n * in);
-        }
-        optimizer_step(net->opt, w, gW, net->S1W[l], net->S2W ? net->S2W[l] : NULL, in * out,
-                       net->lr, net->momentum, net->wd, first_step, step);
-        optimizer_step(net->opt, B[l], gB, net->S1B[l], net->S2B ? net->S2B[l] : NULL, out,
-                       net->lr, net->momentum, net->wd, first_step, step);
-        float *swap = delta; delta = delta_prev; delta_prev = swap;
+    double *e = net->exps + (size_t)t * k;
+    for (int r = lo; r < hi; r++) {
+        float m = logits[r];
+        int arg = 0;
+        for (int c = 1; c < k; c++)
+            if (logits[(size_t)c * n + r] > m) { m = logits[(size_t)c * n + r]; arg = c; }
+        double total = 0.0;
+        for (int c = 0; c < k; c++) total += e[c] = exp((double)logits[(size_t)c * n + r] - m);
+        net->row_loss[r] = log(total) + m - logits[(size_t)y[r] * n + r];
+        for (int c = 0; c < k; c++)
+            delta[(size_t)c * n + r] = (float)(e[c] / total - (c == y[r])) / (float)n;
+        *correct += (arg == y[r]);
     }
-    net->delta = delta; net->delta_prev = delta_prev;
 }
 
-/* Train for `epochs` epochs. Returns 0, or -1 if memory ran out.
+/* Thread t's part of one step on the n rows in H[0] (feature-major, n apart) with
+ * classes y: forward, loss, d loss / d logits as the mean over the n rows, backward and
+ * the optimizer's update (Adam's step count `step`). Thread 0 adds the rows' summed
+ * loss and correct labels. Every thread of the call runs it; `sense` is its own. */
+static void net_step(Net *net, int t, int *sense, int n, const long *y, int first_step,
+                     double step, double *loss_sum, long *correct_sum) {
+    int n_layers = net->n_layers, act = net->act, T = net->threads;
+    const int *sizes = net->sizes;
+    float **W = net->W, **B = net->B, **H = net->H, **Z = net->Z;
+    float *delta = net->delta, *delta_prev = net->delta_prev;
+    /* forward: z[o, :] = b[o] + sum_i W[o, i] * h[i, :], each thread its outputs */
+    for (int l = 0; l < n_layers; l++) {
+        int in = sizes[l], out = sizes[l + 1];
+        SHARE(out, t, T, lo, hi);
+        mlp_affine(W[l] + (size_t)lo * in, in, 1, B[l] + lo, H[l], Z[l + 1] + (size_t)lo * n,
+                   in, hi - lo, n);
+        if (l < n_layers - 1)
+            apply_activation(act, Z[l + 1] + (size_t)lo * n, H[l + 1] + (size_t)lo * n,
+                             (size_t)n * (hi - lo));
+        barrier_wait(&net->barrier, sense);
+    }
+    { /* loss, accuracy and d loss / d logits, each thread its rows */
+        SHARE(n, t, T, lo, hi);
+        net->correct[t] = 0;
+        rows_loss(net, t, n, lo, hi, y, &net->correct[t]);
+        barrier_wait(&net->barrier, sense);
+    }
+    if (t == 0) { /* the rows' losses summed in their order, whatever the threads */
+        double loss = 0.0;
+        for (int r = 0; r < n; r++) loss += net->row_loss[r];
+        *loss_sum += loss;
+        for (int u = 0; u < T; u++) *correct_sum += net->correct[u];
+    }
+    /* backward, last layer first: gradients of this thread's outputs, and the layer
+     * below's delta for this thread's inputs (from W before any update) */
+    for (int l = n_layers - 1; l >= 0; l--) {
+        int in = sizes[l], out = sizes[l + 1];
+        SHARE(out, t, T, lo, hi);
+        for (int o = lo; o < hi; o++) net->gB[l][o] = mlp_row_sum(delta + (size_t)o * n, n);
+        mlp_weight_grad(delta + (size_t)lo * n, H[l], net->gW[l] + (size_t)lo * in, in,
+                        hi - lo, n);
+        if (l > 0) { /* delta_prev[i, :] = sum_o W[o, i] delta[o, :] */
+            SHARE(in, t, T, ilo, ihi);
+            mlp_affine(W[l] + ilo, 1, in, NULL, delta, delta_prev + (size_t)ilo * n, out,
+                       ihi - ilo, n);
+            scale_by_activation_grad(act, delta_prev + (size_t)ilo * n, Z[l] + (size_t)ilo * n,
+                                     H[l] + (size_t)ilo * n, (size_t)n * (ihi - ilo));
+        }
+        barrier_wait(&net->barrier, sense);
+        float *swap = delta; delta = delta_prev; delta_prev = swap;
+    }
+    /* the update, each thread its outputs' weights and biases */
+    for (int l = 0; l < n_layers; l++) {
+        int in = sizes[l], out = sizes[l + 1];
+        SHARE(out, t, T, lo, hi);
+        size_t w0 = (size_t)lo * in, nw = (size_t)(hi - lo) * in;
+        optimizer_step(net->opt, W[l] + w0, net->gW[l] + w0, net->S1W[l] + w0,
+                       net->S2W ? net->S2W[l] + w0 : NULL, (int)nw, net->lr, net->momentum,
+                       net->wd, first_step, step);
+        optimizer_step(net->opt, B[l] + lo, net->gB[l] + lo, net->S1B[l] + lo,
+                       net->S2B ? net->S2B[l] + lo : NULL, hi - lo, net->lr, net->momentum,
+                       net->wd, first_step, step);
+    }
+    barrier_wait(&net->barrier, sense);
+}
+
+/* One train_mlp call, shared by its threads. */
+typedef struct {
+    Net *net;
+    int n, epochs, batch, first_step, go;
+    const float *X;
+    const long *y, *order;
+    long *yb;
+    double step;
+    float *loss_out, *acc_out;
+} Job;
+
+/* Thread t's part of every epoch (thread 0 also writes the epochs' numbers). */
+static void train_loop(Job *j, int t) {
+    Net *net = j->net;
+    int n = j->n, d = net->sizes[0], rows = j->batch, T = net->threads, sense = 0;
+    int first_step = j->first_step;
+    double step = j->step;
+    float *h0 = net->H[0];
+    SHARE(d, t, T, flo, fhi); /* the input features this thread gathers */
+    if (!j->order) {
+        for (int r = 0; r < n; r++)
+            for (int i = flo; i < fhi; i++) h0[(size_t)i * n + r] = j->X[(size_t)r * d + i];
+        barrier_wait(&net->barrier, &sense);
+    }
+    for (int e = 0; e < j->epochs; e++) {
+        double loss = 0.0;
+        long correct = 0;
+        if (!j->order) {
+            step += 1.0;
+            net_step(net, t, &sense, n, j->y, first_step, step, &loss, &correct);
+            first_step = 0;
+            if (t == 0) {
+                j->loss_out[e] = (float)(loss / n);
+                j->acc_out[e] = (float)correct / (float)n;
+            }
+            continue;
+        }
+        const long *perm = j->order + (size_t)e * n;
+        float total = 0.0f;
+        for (int s = 0; s < n; s += rows) {
+            int m = n - s < rows ? n - s : rows;
+            for (int r = 0; r < m; r++) { /* gather the batch's rows, feature-major */
+                const float *x = j->X + (size_t)perm[s + r] * d;
+                for (int i = flo; i < fhi; i++) h0[(size_t)i * m + r] = x[i];
+                if (t == 0) j->yb[r] = j->y[perm[s + r]];
+            }
+            barrier_wait(&net->barrier, &sense);
+            double batch_loss = 0.0;
+            step += 1.0;
+            net_step(net, t, &sense, m, j->yb, first_step, step, &batch_loss, &correct);
+            first_step = 0;
+            total += (float)(batch_loss / m) * (float)m;
+        }
+        if (t == 0) {
+            j->loss_out[e] = total / (float)n;
+            j->acc_out[e] = (float)correct / (float)n;
+        }
+    }
+    if (t == 0) j->step = step;
+}
+
+typedef struct { Job *job; int t; } Worker;
+
+static void *run_worker(void *arg) {
+    Worker *w = arg;
+    while (!__atomic_load_n(&w->job->go, __ATOMIC_ACQUIRE)) sched_yield();
+    if (w->t < w->job->net->threads) train_loop(w->job, w->t);
+    return NULL;
+}
+
+/* Train for `epochs` epochs on up to `threads` threads (the numbers are the same for
+ * any count). Returns 0, or -1 if memory ran out.
  * X: n x in, row-major (as torch stores it). sizes: n_layers + 1 entries
  * (in, hidden..., out). y: class index per row. W, B: n_layers pointers.
  * S1W/S1B (momentum or exp_avg), S2W/S2B (exp_avg_sq). first_step: 1 if the momentum
@@ -273,49 +378,31 @@ int train_mlp(int n, const float *X, const long *y, int n_layers, const int *siz
               int act, int binary, float **W, float **B, float **S1W, float **S1B,
               float **S2W, float **S2B, int opt, double lr, double momentum, double wd,
               int first_step, double *step, int epochs, int batch, const long *order,
-              float *loss_out, float *acc_out) {
+              float *loss_out, float *acc_out, int threads) {
+    enum { MAX_THREADS = 64 };
+    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     Net net = {n_layers, act, binary, opt, sizes, W, B, S1W, S1B, S2W, S2B, lr, momentum,
-               wd, NULL, NULL, NULL, NULL, NULL, NULL};
-    int d = sizes[0], rows = order && batch < n ? batch : n;
-    long *yb = order ? malloc(sizeof(long) * (size_t)rows) : NULL;
-    int ok = net_alloc(&net, rows) == 0 && (yb || !order);
-    if (!ok) goto done;
-    float *h0 = net.H[0];
-    if (!order)
-        for (int r = 0; r < n; r++)
-            for (int i = 0; i < d; i++) h0[(size_t)i * n + r] = X[(size_t)r * d + i];
-
-    for (int e = 0; e < epochs; e++) {
-        double loss = 0.0;
-        long correct = 0;
-        if (!order) {
-            *step += 1.0;
-            net_step(&net, n, y, first_step, *step, &loss, &correct);
-            first_step = 0;
-            loss_out[e] = (float)(loss / n);
-            acc_out[e] = (float)correct / (float)n;
-            continue;
-        }
-        const long *perm = order + (size_t)e * n;
-        float total = 0.0f;
-        for (int s = 0; s < n; s += rows) {
-            int m = n - s < rows ? n - s : rows;
-            for (int r = 0; r < m; r++) { /* gather the batch's rows, feature-major */
-                const float *x = X + (size_t)perm[s + r] * d;
-                for (int i = 0; i < d; i++) h0[(size_t)i * m + r] = x[i];
-                yb[r] = y[perm[s + r]];
-            }
-            double batch_loss = 0.0;
-            *step += 1.0;
-            net_step(&net, m, yb, first_step, *step, &batch_loss, &correct);
-            first_step = 0;
-            total += (float)(batch_loss / m) * (float)m;
-        }
-        loss_out[e] = total / (float)n;
-        acc_out[e] = (float)correct / (float)n;
+               wd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {0}, {1, 0, 0}, threads};
+    int rows = order && batch < n ? batch : n;
+    Job job = {&net, n, epochs, rows, first_step, 0, X, y, order, NULL, *step, loss_out,
+               acc_out};
+    job.yb = order ? malloc(sizeof(long) * (size_t)rows) : NULL;
+    int ok = net_alloc(&net, rows) == 0 && (job.yb || !order);
+    pthread_t ids[MAX_THREADS];
+    Worker workers[MAX_THREADS];
+    int started = 0; /* workers wait for `go`: the team is as large as could be started */
+    for (int t = 1; ok && t < threads; t++) {
+        workers[t] = (Worker){&job, t};
+        if (pthread_create(&ids[t], NULL, run_worker, &workers[t]) != 0) break;
+        started = t;
     }
-done:
+    net.threads = started + 1;
+    net.barrier.total = net.threads;
+    __atomic_store_n(&job.go, 1, __ATOMIC_RELEASE);
+    if (ok) train_loop(&job, 0);
+    for (int t = 1; t <= started; t++) pthread_join(ids[t], NULL);
+    if (ok) *step = job.step;
     net_free(&net);
-    free(yb);
+    free(job.yb);
     return ok ? 0 : -1;
 }
