@@ -324,4 +324,10 @@ def test_estimator_defaults_are_its_profile():
     assert params["learning_rate_init"] == profiles.ESTIMATOR["train"]["lr"]
     assert params["alpha"] == profiles.ESTIMATOR["train"]["weight_decay"]
     assert params["hidden_layer_sizes"] == profiles.ESTIMATOR["model"]["hidden"]
-    assert params["max_iter"] == cfg.TrainConfig().epochs
+    assert params["max_iter"] == profiles.ESTIMATOR["train"]["epochs"]
+    from sklearn.neural_network import MLPClassifier  # the defaults it promises to keep
+    theirs = MLPClassifier().get_params()
+    assert (params["max_iter"], params["learning_rate_init"], params["alpha"], params["tol"],
+            params["n_iter_no_change"], params["hidden_layer_sizes"]) == (
+        theirs["max_iter"], theirs["learning_rate_init"], theirs["alpha"], theirs["tol"],
+        theirs["n_iter_no_change"], theirs["hidden_layer_sizes"])

@@ -15,6 +15,7 @@ from torchclf.engine import fast
 from torchclf.engine.backends import (AutogradBackend, KernelBackend, batch_size_for,
                                      choose_backend)
 from torchclf.engine.batched import ModelSpec, train_many
+from torchclf.engine.callbacks import Callback
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
 from torchclf.web.session import Session, Settings
@@ -156,15 +157,25 @@ def test_a_loaded_estimator_keeps_its_hyperparameters_and_trains_on(tmp_path, mo
     assert loaded.n_iter_ == 6 and loaded.score(test.X, test.y) > 0.7
 
 
+class Horizon(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def horizon(self):
+        return self.epochs
+
+
 @given(st.integers(0, 300), st.integers(1, 300), st.integers(0, 300),
-       *[st.one_of(st.none(), st.integers(1, 60)) for _ in range(4)], st.booleans())
+       *[st.one_of(st.none(), st.integers(1, 60)) for _ in range(5)], st.booleans())
 def test_next_event_is_the_first_epoch_the_engine_must_look_at(e, ahead, behind, sync, log,
-                                                                  ev, ckpt, val):
+                                                                  ev, ckpt, horizon, val):
     """The kernel runs every epoch up to the next event in one call: computing that epoch
-    by arithmetic must give the first epoch a scan would stop at."""
+    by arithmetic must give the first epoch a scan would stop at; a callback's horizon
+    (epochs it lets pass unseen) bounds the call like ``sync_every``."""
     engine = Engine.__new__(Engine)
     engine.val, engine.sync_every, engine.log_every = (object() if val else None), sync, log
     engine.eval_every, engine.checkpoint_every = ev, ckpt
+    engine.callbacks = [Callback(), Horizon(horizon)]
     until, synced = e + ahead, max(0, e - behind)
     scan = next(x for x in range(e, until) if engine._is_event(x, until, synced))
     assert engine._next_event(e, until, synced) == scan

@@ -4,13 +4,14 @@ import io
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import torch
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_iris, load_wine
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -46,12 +47,40 @@ def test_learns_iris_and_reports_training(iris):
     assert clf.decision_function(X_test).shape == (len(X_test), 3)
 
 
-def test_training_stops_when_the_loss_plateaus(iris):
+def scikit_learn_stop(curve, n_iter_no_change, tol):
+    """The epoch count at which MLPClassifier's rule (``_update_no_improvement_count``
+    and the check after it, without early stopping) stops on these losses, or None."""
+    best, count = np.inf, 0
+    for epoch, loss in enumerate(curve, start=1):
+        count = count + 1 if loss > best - tol else 0
+        best = min(best, loss)
+        if count > n_iter_no_change:
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize("tol, n_iter_no_change", [(1e-2, 5), (1e-4, 10)])
+def test_training_stops_where_scikit_learns_rule_stops(iris, tol, n_iter_no_change):
+    """The loss falling by less than tol an epoch counts as levelled off (the best
+    follows every improvement), as in scikit-learn; no ConvergenceWarning then."""
     X_train, _, y_train, _ = iris
-    clf = TorchClassifier(tol=1e-2, n_iter_no_change=5, random_state=0).fit(X_train, y_train)
-    assert clf.n_iter_ < 1000
-    curve = clf.loss_curve_
-    assert min(curve[-5:]) > min(curve[:-5]) - 1e-2  # no real progress in the last 5
+    clf = TorchClassifier(tol=tol, n_iter_no_change=n_iter_no_change, max_iter=3000,
+                          random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    assert clf.n_iter_ < 3000
+    assert scikit_learn_stop(clf.loss_curve_, n_iter_no_change, tol) == clf.n_iter_
+
+
+def test_max_iter_reached_warns_as_scikit_learn_does(iris):
+    X_train, _, y_train, _ = iris
+    with pytest.warns(ConvergenceWarning, match="max_iter=20 epochs ran"):
+        clf = TorchClassifier(max_iter=20, random_state=0).fit(X_train, y_train)
+    assert clf.n_iter_ == 20
+    with warnings.catch_warnings():  # partial_fit trains one epoch: nothing to warn about
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.partial_fit(X_train, y_train)
 
 
 def test_early_stopping_stops_and_keeps_the_best_weights(iris):

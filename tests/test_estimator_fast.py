@@ -43,7 +43,9 @@ def test_default_fit_runs_the_kernel_and_matches_autograd(cancer, monkeypatch, k
     X, y = cancer
     make = lambda: TorchClassifier(max_iter=30, random_state=0, optimizer=optimizer)
     fast_est = make().fit(X, y)
-    assert len(kernel_calls) == 30  # one call per epoch: the plateau rule sees each loss
+    # the plateau rule (n_iter_no_change=10) cannot fire within 11 epochs of a reset, so
+    # the kernel runs up to 11 epochs a call and the rule reads each one's loss after
+    assert 3 <= len(kernel_calls) < 30
     ref = autograd_fit(monkeypatch, make, ("fit", X, y, {}))
     assert fast_est.n_iter_ == ref.n_iter_ == 30
     np.testing.assert_allclose(fast_est.loss_curve_, ref.loss_curve_, rtol=1e-4)
@@ -80,7 +82,8 @@ def test_partial_fit_and_warm_start_continue_on_the_kernel(cancer, monkeypatch, 
     for how, X_, y_, kw in fits:
         getattr(fast_est, how)(X_, y_, **kw)
     ref = autograd_fit(monkeypatch, make, *fits)
-    assert len(kernel_calls) == 12 and fast_est.n_iter_ == ref.n_iter_ == 12
+    # each partial_fit one epoch, each fit its 5 epochs in one call
+    assert len(kernel_calls) == 4 and fast_est.n_iter_ == ref.n_iter_ == 12
     np.testing.assert_allclose(fast_est.loss_curve_, ref.loss_curve_, rtol=1e-4)
 
 

@@ -34,7 +34,8 @@ from torchclf.engine.callbacks import EarlyStopping
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
 from torchclf.estimator_training import (Plateau, class_weight_tensor, copy_back,
-                                         fit_schedule, float32_split, kernel_backend)
+                                         fit_schedule, float32_split, kernel_backend,
+                                         warn_unconverged)
 
 MIN_ROWS_FOR_VALIDATION = 20
 # arrays: converted to float64; NaN is imputed by the encoder, infinity refused
@@ -61,14 +62,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     learning_rate_init : step size (train.lr)
     alpha : L2 penalty (train.weight_decay)
     batch_size : rows per step (train.batch_size); "auto" is min(200, n_samples)
-    max_iter : maximum epochs (train.epochs)
+    max_iter : maximum epochs (train.epochs); a ``fit`` that runs them all without the
+        stopping rule below firing warns with scikit-learn's ``ConvergenceWarning``
     early_stopping : hold out ``validation_fraction`` of the rows and stop when the
         validation loss has not improved by ``tol`` for ``n_iter_no_change`` epochs,
         keeping the best weights (needs at least 20 rows). When False (the default, as
         in scikit-learn, since holding rows out costs accuracy on small tables), training
-        stops once the training loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, though not while it is above the first epoch's loss
-        (a run climbing away goes on until it recovers or diverges, as ``fit``'s would)
+        stops by scikit-learn's rule: once the training loss has not come below its best
+        by more than ``tol`` for more than ``n_iter_no_change`` epochs in a row, though
+        not while it is above the first epoch's loss (a run climbing away goes on until
+        it recovers or diverges, as ``fit``'s would)
     standardize : scale features with statistics of the training rows
     warm_start : continue from the previous fit's weights
     random_state : seeds weights, shuffling and the validation split (train.seed)
@@ -294,15 +297,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             Plateau(self.n_iter_no_change, self.tol) if val is None else
             EarlyStopping(self.n_iter_no_change, self.tol, restore_best=True)]
         start = self.n_iter_
-        engine = Engine(backend, callbacks=stopping, val=val, sync_every=1, start_epoch=start,
-                        schedule=schedule)
+        engine = Engine(backend, callbacks=stopping, val=val, start_epoch=start,
+                        sync_every=None if backend.chunked else 1, schedule=schedule)
         try:
-            engine.run(start + epochs)
+            stopped = engine.run(start + epochs).stop
         finally:  # also the epochs before a divergence
             copy_back(self, backend)
             self.loss_curve_ += engine.history["loss"]
             self.n_iter_ += len(engine.history["loss"])
             self.validation_scores_ += engine.history.get("val_accuracy", [])
+        if allow_early_stopping and not stopped:
+            warn_unconverged(self)
         if val is not None and stopping[0].best_epoch >= 0:
             best = stopping[0].best_epoch - start
             self.best_validation_score_ = engine.history["val_accuracy"][best]

@@ -4,38 +4,71 @@ schedule of one ``fit`` and the class weights, each from the estimator's paramet
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from torchclf import task as tasks
 from torchclf.engine import fast
 from torchclf.engine.backends import KernelBackend
-from torchclf.engine.callbacks import EarlyStopping, TrainState
+from torchclf.engine.callbacks import Callback, TrainState
 from torchclf.errors import UserError
 from torchclf.optimizers import make_optimizer
 from torchclf.schedules import make_schedule
 
 
-class Plateau(EarlyStopping):
-    """scikit-learn's rule: stop once the training loss has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; but not while the loss is above this fit's first one.
+class Plateau(Callback):
+    """scikit-learn's rule for MLPClassifier without early stopping, exactly: an epoch
+    whose training loss is not below the best so far by more than ``tol`` counts, any
+    other resets the count; the best follows every improvement, however small; training
+    stops once more than ``n_iter_no_change`` epochs in a row have counted. (A loss
+    falling by less than ``tol`` per epoch has levelled off, though it keeps falling.)
 
-    A loss climbing away from where training started has not levelled off: it is a run
-    that may yet recover or diverge, so training goes on as ``torchclf.fit``'s would, and
-    a divergence ends in the same ``TrainingDiverged`` instead of a "fitted" model.
+    Epochs whose loss is above this fit's first one are not counted: a loss climbing
+    away from where training started has not levelled off, it is a run that may yet
+    recover or diverge, so training goes on as ``torchclf.fit``'s would, and a divergence
+    ends in the same ``TrainingDiverged`` instead of a "fitted" model.
     """
 
-    def __init__(self, patience: int, tol: float) -> None:
-        super().__init__(patience, tol, restore_best=False, monitor="loss")
+    def __init__(self, n_iter_no_change: int, tol: float) -> None:
+        self.n_iter_no_change, self.tol = n_iter_no_change, tol
+        self.best_loss, self.count = float("inf"), 0
         self.first_loss: float | None = None
+        self.seen = 0  # epochs of the history already judged
+
+    def on_fit_start(self, state: TrainState) -> None:
+        self.seen = len(state.history["loss"])
+
+    def horizon(self) -> int:
+        """The count grows by one an epoch at most: the rule cannot fire before this
+        many more epochs, so the kernel may run them in one call."""
+        return self.n_iter_no_change + 1 - self.count
 
     def on_epoch_end(self, state: TrainState, row: dict | None) -> None:
         if row is None:
             return
-        if self.first_loss is None:
-            self.first_loss = row["loss"]
-        if row["loss"] <= self.first_loss:
-            super().on_epoch_end(state, row)
+        losses = state.history["loss"][self.seen:]  # every epoch since the last sync
+        self.seen += len(losses)
+        for loss in losses:
+            if self.first_loss is None:
+                self.first_loss = loss
+            if loss > self.first_loss:
+                continue
+            self.count = self.count + 1 if loss > self.best_loss - self.tol else 0
+            self.best_loss = min(self.best_loss, loss)
+        if self.count > self.n_iter_no_change:
+            state.stop = True
+            state.stop_reason = (f"training loss did not improve by more than tol={self.tol:g}"
+                                 f" for {self.count} epochs in a row (epoch {state.epoch})")
+
+
+def warn_unconverged(est) -> None:
+    """scikit-learn's ConvergenceWarning for a ``fit`` that ran all ``max_iter`` epochs
+    without its stopping rule firing."""
+    warnings.warn(f"{type(est).__name__}: max_iter={est.max_iter} epochs ran and the loss "
+                  "has not levelled off yet; raise max_iter to train longer",
+                  ConvergenceWarning, stacklevel=4)
 
 
 def fit_schedule(est, opt: torch.optim.Optimizer, epochs: int):

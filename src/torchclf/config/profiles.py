@@ -11,7 +11,7 @@ from torchclf.config.schema import RunConfig
 # TorchClassifier starts where scikit-learn's MLPClassifier does.
 ESTIMATOR = {"model": {"hidden": (100,)},
              "train": {"optimizer": "adam", "lr": 0.001, "weight_decay": 1e-4,
-                       "device": "cpu"}}
+                       "epochs": 200, "device": "cpu"}}
 
 # A tune trial is short and uses Adam; trial n is seeded ``seed + n``.
 TUNE = {"train": {"epochs": 300, "log_every": 25, "optimizer": "adam", "seed": 0}}

@@ -49,6 +49,14 @@ class Callback:
     def on_fit_end(self, state: TrainState) -> None:
         """After the last epoch, also when stopped early."""
 
+    def horizon(self) -> int | None:
+        """How many more epochs may run before this callback must see their numbers
+        (None: any number). A chunked backend runs at most that many in one call and the
+        engine syncs after them, so a rule that can only fire after several epochs lets
+        the compiled kernel run them at once; epochs in between reach
+        ``on_epoch_end`` with ``row`` None, their numbers in ``state.history`` after."""
+        return None
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` (a history column) has not improved for ``patience`` epochs.

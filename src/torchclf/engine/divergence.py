@@ -31,14 +31,19 @@ def is_diverged(loss: float) -> bool:
     return not (math.isfinite(loss) and abs(loss) <= LARGEST_LOSS)
 
 
+def first_diverged(losses: Iterable[float]) -> int | None:
+    """The index of the first diverged loss, or None."""
+    losses = [float(v) for v in losses]
+    if losses and math.isfinite(sum(losses)) and max(losses) <= LARGEST_LOSS \
+            and min(losses) >= -LARGEST_LOSS:
+        return None  # the common case, without a Python call per epoch
+    return next((i for i, loss in enumerate(losses) if is_diverged(loss)), None)
+
+
 def check_losses(losses: Iterable[float], first_epoch: int, lr: float) -> None:
     """Raise ``TrainingDiverged`` at the first diverged loss; ``losses[i]`` is epoch
     ``first_epoch + i``."""
     losses = [float(v) for v in losses]
-    if losses and math.isfinite(sum(losses)) and max(losses) <= LARGEST_LOSS \
-            and min(losses) >= -LARGEST_LOSS:
-        return  # the common case, without a Python call per epoch
-    for i, loss in enumerate(losses):
-        loss = float(loss)
-        if is_diverged(loss):
-            raise TrainingDiverged(diverged_message(first_epoch + i, lr, loss))
+    bad = first_diverged(losses)
+    if bad is not None:
+        raise TrainingDiverged(diverged_message(first_epoch + bad, lr, losses[bad]))

@@ -20,7 +20,8 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.engine.callbacks import Callback, TrainState
-from torchclf.engine.divergence import TrainingDiverged, check_losses, diverged_message
+from torchclf.engine.divergence import (TrainingDiverged, check_losses, diverged_message,
+                                        first_diverged)
 from torchclf.model import MLP
 from torchclf.runtime import GRAIN_SIZE, one_thread_for_tiny
 
@@ -191,19 +192,27 @@ class Engine:
 
     def _is_event(self, e: int, until: int, synced: int) -> bool:
         """Epochs after which the host must look: sync, evaluate, log, checkpoint."""
+        every = self._sync_every()
         return (e == until - 1 or self.val is not None
-                or (self.sync_every is not None and e + 1 - synced >= self.sync_every)
+                or (every is not None and e + 1 - synced >= every)
                 or (self.log_every is not None and e % self.log_every == 0)
                 or (self.eval_every is not None and e % self.eval_every == 0)
                 or self._is_checkpoint(e + 1))
+
+    def _sync_every(self) -> int | None:
+        """Epochs between syncs at the longest: ``sync_every`` or a callback's horizon."""
+        limits = [h for h in (cb.horizon() for cb in self.callbacks) if h is not None]
+        if self.sync_every is not None:
+            limits.append(self.sync_every)
+        return max(1, min(limits)) if limits else None
 
     def _next_event(self, e: int, until: int, synced: int) -> int:
         """The first epoch from ``e`` on that ``_is_event`` holds for, by arithmetic."""
         if self.val is not None:
             return e
-        candidates = [until - 1]
-        if self.sync_every is not None:
-            candidates.append(synced + self.sync_every - 1)
+        candidates, every = [until - 1], self._sync_every()
+        if every is not None:
+            candidates.append(synced + every - 1)
         for every in (self.log_every, self.eval_every):
             if every is not None:
                 candidates.append(-(-e // every) * every)  # the next multiple from e on
@@ -217,8 +226,11 @@ class Engine:
         return the newest row. ``seconds`` is the time since the start when the numbers
         were read, the same for every epoch read together."""
         losses = loss_buf[synced - first:epoch + 1 - first].tolist()
-        accs = acc_buf[synced - first:epoch + 1 - first].tolist()
-        lrs = self._lrs[synced - first:epoch + 1 - first]
+        bad = first_diverged(losses)  # the history ends there, however far a chunk ran
+        end = epoch + 1 - first if bad is None else synced - first + bad + 1
+        losses = losses[:end - (synced - first)]
+        accs = acc_buf[synced - first:end].tolist()
+        lrs = self._lrs[synced - first:end]
         seconds, history = time.perf_counter() - self._start, self.history
         n = len(losses)  # whole columns at once: a kernel chunk can be 1000s of epochs
         history["epoch"].extend(range(synced, synced + n))
