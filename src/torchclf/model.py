@@ -79,8 +79,11 @@ class MLP(nn.Module):
         if seed is None:
             self.layers = self._build(self.spec)
         else:
+            # the CPU generator alone, where the weights are drawn: torch.manual_seed
+            # would also seed (and not restore) every accelerator's generator, at the
+            # cost of a recorded stack trace per call (half of building a small MLP)
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+                torch.default_generator.manual_seed(seed)
                 self.layers = self._build(self.spec)
 
     @staticmethod

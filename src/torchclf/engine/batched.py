@@ -16,7 +16,6 @@ Each model starts from exactly the weights ``MLP(..., seed=s)`` would get.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -33,9 +32,8 @@ from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.runtime import resolve_device
 from torchclf.engine import fast
-from torchclf.engine.backends import KernelBackend
 from torchclf.engine.divergence import check_losses
-from torchclf.engine.engine import Engine
+from torchclf.engine.many_kernel import LaneGroup
 from torchclf.optimizers import OPTIMIZERS, make_optimizer
 
 _model = profiles.defaults(profiles.MANY, "model")  # every default lives in the schema
@@ -96,25 +94,26 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
     for s in specs:
         make_optimizer(s.optimizer, [torch.zeros(1, requires_grad=True)], s.lr,
                        s.weight_decay, s.momentum)  # validates the settings
-    use_kernel = _choose_engine(engine, dev, specs) == "kernel"
-    if use_kernel:  # each model through the engine, which checks for divergence
-        losses = _train_with_kernel(specs, models, X, y, task, epochs, progress)
+    if _choose_engine(engine, dev, specs) == "kernel":
+        results = _train_with_kernel(specs, models, X, y, Xt, yt, task, epochs, progress)
     else:
         losses = _train_stacked(specs, models, X, y, task, epochs, progress)
-        for spec, loss in zip(specs, losses):
-            check_losses(loss, 0, spec.lr)
-    results = []
-    for spec, model, loss in zip(specs, models, losses):
-        model.eval()
-        with torch.no_grad():
-            tr_logits, te_logits = model(X), model(Xt)
-            loss_fn = tasks.loss_function(task)
-            results.append(Trained(
-                spec, model, loss,
-                float((tasks.labels(tr_logits, task) == y).float().mean()),
-                float((tasks.labels(te_logits, task) == yt).float().mean()),
-                float(loss_fn(te_logits, tasks.targets(yt, task)))))
+        results = [_evaluated(spec, model, loss, X, y, Xt, yt, task)
+                   for spec, model, loss in zip(specs, models, losses)]
+    for r in results:  # in the order given, as fit would raise for each model alone
+        check_losses(r.loss, 0, r.spec.lr)
     return results, scaler
+
+
+@torch.no_grad()
+def _evaluated(spec, model, loss, X, y, Xt, yt, task) -> Trained:
+    model.eval()
+    tr_logits, te_logits = model(X), model(Xt)
+    loss_fn = tasks.loss_function(task)
+    return Trained(spec, model, loss,
+                   float((tasks.labels(tr_logits, task) == y).float().mean()),
+                   float((tasks.labels(te_logits, task) == yt).float().mean()),
+                   float(loss_fn(te_logits, tasks.targets(yt, task))))
 
 
 def _choose_engine(engine: str, dev: torch.device, specs: Sequence[ModelSpec]) -> str:
@@ -136,31 +135,39 @@ def _choose_engine(engine: str, dev: torch.device, specs: Sequence[ModelSpec]) -
     return engine
 
 
-def _train_with_kernel(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
-    def one(i: int) -> np.ndarray:
-        """The model alone through the engine, as fit trains it: one kernel call for
-        every epoch (nothing to log or evaluate on the way), then the divergence check."""
-        s, model = specs[i], models[i]
-        opt = make_optimizer(s.optimizer, model.parameters(), s.lr, s.weight_decay, s.momentum)
-        state = Engine(KernelBackend(model, opt, X, y, task), sync_every=None).run(epochs)
-        return np.asarray(state.history["loss"], dtype=np.float32)
-
-    threads = max(1, torch.get_num_threads())
-    out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]
-    with ThreadPoolExecutor(threads) as pool:
-        for i, loss in zip(range(len(specs)), pool.map(one, range(len(specs)))):
-            out[i] = loss
-            if progress is not None:
-                progress(epochs)
+def _train_with_kernel(specs, models, X, y, Xt, yt, task, epochs, progress) -> list[Trained]:
+    """Each architecture's models in SIMD lanes of one kernel (``many_kernel``): trained,
+    then evaluated on the training and test rows by the kernel's forward pass."""
+    arrays = [np.ascontiguousarray(t.numpy(), dtype=d)
+              for t, d in ((X, np.float32), (y, np.int64), (Xt, np.float32), (yt, np.int64))]
+    out: list[Trained] = [None] * len(specs)  # type: ignore[list-item]
+    for (_, activation, optimizer), index in _groups(specs).items():
+        linears = [fast._linears(models[i]) for i in index]
+        lanes = LaneGroup(linears, activation, optimizer,
+                          [(specs[i].lr, specs[i].momentum, specs[i].weight_decay)
+                           for i in index], task)
+        losses = lanes.train(arrays[0], arrays[1], epochs, progress)
+        _, train_acc = lanes.evaluate(arrays[0], arrays[1])
+        test_loss, test_acc = lanes.evaluate(arrays[2], arrays[3])
+        lanes.unpack(linears)
+        for j, i in enumerate(index):
+            models[i].eval()
+            out[i] = Trained(specs[i], models[i], losses[:, j], float(train_acc[j]),
+                             float(test_acc[j]), float(test_loss[j]))
     return out
 
 
-def _train_stacked(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
+def _groups(specs: Sequence[ModelSpec]) -> dict[tuple, list[int]]:
+    """The indices of the specs of each architecture (hidden, activation, optimizer)."""
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(specs):
         groups.setdefault(s.group, []).append(i)
+    return groups
+
+
+def _train_stacked(specs, models, X, y, task, epochs, progress) -> list[np.ndarray]:
     out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]
-    for (hidden, activation, optimizer), index in groups.items():
+    for (hidden, activation, optimizer), index in _groups(specs).items():
         losses = _stacked_group([specs[i] for i in index], [models[i] for i in index], X, y,
                                 task, epochs, activation, optimizer, progress)
         for j, i in enumerate(index):

@@ -42,7 +42,7 @@ ACTIVATION_CODES = {name: a.kernel_code for name, a in ACTIVATIONS.items()
 OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
                    if o.kernel_code is not None}
 SOURCES = [Path(__file__).parent / "kernels" / name
-           for name in ("train.c", "blocks.c", "predict.c")]
+           for name in ("train.c", "blocks.c", "predict.c", "many.c")]
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
 # a training step with fewer multiply-adds in its forward pass runs on one thread: a
 # step's threads meet 2L + 3 times, about a microsecond each
@@ -115,6 +115,11 @@ def load_kernel() -> ctypes.CDLL | None:
                               P, P, P, P, P, P, ctypes.c_int, ctypes.c_double,
                               ctypes.c_double, ctypes.c_double, ctypes.c_int, P,
                               ctypes.c_int, ctypes.c_int, P, P, P, ctypes.c_int]
+    lib.train_many_mlp.restype = ctypes.c_int  # engine.many_kernel calls it
+    lib.train_many_mlp.argtypes = [ctypes.c_int, P, P, ctypes.c_int, P, ctypes.c_int,
+                                   ctypes.c_int, ctypes.c_int, ctypes.c_int, P, P, P, P, P, P,
+                                   ctypes.c_int, ctypes.c_double, ctypes.c_int, ctypes.c_int,
+                                   P, P, ctypes.c_int]
     lib.predict_mlp.restype = ctypes.c_int
     lib.predict_mlp.argtypes = [ctypes.c_int, P, ctypes.c_int, P, ctypes.c_int, P, P, P,
                                 ctypes.c_int]

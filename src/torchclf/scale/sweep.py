@@ -111,14 +111,17 @@ class SweepResult:
         return write_folder(folder, "sweep", fill)
 
     def save_best(self, path: str | Path) -> Path:
-        """The best run as a run directory (model files, config, history, plots)."""
-        from torchclf.run import Result
+        """The best run as a run directory (model files, config, history, plots).
+
+        It is trained again, alone, by ``fit`` from ``config_of(best())``: exactly what
+        ``torchclf train --config`` on the saved config gives, to the byte, whichever
+        engine trained the sweep. (The sweep's own model is the same to float rounding,
+        ``tests/test_batched.py``, not to the bit: the kernel's lanes and the stacked
+        engine sum in another order than one model's kernel or autograd.)
+        """
+        from torchclf.experiment import run_config
         from torchclf.store.rundir import save_run
-        t = self.best()
-        history = {"epoch": list(range(len(t.loss))), "loss": [float(v) for v in t.loss]}
-        run = Result.from_training(t.model, self.train, self.test, t.model.task, self.scaler,
-                                history, self.config_of(t).to_dict())
-        return save_run(run, path)
+        return save_run(run_config(self.config_of(self.best())), path)
 
 
 def run_sweep(base: RunConfig, grid: Grid, engine: str = "auto",
