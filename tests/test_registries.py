@@ -79,9 +79,11 @@ def _enum(source: str, prefix: str) -> dict[str, int]:
 
 def test_kernel_codes_are_those_the_c_sources_define():
     """The registries are the only Python side of the C enums: each code is distinct,
-    and train.c and predict.c define the same activation codes."""
+    and train.c, predict.c and many.c define the same activation codes (train.c and
+    many.c the same optimizer codes)."""
     acts = _enum("train.c", "ACT")
-    assert acts == _enum("predict.c", "ACT")
+    assert acts == _enum("predict.c", "ACT") == _enum("many.c", "ACT")
+    assert _enum("train.c", "OPT") == _enum("many.c", "OPT")
     codes = [a.kernel_code for a in ACTIVATIONS.values() if a.kernel_code is not None]
     assert len(set(codes)) == len(codes) and set(codes) <= set(acts.values())
     assert acts["ACT_MANUAL_TANH"] == ACTIVATIONS["manual_tanh"].kernel_code

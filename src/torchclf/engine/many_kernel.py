@@ -20,7 +20,6 @@ from torchclf.activations import ACTIVATIONS
 from torchclf.optimizers import OPTIMIZERS
 from torchclf.engine import fast
 
-LANES = 8  # models per vector (kernels/many.c)
 # model-rows per kernel call at most (but one epoch): how often progress is reported
 # and how long a call keeps Python from seeing a signal
 MODEL_ROWS_PER_CALL = 1 << 23
@@ -38,8 +37,9 @@ class LaneGroup:
                  optimizer: str, settings: Sequence[tuple[float, float, float]],
                  task: str) -> None:
         self.lib = fast.load_kernel()
+        self.lanes = self.lib.many_lanes()  # models per vector, as many.c was built
         self.count = len(linears)
-        self.n_groups = -(-self.count // LANES)
+        self.n_groups = -(-self.count // self.lanes)
         first = linears[0]
         self.sizes = [first[0].in_features, *[m.out_features for m in first]]
         self.c_sizes = (ctypes.c_int * len(self.sizes))(*self.sizes)
@@ -52,7 +52,7 @@ class LaneGroup:
             self.layout += [(offset, b, a), (offset + a * b, b, 1)]
             offset += a * b + b
         self.n_params = offset
-        shape = (self.n_groups, self.n_params, LANES)
+        shape = (self.n_groups, self.n_params, self.lanes)
         self.params = np.zeros(shape, dtype=np.float32)
         self.s1 = np.zeros(shape, dtype=np.float32)
         self.s2 = np.zeros(shape, dtype=np.float32) if self.opt else None
@@ -62,24 +62,24 @@ class LaneGroup:
                 stacked = torch.stack([(ls[layer].bias if is_bias else ls[layer].weight)
                                        .reshape(-1) for ls in linears]).numpy()
                 self._lanes(off, rows * cols)[...] = self._padded(stacked)
-        columns = np.zeros((3, self.n_groups * LANES), dtype=np.float64)
+        columns = np.zeros((3, self.n_groups * self.lanes), dtype=np.float64)
         columns[:, :self.count] = np.asarray(settings, dtype=np.float64).T
         self.lr, self.momentum, self.wd = (np.ascontiguousarray(c) for c in columns)
         self.done = 0  # epochs trained
 
     def _lanes(self, offset: int, size: int) -> np.ndarray:
-        """The view of one tensor of every model: (n_groups, size, LANES)."""
+        """The view of one tensor of every model: (n_groups, size, lanes)."""
         return self.params[:, offset:offset + size, :]
 
     def _padded(self, stacked: np.ndarray) -> np.ndarray:
-        """(count, size) -> (n_groups, size, LANES), unused lanes zero."""
-        full = np.zeros((self.n_groups * LANES, stacked.shape[1]), dtype=np.float32)
+        """(count, size) -> (n_groups, size, lanes), unused lanes zero."""
+        full = np.zeros((self.n_groups * self.lanes, stacked.shape[1]), dtype=np.float32)
         full[:self.count] = stacked
-        return full.reshape(self.n_groups, LANES, -1).transpose(0, 2, 1)
+        return full.reshape(self.n_groups, self.lanes, -1).transpose(0, 2, 1)
 
     def _call(self, X: np.ndarray, y: np.ndarray, epochs: int, update: bool,
               threads: int) -> tuple[np.ndarray, np.ndarray]:
-        cols = self.n_groups * LANES
+        cols = self.n_groups * self.lanes
         loss = np.empty((epochs, cols), dtype=np.float32)
         acc = np.empty((epochs, cols), dtype=np.float32)
         code = self.lib.train_many_mlp(
@@ -97,7 +97,7 @@ class LaneGroup:
         """``epochs`` full-batch epochs on (X, y); (epochs, count) losses before each
         step. ``progress(k)`` after each call with the model-epochs it trained."""
         threads = max(1, torch.get_num_threads())
-        per_call = max(1, MODEL_ROWS_PER_CALL // (X.shape[0] * self.n_groups * LANES))
+        per_call = max(1, MODEL_ROWS_PER_CALL // (X.shape[0] * self.n_groups * self.lanes))
         losses = []
         for start in range(0, epochs, per_call):
             todo = min(per_call, epochs - start)
@@ -118,7 +118,7 @@ class LaneGroup:
             for j, (off, rows, cols) in enumerate(self.layout):
                 layer, is_bias = divmod(j, 2)
                 per_model = self._lanes(off, rows * cols).transpose(0, 2, 1).reshape(
-                    self.n_groups * LANES, rows * cols)
+                    self.n_groups * self.lanes, rows * cols)
                 values = torch.from_numpy(np.ascontiguousarray(per_model[:self.count]))
                 for ls, v in zip(linears, values):
                     target = ls[layer].bias if is_bias else ls[layer].weight

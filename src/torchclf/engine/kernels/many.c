@@ -16,47 +16,65 @@
  * ulp); GELU's erf is libm's, lane by lane (exact but slower).
  */
 #include <math.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+void run_parallel(void *(*fn)(void *), void *items, size_t size, int count); /* parallel.c */
+
+/* Sixteen models a vector where the CPU has AVX-512 (fast.py passes MANY_AVX512 after
+ * reading /proc/cpuinfo; this file alone is built for it): 1.4x the model-epochs per
+ * second of eight with AVX2 on the 2-8-8-1 moons job, measured. Eight otherwise: wider
+ * vectors without AVX-512 go through memory (4x slower, measured). */
+#if defined(MANY_AVX512) && defined(__clang__)
+#pragma clang attribute push (__attribute__((target("avx512f"))), apply_to = function)
+#define LANES 16
+#elif defined(MANY_AVX512)
+#pragma GCC target("avx512f")
+#define LANES 16
+#else
 #define LANES 8
+#endif
 /* alignment 4: the arrays come from numpy, and unaligned AVX loads cost nothing extra */
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
-typedef int vi8 __attribute__((vector_size(32), aligned(4)));
-typedef double v4d __attribute__((vector_size(32)));
+typedef float vf __attribute__((vector_size(4 * LANES), aligned(4)));
+typedef int vi __attribute__((vector_size(4 * LANES), aligned(4)));
+typedef double vd __attribute__((vector_size(8 * LANES)));
 
 /* the kernel codes of the registry entries, as train.c */
-enum { MACT_IDENTITY = 0, MACT_RELU = 1, MACT_TANH = 2, MACT_SIGMOID = 3, MACT_LEAKY = 4,
-       MACT_GELU = 5, MACT_MANUAL_TANH = 6 };
-enum { MOPT_SGD = 0, MOPT_ADAM = 1, MOPT_ADAMW = 2 };
+enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SIGMOID = 3, ACT_LEAKY = 4,
+       ACT_GELU = 5, ACT_MANUAL_TANH = 6 };
+enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2 };
 
-static inline v8 splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+static inline vf splat(float x) {
+    vf v;
+    for (int k = 0; k < LANES; k++) v[k] = x;
+    return v;
+}
 /* lane by lane: a where mask is set (-1, as comparisons give), else b */
-static inline v8 vsel(vi8 mask, v8 a, v8 b) { return (v8)(((vi8)a & mask) | ((vi8)b & ~mask)); }
-static inline v8 vabs(v8 x) { return vsel(x < 0.0f, -x, x); }
+static inline vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+static inline vf vabs(vf x) { return vsel(x < 0.0f, -x, x); }
 
-static inline v8 vfloor(v8 x) {
-    v8 t = __builtin_convertvector(__builtin_convertvector(x, vi8), v8);
+static inline vf vfloor(vf x) {
+    vf t = __builtin_convertvector(__builtin_convertvector(x, vi), vf);
     return vsel(t > x, t - 1.0f, t);
 }
 
 /* 2^n for integer-valued n in [-252, 254], in two factors so gradual underflow and
  * overflow to inf happen as in expf */
-static inline v8 pow2(v8 n) {
-    vi8 a = __builtin_convertvector(n, vi8), b = a >> 1, c = a - b;
-    vi8 eb = (b + 127) << 23, ec = (c + 127) << 23;
-    return (v8)eb * (v8)ec;
+static inline vf pow2(vf n) {
+    vi a = __builtin_convertvector(n, vi), b = a >> 1, c = a - b;
+    vi eb = (b + 127) << 23, ec = (c + 127) << 23;
+    return (vf)eb * (vf)ec;
 }
 
 /* expf: x = n ln2 + r, |r| <= ln2 / 2, Cephes' polynomial; nan stays nan */
-static inline __attribute__((always_inline)) v8 v_exp(v8 x) {
+static inline __attribute__((always_inline)) vf v_exp(vf x) {
     x = vsel(x > 89.0f, splat(89.0f), x);
     x = vsel(x < -104.0f, splat(-104.0f), x);
-    v8 n = vfloor(x * 1.44269504088896341f + 0.5f);
-    v8 r = x - n * 0.693359375f;
+    vf n = vfloor(x * 1.44269504088896341f + 0.5f);
+    vf r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    v8 p = splat(1.9875691500e-4f);
+    vf p = splat(1.9875691500e-4f);
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
@@ -67,15 +85,15 @@ static inline __attribute__((always_inline)) v8 v_exp(v8 x) {
 }
 
 /* logf for x >= 1 (every log taken here: 1 + e^-|z|, a softmax sum); nan and inf pass */
-static inline __attribute__((always_inline)) v8 v_log(v8 x) {
-    vi8 bits = (vi8)x;
-    v8 e = __builtin_convertvector(((bits >> 23) & 0xff) - 126, v8);
-    v8 m = (v8)((bits & 0x007fffff) | 0x3f000000);  /* in [0.5, 1) */
-    vi8 small = m < 0.707106781186547524f;
+static inline __attribute__((always_inline)) vf v_log(vf x) {
+    vi bits = (vi)x;
+    vf e = __builtin_convertvector(((bits >> 23) & 0xff) - 126, vf);
+    vf m = (vf)((bits & 0x007fffff) | 0x3f000000);  /* in [0.5, 1) */
+    vi small = m < 0.707106781186547524f;
     e = vsel(small, e - 1.0f, e);
     m = vsel(small, m + m - 1.0f, m - 1.0f);
-    v8 z = m * m;
-    v8 p = splat(7.0376836292e-2f);
+    vf z = m * m;
+    vf p = splat(7.0376836292e-2f);
     p = p * m + -1.1514610310e-1f;
     p = p * m + 1.1676998740e-1f;
     p = p * m + -1.2420140846e-1f;
@@ -84,17 +102,17 @@ static inline __attribute__((always_inline)) v8 v_log(v8 x) {
     p = p * m + 2.0000714765e-1f;
     p = p * m + -2.4999993993e-1f;
     p = p * m + 3.3333331174e-1f;
-    v8 y = p * m * z;
+    vf y = p * m * z;
     y = y + e * -2.12194440e-4f;
     y = y - 0.5f * z;
-    v8 r = m + y + e * 0.693359375f;
+    vf r = m + y + e * 0.693359375f;
     return vsel((x == x) & (x < INFINITY), r, x);
 }
 
 /* expm1(t) and exp(t) for t <= 0: Taylor series near 0, where exp(t) - 1 cancels */
-static inline void v_expm1_exp(v8 t, v8 *em1, v8 *e) {
+static inline void v_expm1_exp(vf t, vf *em1, vf *e) {
     *e = v_exp(t);
-    v8 p = splat(1.0f / 40320.0f);
+    vf p = splat(1.0f / 40320.0f);
     p = p * t + 1.0f / 5040.0f;
     p = p * t + 1.0f / 720.0f;
     p = p * t + 1.0f / 120.0f;
@@ -106,47 +124,47 @@ static inline void v_expm1_exp(v8 t, v8 *em1, v8 *e) {
 }
 
 /* the activation of layer outputs z into h */
-static void activate(int act, const v8 *z, v8 *h, int count) {
+static void activate(int act, const vf *z, vf *h, int count) {
     int j;
     switch (act) {
-    case MACT_RELU: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], splat(0.0f)); break;
-    case MACT_LEAKY: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], 0.01f * z[j]); break;
-    case MACT_SIGMOID: for (j = 0; j < count; j++) h[j] = 1.0f / (1.0f + v_exp(-z[j])); break;
-    case MACT_TANH: case MACT_MANUAL_TANH: /* sign(x) -expm1(t) / (1 + e^t), t = -2|x| */
+    case ACT_RELU: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], splat(0.0f)); break;
+    case ACT_LEAKY: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], 0.01f * z[j]); break;
+    case ACT_SIGMOID: for (j = 0; j < count; j++) h[j] = 1.0f / (1.0f + v_exp(-z[j])); break;
+    case ACT_TANH: case ACT_MANUAL_TANH: /* sign(x) -expm1(t) / (1 + e^t), t = -2|x| */
         for (j = 0; j < count; j++) {
-            v8 x = z[j], em1, e;
+            vf x = z[j], em1, e;
             v_expm1_exp(-2.0f * vabs(x), &em1, &e);
-            v8 a = -em1 / (1.0f + e);
+            vf a = -em1 / (1.0f + e);
             h[j] = vsel(x < 0.0f, -a, vsel(x > 0.0f, a, x));
         }
         break;
-    case MACT_GELU:
+    case ACT_GELU:
         for (j = 0; j < count; j++)
             for (int k = 0; k < LANES; k++)
                 h[j][k] = (float)(0.5 * z[j][k] * (1.0 + erf(z[j][k] / sqrt(2.0))));
         break;
-    default: memcpy(h, z, sizeof(v8) * (size_t)count);
+    default: memcpy(h, z, sizeof(vf) * (size_t)count);
     }
 }
 
 /* d *= d h / d z, from z and h */
-static void activation_grad(int act, const v8 *z, const v8 *h, v8 *d, int count) {
+static void activation_grad(int act, const vf *z, const vf *h, vf *d, int count) {
     int j;
     switch (act) {
-    case MACT_RELU: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], splat(0.0f)); break;
-    case MACT_LEAKY: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], 0.01f * d[j]); break;
-    case MACT_SIGMOID: for (j = 0; j < count; j++) d[j] = d[j] * (h[j] * (1.0f - h[j])); break;
-    case MACT_TANH: for (j = 0; j < count; j++) d[j] = d[j] * (1.0f - h[j] * h[j]); break;
-    case MACT_MANUAL_TANH: /* autograd's derivative of the formula, as train.c */
+    case ACT_RELU: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], splat(0.0f)); break;
+    case ACT_LEAKY: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], 0.01f * d[j]); break;
+    case ACT_SIGMOID: for (j = 0; j < count; j++) d[j] = d[j] * (h[j] * (1.0f - h[j])); break;
+    case ACT_TANH: for (j = 0; j < count; j++) d[j] = d[j] * (1.0f - h[j] * h[j]); break;
+    case ACT_MANUAL_TANH: /* autograd's derivative of the formula, as train.c */
         for (j = 0; j < count; j++) {
-            v8 x = z[j], em1, e;
+            vf x = z[j], em1, e;
             v_expm1_exp(-2.0f * vabs(x), &em1, &e);
-            v8 dd = 1.0f + e;
-            v8 g = 2.0f * ((em1 + 1.0f) / dd - em1 * e / (dd * dd));
+            vf dd = 1.0f + e;
+            vf g = 2.0f * ((em1 + 1.0f) / dd - em1 * e / (dd * dd));
             d[j] = d[j] * vsel(x == 0.0f, splat(0.0f), g);
         }
         break;
-    case MACT_GELU:
+    case ACT_GELU:
         for (j = 0; j < count; j++)
             for (int k = 0; k < LANES; k++) {
                 double x = z[j][k];
@@ -165,7 +183,7 @@ typedef struct {  /* what every group shares */
     const long *y;
     const int *sizes;
     int n_params, max_width, hidden_total;
-    v8 *params, *s1, *s2;                  /* n_groups x n_params vectors each */
+    vf *params, *s1, *s2;                  /* n_groups x n_params vectors each */
     const double *lr, *momentum, *wd;      /* one per lane */
     int first_step;
     double step;
@@ -178,12 +196,12 @@ typedef struct {  /* one thread's groups and buffers */
 } Part;
 
 /* per-lane Adam/SGD step of `count` parameters, as optimizer_step in train.c */
-static void update(const Job *job, int g, v8 *p, const v8 *grad, v8 *s1, v8 *s2, int count,
+static void update(const Job *job, int g, vf *p, const vf *grad, vf *s1, vf *s2, int count,
                    int first, double step) {
     const double *lr = job->lr + (size_t)g * LANES, *mo = job->momentum + (size_t)g * LANES,
                  *wd = job->wd + (size_t)g * LANES;
-    v8 vlr, vmo, vwd, size, decay, bc2;
-    vi8 has_mo;
+    vf vlr, vmo, vwd, size, decay, bc2;
+    vi has_mo;
     for (int k = 0; k < LANES; k++) {
         vlr[k] = (float)lr[k];
         vmo[k] = (float)mo[k];
@@ -194,22 +212,22 @@ static void update(const Job *job, int g, v8 *p, const v8 *grad, v8 *s1, v8 *s2,
         bc2[k] = (float)sqrt(b2);
         decay[k] = (float)(1.0 - lr[k] * wd[k]);
     }
-    if (job->opt == MOPT_SGD) {
+    if (job->opt == OPT_SGD) {
         for (int i = 0; i < count; i++) {
-            v8 gr = grad[i] + vwd * p[i];
-            v8 buf = first ? gr : vmo * s1[i] + gr;
+            vf gr = grad[i] + vwd * p[i];
+            vf buf = first ? gr : vmo * s1[i] + gr;
             s1[i] = buf;
             p[i] = p[i] - vlr * vsel(has_mo, buf, gr);
         }
         return;
     }
     for (int i = 0; i < count; i++) {
-        v8 gr = grad[i];
-        if (job->opt == MOPT_ADAMW) p[i] = p[i] * decay;
+        vf gr = grad[i];
+        if (job->opt == OPT_ADAMW) p[i] = p[i] * decay;
         else gr = gr + vwd * p[i];
         s1[i] = s1[i] + (float)(1.0 - 0.9) * (gr - s1[i]);
         s2[i] = s2[i] * (float)0.999 + (float)(1.0 - 0.999) * gr * gr;
-        v8 denom;
+        vf denom;
         for (int k = 0; k < LANES; k++) denom[k] = sqrtf(s2[i][k]);
         denom = denom / bc2 + (float)1e-8;
         p[i] = p[i] - size * (s1[i] / denom);
@@ -220,28 +238,28 @@ static void update(const Job *job, int g, v8 *p, const v8 *grad, v8 *s1, v8 *s2,
 
 /* Loss, accuracy and d loss / d logits of the block's rows (valid: how many are real;
  * the others get delta 0 and count for nothing). logit, delta: k x R. */
-static void loss_block(const Job *job, const v8 *logit, const long *y, int valid, v8 *delta,
-                       v4d *loss_lo, v4d *loss_hi, vi8 *correct) {
+static void loss_block(const Job *job, const vf *logit, const long *y, int valid, vf *delta,
+                       vd *loss_sum, vi *correct) {
     const int n = job->n, k_out = job->sizes[job->n_layers];
     for (int r = 0; r < R; r++) {
         long yr = r < valid ? y[r] : 0;
-        v8 row_loss;
+        vf row_loss;
         if (job->binary) {
-            v8 z = logit[r], t = splat((float)yr);
-            v8 ez = v_exp(-vabs(z));  /* in (0, 1]: never overflows */
+            vf z = logit[r], t = splat((float)yr);
+            vf ez = v_exp(-vabs(z));  /* in (0, 1]: never overflows */
             row_loss = vsel(z > 0.0f, z, splat(0.0f)) - z * t + v_log(1.0f + ez);
-            v8 p = vsel(z >= 0.0f, splat(1.0f), ez) / (1.0f + ez);
+            vf p = vsel(z >= 0.0f, splat(1.0f), ez) / (1.0f + ez);
             delta[r] = (p - t) / (float)n;
             if (r < valid) *correct -= (z > 0.0f) == (yr == 1 ? -1 : 0);
         } else {
-            v8 m = logit[r];
-            vi8 arg = {0, 0, 0, 0, 0, 0, 0, 0};
+            vf m = logit[r];
+            vi arg = {0};
             for (int c = 1; c < k_out; c++) {
-                vi8 more = logit[c * R + r] > m;
+                vi more = logit[c * R + r] > m;
                 m = vsel(more, logit[c * R + r], m);
                 arg = (more & c) | (~more & arg);
             }
-            v8 total = splat(0.0f);
+            vf total = splat(0.0f);
             for (int c = 0; c < k_out; c++) {
                 delta[c * R + r] = v_exp(logit[c * R + r] - m);
                 total = total + delta[c * R + r];
@@ -256,23 +274,20 @@ static void loss_block(const Job *job, const v8 *logit, const long *y, int valid
             for (int c = 0; c < k_out; c++) delta[c * R + r] = splat(0.0f);
             continue;
         }
-        *loss_lo += __builtin_convertvector(
-            __builtin_shufflevector(row_loss, row_loss, 0, 1, 2, 3), v4d);
-        *loss_hi += __builtin_convertvector(
-            __builtin_shufflevector(row_loss, row_loss, 4, 5, 6, 7), v4d);
+        *loss_sum += __builtin_convertvector(row_loss, vd);
     }
 }
 
 /* One epoch of group g: forward and backward over every row, R rows at a time, then
  * (if job->update) the step; the lanes' mean loss and accuracy into loss/acc (8 each).
  * A block's activations are unit-major: entry o * R + r is unit o of row r. */
-static void epoch(const Job *job, int g, v8 *grad, v8 *act_buf, v8 *delta, v8 *delta2,
+static void epoch(const Job *job, int g, vf *grad, vf *act_buf, vf *delta, vf *delta2,
                   float *loss, float *acc, int first, double step) {
     const int L = job->n_layers, *sizes = job->sizes, n = job->n, d = job->d;
     const int act = job->act;
-    v8 *P = job->params + (size_t)g * job->n_params;
-    v8 *W[64], *B[64], *GW[64], *GB[64], *Z[65], *H[65];
-    v8 *pp = P, *gg = grad, *ab = act_buf;
+    vf *P = job->params + (size_t)g * job->n_params;
+    vf *W[64], *B[64], *GW[64], *GB[64], *Z[65], *H[65];
+    vf *pp = P, *gg = grad, *ab = act_buf;
     for (int l = 0; l < L; l++) {
         W[l] = pp; GW[l] = gg;
         pp += sizes[l] * sizes[l + 1]; gg += sizes[l] * sizes[l + 1];
@@ -285,9 +300,9 @@ static void epoch(const Job *job, int g, v8 *grad, v8 *act_buf, v8 *delta, v8 *d
         H[l] = l < L ? ab : Z[l];
         if (l < L) ab += sizes[l] * R;
     }
-    if (job->update) memset(grad, 0, sizeof(v8) * (size_t)job->n_params);
-    v4d loss_lo = {0, 0, 0, 0}, loss_hi = {0, 0, 0, 0};
-    vi8 correct = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (job->update) memset(grad, 0, sizeof(vf) * (size_t)job->n_params);
+    vd loss_sum = {0};
+    vi correct = {0};
     for (int r0 = 0; r0 < n; r0 += R) {
         int valid = n - r0 < R ? n - r0 : R;
         for (int r = 0; r < R; r++) {  /* the rows, broadcast; past the end, the last */
@@ -296,14 +311,14 @@ static void epoch(const Job *job, int g, v8 *grad, v8 *act_buf, v8 *delta, v8 *d
         }
         for (int l = 0; l < L; l++) {  /* z[o] = b[o] + sum_i W[o, i] h[i] */
             int in = sizes[l], out = sizes[l + 1];
-            const v8 *h = H[l];
-            v8 *z = Z[l + 1];
+            const vf *h = H[l];
+            vf *z = Z[l + 1];
             for (int o = 0; o < out; o++) {
-                const v8 *wo = W[l] + (size_t)o * in;
-                v8 a0 = B[l][o], a1 = a0, a2 = a0, a3 = a0;
+                const vf *wo = W[l] + (size_t)o * in;
+                vf a0 = B[l][o], a1 = a0, a2 = a0, a3 = a0;
                 for (int i = 0; i < in; i++) {
-                    v8 w = wo[i];
-                    const v8 *hi = h + i * R;
+                    vf w = wo[i];
+                    const vf *hi = h + i * R;
                     a0 = a0 + w * hi[0]; a1 = a1 + w * hi[1];
                     a2 = a2 + w * hi[2]; a3 = a3 + w * hi[3];
                 }
@@ -311,45 +326,44 @@ static void epoch(const Job *job, int g, v8 *grad, v8 *act_buf, v8 *delta, v8 *d
             }
             if (l < L - 1) activate(act, z, H[l + 1], out * R);
         }
-        loss_block(job, Z[L], job->y + r0, valid, delta, &loss_lo, &loss_hi, &correct);
+        loss_block(job, Z[L], job->y + r0, valid, delta, &loss_sum, &correct);
         if (!job->update) continue;
-        v8 *dl = delta, *dp = delta2;
+        vf *dl = delta, *dp = delta2;
         for (int l = L - 1; l >= 0; l--) {  /* gradients, then the layer below's delta */
             int in = sizes[l], out = sizes[l + 1];
-            const v8 *h = H[l], *w = W[l];
+            const vf *h = H[l], *w = W[l];
             for (int o = 0; o < out; o++) {
-                const v8 *dv = dl + o * R;
-                v8 d0 = dv[0], d1 = dv[1], d2 = dv[2], d3 = dv[3];
-                v8 *go = GW[l] + (size_t)o * in;
+                const vf *dv = dl + o * R;
+                vf d0 = dv[0], d1 = dv[1], d2 = dv[2], d3 = dv[3];
+                vf *go = GW[l] + (size_t)o * in;
                 GB[l][o] = GB[l][o] + d0 + d1 + d2 + d3;
                 for (int i = 0; i < in; i++) {
-                    const v8 *hi = h + i * R;
+                    const vf *hi = h + i * R;
                     go[i] = go[i] + d0 * hi[0] + d1 * hi[1] + d2 * hi[2] + d3 * hi[3];
                 }
             }
             if (l == 0) break;
             for (int i = 0; i < in; i++) {
-                v8 a0 = w[i] * dl[0], a1 = w[i] * dl[1], a2 = w[i] * dl[2], a3 = w[i] * dl[3];
+                vf a0 = w[i] * dl[0], a1 = w[i] * dl[1], a2 = w[i] * dl[2], a3 = w[i] * dl[3];
                 for (int o = 1; o < out; o++) {
-                    v8 wv = w[(size_t)o * in + i];
-                    const v8 *dv = dl + o * R;
+                    vf wv = w[(size_t)o * in + i];
+                    const vf *dv = dl + o * R;
                     a0 = a0 + wv * dv[0]; a1 = a1 + wv * dv[1];
                     a2 = a2 + wv * dv[2]; a3 = a3 + wv * dv[3];
                 }
                 dp[i * R] = a0; dp[i * R + 1] = a1; dp[i * R + 2] = a2; dp[i * R + 3] = a3;
             }
             activation_grad(act, Z[l], H[l], dp, in * R);
-            v8 *swap = dl; dl = dp; dp = swap;
+            vf *swap = dl; dl = dp; dp = swap;
         }
     }
-    for (int k = 0; k < 4; k++) {
-        loss[k] = (float)(loss_lo[k] / n);
-        loss[k + 4] = (float)(loss_hi[k] / n);
+    for (int k = 0; k < LANES; k++) {
+        loss[k] = (float)(loss_sum[k] / n);
+        acc[k] = (float)correct[k] / (float)n;
     }
-    for (int k = 0; k < LANES; k++) acc[k] = (float)correct[k] / (float)n;
     if (!job->update) return;
-    v8 *S1 = job->s1 + (size_t)g * job->n_params;
-    v8 *S2 = job->s2 ? job->s2 + (size_t)g * job->n_params : NULL;
+    vf *S1 = job->s1 + (size_t)g * job->n_params;
+    vf *S2 = job->s2 ? job->s2 + (size_t)g * job->n_params : NULL;
     update(job, g, P, grad, S1, S2, job->n_params, first, step);
 }
 
@@ -357,10 +371,10 @@ static void *run_part(void *arg) {
     Part *part = arg;
     const Job *job = part->job;
     int width = (job->d + 2 * job->hidden_total + job->sizes[job->n_layers]) * R;
-    v8 *grad = malloc(sizeof(v8) * (size_t)(job->n_params ? job->n_params : 1));
-    v8 *act_buf = malloc(sizeof(v8) * (size_t)width);
-    v8 *delta = malloc(sizeof(v8) * (size_t)job->max_width * R);
-    v8 *delta2 = malloc(sizeof(v8) * (size_t)job->max_width * R);
+    vf *grad = malloc(sizeof(vf) * (size_t)(job->n_params ? job->n_params : 1));
+    vf *act_buf = malloc(sizeof(vf) * (size_t)width);
+    vf *delta = malloc(sizeof(vf) * (size_t)job->max_width * R);
+    vf *delta2 = malloc(sizeof(vf) * (size_t)job->max_width * R);
     part->ok = grad && act_buf && delta && delta2;
     size_t cols = (size_t)job->n_groups * LANES;
     for (int g = part->first; part->ok && g < part->last; g++)
@@ -388,7 +402,7 @@ int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int
                    float *acc_out, int threads) {
     if (n_layers < 1 || n_layers > 64 || n_groups < 1) return -1;
     Job job = {n, sizes[0], n_layers, act, binary, opt, epochs, update, n_groups, X, y, sizes,
-               0, 0, 0, (v8 *)params, (v8 *)s1, (v8 *)s2, lr, momentum, wd, first_step, step,
+               0, 0, 0, (vf *)params, (vf *)s1, (vf *)s2, lr, momentum, wd, first_step, step,
                loss_out, acc_out};
     for (int l = 0; l < n_layers; l++) job.n_params += sizes[l] * sizes[l + 1] + sizes[l + 1];
     for (int l = 0; l <= n_layers; l++) if (sizes[l] > job.max_width) job.max_width = sizes[l];
@@ -396,8 +410,6 @@ int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int
     if (threads > n_groups) threads = n_groups;
     if (threads < 1) threads = 1;
     Part parts[64];
-    pthread_t ids[64];
-    int started[64] = {0};
     if (threads > 64) threads = 64;
     for (int t = 0; t < threads; t++) {
         parts[t].job = &job;
@@ -405,14 +417,14 @@ int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int
         parts[t].last = (int)((long)n_groups * (t + 1) / threads);
         parts[t].ok = 1;
     }
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&ids[t], NULL, run_part, &parts[t]) == 0;
-    run_part(&parts[0]);
-    int ok = parts[0].ok;
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(ids[t], NULL);
-        else run_part(&parts[t]);  /* no thread to be had: this one does it */
-        ok = ok && parts[t].ok;
-    }
+    run_parallel(run_part, parts, sizeof parts[0], threads);
+    int ok = 1;
+    for (int t = 0; t < threads; t++) ok = ok && parts[t].ok;
     return ok ? 0 : -1;
 }
+
+/* models per vector: the group size train_many_mlp's arrays are laid out in */
+int many_lanes(void) { return LANES; }
+#if defined(MANY_AVX512) && defined(__clang__)
+#pragma clang attribute pop
+#endif

@@ -14,10 +14,11 @@
  * Linear: z = h W^T + b (W is out x in, row-major, as nn.Linear stores it).
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+void run_parallel(void *(*fn)(void *), void *items, size_t size, int count); /* parallel.c */
 
 #if defined(__AVX__)
 #define VECTOR_BYTES 32   /* AVX: 8 floats a register */
@@ -214,22 +215,15 @@ int predict_mlp(int n, const float *X, int n_layers, const int *sizes, int act,
     int width = sizes[n_layers] == 1 ? 2 : sizes[n_layers];
     long tiles = (n + TILE - 1) / TILE;
     struct job jobs[MAX_THREADS];
-    pthread_t ids[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
     for (int t = 0; t < threads; t++) {
         long lo = tiles * t / threads * TILE, hi = tiles * (t + 1) / threads * TILE;
         if (hi > n) hi = n;
         jobs[t] = (struct job){(int)(hi - lo), n_layers, act, 0, X + lo * sizes[0], sizes,
                                W, B, P + lo * width};
     }
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&ids[t], NULL, run_job, &jobs[t]) == 0;
-    run_job(&jobs[0]);
-    int code = jobs[0].code;
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(ids[t], NULL);
-        else run_job(&jobs[t]);   /* no thread to be had: do its part here */
+    run_parallel(run_job, jobs, sizeof jobs[0], threads);
+    int code = 0;
+    for (int t = 0; t < threads; t++)
         if (jobs[t].code) code = jobs[t].code;
-    }
     return code;
 }
