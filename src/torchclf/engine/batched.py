@@ -1,17 +1,22 @@
-"""Many MLPs trained at once: one stacked computation per architecture.
+"""Many MLPs trained at once: one computation per architecture.
 
-Models that share an architecture (hidden sizes, activation, optimizer) are stacked
-along a leading model axis: weights (G, out, in), and every forward, backward and
-update step is one ``bmm``/elementwise call for all G models, with per-model learning
-rates, momenta and weight decays as (G, 1, 1) tensors. This runs on any device.
+Models that share an architecture (hidden sizes, activation, optimizer) are trained
+together, each with its own seed, learning rate, momentum and weight decay:
 
-On the CPU with the compiled kernel (``engine.fast``) available, each model instead
-trains alone through the engine (``Engine`` over the kernel backend, as ``fit`` would
-train it), on as many threads as torch uses: the kernel releases the GIL, and for the
-lesson's sizes this is several times faster than stacked tensor calls. Both give each model the result of training it
-alone, which the tests check.
+- "stacked" (any device): weights stacked along a leading model axis, (G, out, in), so
+  every forward, backward and update step is one ``bmm``/elementwise call for all G
+  models, the per-model settings as (G, 1, 1) tensors.
+- "kernel" (the CPU with the compiled kernel, ``engine.fast``): the models sit in SIMD
+  lanes of ``kernels/many.c`` (``engine.many_kernel``), eight or sixteen to a vector,
+  one C call per chunk of epochs on torch's thread count, then evaluated by the same
+  kernel's forward pass. Not through ``Engine``: that drives one model (its optimizer,
+  history, callbacks, checkpoints) and this trains a vector of them in one call, so,
+  as the stacked engine does, the divergence check is ``check_losses`` on each model's
+  losses afterwards, raising for the first diverged model in the order given.
 
-Each model starts from exactly the weights ``MLP(..., seed=s)`` would get.
+Both give each model the result of training it alone, to float rounding (the tests
+compare with ``fit``'s autograd). Each model starts from exactly the weights
+``MLP(..., seed=s)`` would get.
 """
 
 from __future__ import annotations
@@ -90,10 +95,13 @@ def train_many(specs: Sequence[ModelSpec], train: Dataset, test: Dataset, epochs
     y, yt = torch.as_tensor(train.y, device=dev), torch.as_tensor(test.y, device=dev)
     task = tasks.resolve_task(train.n_classes, task)
     models = [MLP(train.n_features, s.hidden, train.n_classes, s.activation, task=task,
-                  seed=s.seed).to(dev) for s in specs]
-    for s in specs:
-        make_optimizer(s.optimizer, [torch.zeros(1, requires_grad=True)], s.lr,
-                       s.weight_decay, s.momentum)  # validates the settings
+                  seed=s.seed) for s in specs]
+    if dev.type != "cpu":  # built there; .to walks every module even when it stays
+        models = [m.to(dev) for m in models]
+    for name, lr, wd, momentum in dict.fromkeys((s.optimizer, s.lr, s.weight_decay,
+                                                 s.momentum) for s in specs):
+        make_optimizer(name, [torch.zeros(1, requires_grad=True)], lr, wd,
+                       momentum)  # validates the settings, each combination once
     if _choose_engine(engine, dev, specs) == "kernel":
         results = _train_with_kernel(specs, models, X, y, Xt, yt, task, epochs, progress)
     else:

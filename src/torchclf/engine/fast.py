@@ -43,6 +43,7 @@ OPTIMIZER_CODES = {o.torch_class: o.kernel_code for o in OPTIMIZERS.values()
                    if o.kernel_code is not None}
 SOURCES = [Path(__file__).parent / "kernels" / name
            for name in ("train.c", "blocks.c", "predict.c", "many.c", "parallel.c")]
+HEADERS = [Path(__file__).parent / "kernels" / "lanes.h"]  # included: part of the build key
 MIN_ROWS_PER_THREAD = 16384  # below this a thread costs more than it saves
 # a training step with fewer multiply-adds in its forward pass runs on one thread: a
 # step's threads meet 2L + 3 times, about a microsecond each
@@ -84,7 +85,7 @@ def load_kernel() -> ctypes.CDLL | None:
     """The compiled kernel, building it on first use; None when it cannot be built."""
     if os.environ.get("TORCHCLF_ENGINE", "").lower() == "autograd":
         return None
-    source = b"".join(path.read_bytes() for path in SOURCES)
+    source = b"".join(path.read_bytes() for path in SOURCES + HEADERS)
     flags = ["-O3", "-shared", "-fPIC", "-std=c99", "-pthread", *_simd_flags()]
     key = hashlib.sha256(source + " ".join(flags).encode() + platform.machine().encode()
                          + sys.platform.encode()).hexdigest()[:16]

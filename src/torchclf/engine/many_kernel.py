@@ -1,6 +1,7 @@
 """Many MLPs of one architecture in the compiled kernel at once (``kernels/many.c``).
 
-The models of a group sit in SIMD lanes, eight to a vector: their weights are packed
+The models of a group sit in SIMD lanes, eight to a vector (sixteen with AVX-512, as
+``many_lanes()`` of the built library says): their weights are packed
 once into lane-interleaved arrays, trained full batch by one kernel call per chunk of
 epochs (the groups of eight split over torch's thread count, the GIL released), then
 evaluated on the training and test rows by the same kernel's forward pass and unpacked

@@ -1,19 +1,18 @@
 /* Many MLPs of one architecture trained at once, full batch: models in SIMD lanes.
  *
- * Eight models share a vector: lane k of every number belongs to model k of the
- * group. A group's parameters are stored lane-interleaved, layer by layer (W as
- * out x in, then b), each entry a vector of eight floats; the optimizer states use the
- * same layout. The rows are the same for every model, so each row's features are
- * broadcast to all lanes, the whole network's activations for that row stay in L1,
- * and the gradients are summed over the rows (full batch: the weights do not move
- * within an epoch); then each lane takes its own optimizer step with its own lr,
- * momentum and weight decay. Same formulas as train.c (forward, hand-derived
- * backward, BCEWithLogits / CrossEntropy as the mean over rows, torch.optim's SGD,
- * Adam and AdamW), so every lane trains as that model would alone.
+ * Eight models (sixteen with AVX-512) share a vector: lane k of every number belongs
+ * to model k of the group. A group's parameters are stored lane-interleaved, layer by
+ * layer (W as out x in, then b), each entry a vector; the optimizer states likewise.
+ * Every model sees the same rows, so a row's features are broadcast to all lanes, the
+ * network's activations for a block of rows stay in L1, and the gradients are summed
+ * over the rows (full batch: the weights do not move within an epoch); then each lane
+ * takes its own step with its own lr, momentum and weight decay. The formulas are
+ * train.c's (forward, hand-derived backward, BCEWithLogits / CrossEntropy as the mean
+ * over rows, torch.optim's SGD, Adam and AdamW), so each lane trains as its model
+ * would alone, to float rounding (the sums run in another order).
  *
- * The vectors are GCC/clang vector extensions: AVX2 where compiled with it, scalar
- * code on other CPUs. exp and log are small polynomials (Cephes' expf/logf, about one
- * ulp); GELU's erf is libm's, lane by lane (exact but slower).
+ * The vectors and their exp and log are lanes.h's; GELU's erf is libm's, lane by lane
+ * (exact but slower).
  */
 #include <math.h>
 #include <stddef.h>
@@ -35,100 +34,20 @@ void run_parallel(void *(*fn)(void *), void *items, size_t size, int count); /* 
 #else
 #define LANES 8
 #endif
-/* alignment 4: the arrays come from numpy, and unaligned AVX loads cost nothing extra */
-typedef float vf __attribute__((vector_size(4 * LANES), aligned(4)));
-typedef int vi __attribute__((vector_size(4 * LANES), aligned(4)));
-typedef double vd __attribute__((vector_size(8 * LANES)));
+#include "lanes.h"
 
 /* the kernel codes of the registry entries, as train.c */
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SIGMOID = 3, ACT_LEAKY = 4,
        ACT_GELU = 5, ACT_MANUAL_TANH = 6 };
 enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2 };
 
-static inline vf splat(float x) {
-    vf v;
-    for (int k = 0; k < LANES; k++) v[k] = x;
-    return v;
-}
-/* lane by lane: a where mask is set (-1, as comparisons give), else b */
-static inline vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
-static inline vf vabs(vf x) { return vsel(x < 0.0f, -x, x); }
-
-static inline vf vfloor(vf x) {
-    vf t = __builtin_convertvector(__builtin_convertvector(x, vi), vf);
-    return vsel(t > x, t - 1.0f, t);
-}
-
-/* 2^n for integer-valued n in [-252, 254], in two factors so gradual underflow and
- * overflow to inf happen as in expf */
-static inline vf pow2(vf n) {
-    vi a = __builtin_convertvector(n, vi), b = a >> 1, c = a - b;
-    vi eb = (b + 127) << 23, ec = (c + 127) << 23;
-    return (vf)eb * (vf)ec;
-}
-
-/* expf: x = n ln2 + r, |r| <= ln2 / 2, Cephes' polynomial; nan stays nan */
-static inline __attribute__((always_inline)) vf v_exp(vf x) {
-    x = vsel(x > 89.0f, splat(89.0f), x);
-    x = vsel(x < -104.0f, splat(-104.0f), x);
-    vf n = vfloor(x * 1.44269504088896341f + 0.5f);
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    return p * pow2(n);
-}
-
-/* logf for x >= 1 (every log taken here: 1 + e^-|z|, a softmax sum); nan and inf pass */
-static inline __attribute__((always_inline)) vf v_log(vf x) {
-    vi bits = (vi)x;
-    vf e = __builtin_convertvector(((bits >> 23) & 0xff) - 126, vf);
-    vf m = (vf)((bits & 0x007fffff) | 0x3f000000);  /* in [0.5, 1) */
-    vi small = m < 0.707106781186547524f;
-    e = vsel(small, e - 1.0f, e);
-    m = vsel(small, m + m - 1.0f, m - 1.0f);
-    vf z = m * m;
-    vf p = splat(7.0376836292e-2f);
-    p = p * m + -1.1514610310e-1f;
-    p = p * m + 1.1676998740e-1f;
-    p = p * m + -1.2420140846e-1f;
-    p = p * m + 1.4249322787e-1f;
-    p = p * m + -1.6668057665e-1f;
-    p = p * m + 2.0000714765e-1f;
-    p = p * m + -2.4999993993e-1f;
-    p = p * m + 3.3333331174e-1f;
-    vf y = p * m * z;
-    y = y + e * -2.12194440e-4f;
-    y = y - 0.5f * z;
-    vf r = m + y + e * 0.693359375f;
-    return vsel((x == x) & (x < INFINITY), r, x);
-}
-
-/* expm1(t) and exp(t) for t <= 0: Taylor series near 0, where exp(t) - 1 cancels */
-static inline void v_expm1_exp(vf t, vf *em1, vf *e) {
-    *e = v_exp(t);
-    vf p = splat(1.0f / 40320.0f);
-    p = p * t + 1.0f / 5040.0f;
-    p = p * t + 1.0f / 720.0f;
-    p = p * t + 1.0f / 120.0f;
-    p = p * t + 1.0f / 24.0f;
-    p = p * t + 1.0f / 6.0f;
-    p = p * t + 0.5f;
-    p = p * (t * t) + t;
-    *em1 = vsel(t > -0.35f, p, *e - 1.0f);
-}
-
 /* the activation of layer outputs z into h */
 static void activate(int act, const vf *z, vf *h, int count) {
     int j;
     switch (act) {
-    case ACT_RELU: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], splat(0.0f)); break;
-    case ACT_LEAKY: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], 0.01f * z[j]); break;
+    case ACT_RELU: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], splat(0)); break;
+    case ACT_LEAKY: for (j = 0; j < count; j++) h[j] = vsel(z[j] > 0.0f, z[j], 0.01f * z[j]);
+        break;
     case ACT_SIGMOID: for (j = 0; j < count; j++) h[j] = 1.0f / (1.0f + v_exp(-z[j])); break;
     case ACT_TANH: case ACT_MANUAL_TANH: /* sign(x) -expm1(t) / (1 + e^t), t = -2|x| */
         for (j = 0; j < count; j++) {
@@ -151,8 +70,9 @@ static void activate(int act, const vf *z, vf *h, int count) {
 static void activation_grad(int act, const vf *z, const vf *h, vf *d, int count) {
     int j;
     switch (act) {
-    case ACT_RELU: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], splat(0.0f)); break;
-    case ACT_LEAKY: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], 0.01f * d[j]); break;
+    case ACT_RELU: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], splat(0)); break;
+    case ACT_LEAKY: for (j = 0; j < count; j++) d[j] = vsel(z[j] > 0.0f, d[j], 0.01f * d[j]);
+        break;
     case ACT_SIGMOID: for (j = 0; j < count; j++) d[j] = d[j] * (h[j] * (1.0f - h[j])); break;
     case ACT_TANH: for (j = 0; j < count; j++) d[j] = d[j] * (1.0f - h[j] * h[j]); break;
     case ACT_MANUAL_TANH: /* autograd's derivative of the formula, as train.c */
@@ -187,7 +107,7 @@ typedef struct {  /* what every group shares */
     const double *lr, *momentum, *wd;      /* one per lane */
     int first_step;
     double step;
-    float *loss_out, *acc_out;             /* epochs x (n_groups * 8) */
+    float *loss_out, *acc_out;             /* epochs x (n_groups * LANES) */
 } Job;
 
 typedef struct {  /* one thread's groups and buffers */
@@ -279,7 +199,7 @@ static void loss_block(const Job *job, const vf *logit, const long *y, int valid
 }
 
 /* One epoch of group g: forward and backward over every row, R rows at a time, then
- * (if job->update) the step; the lanes' mean loss and accuracy into loss/acc (8 each).
+ * (if job->update) the step; the lanes' mean losses and accuracies into loss, acc.
  * A block's activations are unit-major: entry o * R + r is unit o of row r. */
 static void epoch(const Job *job, int g, vf *grad, vf *act_buf, vf *delta, vf *delta2,
                   float *loss, float *acc, int first, double step) {
@@ -387,14 +307,14 @@ static void *run_part(void *arg) {
     return NULL;
 }
 
-/* Train n_groups groups of eight models for `epochs` full-batch epochs (update 1), or
+/* Train n_groups groups of LANES models for `epochs` full-batch epochs (update 1), or
  * evaluate them once (update 0, epochs 1: loss and accuracy, nothing changed).
  * X: n x d row-major, y: class per row. sizes: n_layers + 1 entries. params, s1, s2:
- * n_groups x n_params x 8 floats (the lane-interleaved layout above; s2 NULL for SGD).
- * lr, momentum, wd: n_groups x 8. first_step: the SGD momentum buffers are new. step:
- * Adam's step count before this call. loss_out, acc_out: epochs x (n_groups x 8), the
- * loss and accuracy of the forward pass before each step, as train_mlp gives them.
- * The groups are split over `threads` threads. Returns 0, or -1 if memory ran out. */
+ * n_groups x n_params x LANES floats (the layout above; s2 NULL for SGD). lr, momentum,
+ * wd: n_groups x LANES. first_step: the SGD momentum buffers are new. step: Adam's step
+ * count before this call. loss_out, acc_out: epochs x (n_groups x LANES), the loss and
+ * accuracy of the forward pass before each step, as train_mlp gives them. The groups
+ * are split over `threads` threads. Returns 0, or -1 if memory ran out. */
 int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int *sizes,
                    int act, int binary, int opt, int n_groups, float *params, float *s1,
                    float *s2, const double *lr, const double *momentum, const double *wd,
@@ -410,7 +330,7 @@ int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int
     if (threads > n_groups) threads = n_groups;
     if (threads < 1) threads = 1;
     Part parts[64];
-    if (threads > 64) threads = 64;
+    threads = threads > 64 ? 64 : threads;
     for (int t = 0; t < threads; t++) {
         parts[t].job = &job;
         parts[t].first = (int)((long)n_groups * t / threads);
