@@ -38,7 +38,7 @@ from torchclf.model import MLP
 from torchclf.runtime import resolve_device
 from torchclf.engine import fast
 from torchclf.engine.divergence import check_losses
-from torchclf.engine.many_kernel import LaneGroup
+from torchclf.engine.many_kernel import LaneGroup, train_all
 from torchclf.optimizers import OPTIMIZERS, make_optimizer
 
 _model = profiles.defaults(profiles.MANY, "model")  # every default lives in the schema
@@ -148,19 +148,23 @@ def _train_with_kernel(specs, models, X, y, Xt, yt, task, epochs, progress) -> l
     then evaluated on the training and test rows by the kernel's forward pass."""
     arrays = [np.ascontiguousarray(t.numpy(), dtype=d)
               for t, d in ((X, np.float32), (y, np.int64), (Xt, np.float32), (yt, np.int64))]
+    groups = _groups(specs)
+    linears = {key: [fast._linears(models[i]) for i in index] for key, index in groups.items()}
+    lanes = {}
+    for key, index in groups.items():
+        _, activation, optimizer = key
+        settings = [(specs[i].lr, specs[i].momentum, specs[i].weight_decay) for i in index]
+        lanes[key] = LaneGroup(linears[key], activation, optimizer, settings, task)
+    losses = dict(zip(groups, train_all(list(lanes.values()), arrays[0], arrays[1], epochs,
+                                        progress)))
     out: list[Trained] = [None] * len(specs)  # type: ignore[list-item]
-    for (_, activation, optimizer), index in _groups(specs).items():
-        linears = [fast._linears(models[i]) for i in index]
-        lanes = LaneGroup(linears, activation, optimizer,
-                          [(specs[i].lr, specs[i].momentum, specs[i].weight_decay)
-                           for i in index], task)
-        losses = lanes.train(arrays[0], arrays[1], epochs, progress)
-        _, train_acc = lanes.evaluate(arrays[0], arrays[1])
-        test_loss, test_acc = lanes.evaluate(arrays[2], arrays[3])
-        lanes.unpack(linears)
+    for key, index in groups.items():
+        _, train_acc = lanes[key].evaluate(arrays[0], arrays[1])
+        test_loss, test_acc = lanes[key].evaluate(arrays[2], arrays[3])
+        lanes[key].unpack(linears[key])
         for j, i in enumerate(index):
             models[i].eval()
-            out[i] = Trained(specs[i], models[i], losses[:, j], float(train_acc[j]),
+            out[i] = Trained(specs[i], models[i], losses[key][:, j], float(train_acc[j]),
                              float(test_acc[j]), float(test_loss[j]))
     return out
 

@@ -12,6 +12,7 @@ formulas as ``train.c``; ``tests/test_batched.py`` compares with autograd).
 from __future__ import annotations
 
 import ctypes
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Callable, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ from torchclf.engine import fast
 
 # model-rows per kernel call at most (but one epoch): how often progress is reported
 # and how long a call keeps Python from seeing a signal
-MODEL_ROWS_PER_CALL = 1 << 23
+MODEL_ROWS_PER_CALL = 1 << 21
 
 
 def _ptr(a: np.ndarray) -> int:
@@ -93,20 +94,12 @@ class LaneGroup:
             raise MemoryError("the fast kernel ran out of memory")
         return loss[:, :self.count], acc[:, :self.count]
 
-    def train(self, X: np.ndarray, y: np.ndarray, epochs: int,
-              progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """``epochs`` full-batch epochs on (X, y); (epochs, count) losses before each
-        step. ``progress(k)`` after each call with the model-epochs it trained."""
-        threads = max(1, torch.get_num_threads())
-        per_call = max(1, MODEL_ROWS_PER_CALL // (X.shape[0] * self.n_groups * self.lanes))
-        losses = []
-        for start in range(0, epochs, per_call):
-            todo = min(per_call, epochs - start)
-            losses.append(self._call(X, y, todo, True, threads)[0])
-            self.done += todo
-            if progress is not None:
-                progress(todo * self.count)
-        return np.concatenate(losses)
+    def train(self, X: np.ndarray, y: np.ndarray, epochs: int, threads: int) -> np.ndarray:
+        """``epochs`` full-batch epochs on (X, y) in one call on ``threads`` threads;
+        (epochs, count) losses before each step."""
+        loss = self._call(X, y, epochs, True, threads)[0]
+        self.done += epochs
+        return loss
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(loss, accuracy) of every model on (X, y), one forward pass, nothing changed."""
@@ -124,3 +117,40 @@ class LaneGroup:
                 for ls, v in zip(linears, values):
                     target = ls[layer].bias if is_bias else ls[layer].weight
                     target.copy_(v.view_as(target))
+
+
+def train_all(groups: Sequence[LaneGroup], X: np.ndarray, y: np.ndarray, epochs: int,
+              progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+    """Train every architecture's group ``epochs`` epochs on (X, y); each one's
+    (epochs, count) losses.
+
+    The groups train side by side, each in calls of up to ``MODEL_ROWS_PER_CALL``
+    model-rows on its share of torch's threads, the next call of a group queued as soon
+    as its last one returns (a sweep's architectures often fill a vector or two each:
+    one after another would leave cores idle). ``progress(k)`` is called on this thread
+    after each call with the model-epochs it trained.
+    """
+    threads = max(1, torch.get_num_threads())
+    vectors = sum(g.n_groups for g in groups)
+    shares = [max(1, round(threads * g.n_groups / vectors)) for g in groups]
+    per_call = [max(1, MODEL_ROWS_PER_CALL // (X.shape[0] * g.n_groups * g.lanes))
+                for g in groups]
+    losses: list[list[np.ndarray]] = [[] for _ in groups]
+
+    def step(i: int) -> int:
+        todo = min(per_call[i], epochs - sum(map(len, losses[i])))
+        losses[i].append(groups[i].train(X, y, todo, shares[i]))
+        return todo
+
+    with ThreadPoolExecutor(min(threads, len(groups))) as pool:
+        running = {pool.submit(step, i): i for i in range(len(groups))}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = running.pop(future)
+                todo = future.result()
+                if progress is not None:
+                    progress(todo * groups[i].count)
+                if sum(map(len, losses[i])) < epochs:
+                    running[pool.submit(step, i)] = i
+    return [np.concatenate(out) for out in losses]
