@@ -1,12 +1,13 @@
 """Many MLPs of one architecture in the compiled kernel at once (``kernels/many.c``).
 
-The models of a group sit in SIMD lanes, eight to a vector (sixteen with AVX-512, as
-``many_lanes()`` of the built library says): their weights are packed
-once into lane-interleaved arrays, trained full batch by one kernel call per chunk of
-epochs (the groups of eight split over torch's thread count, the GIL released), then
-evaluated on the training and test rows by the same kernel's forward pass and unpacked
-into the models once. Each lane trains exactly as its model would alone (the same
-formulas as ``train.c``; ``tests/test_batched.py`` compares with autograd).
+The models of an architecture sit in SIMD lanes, eight to a vector (sixteen with
+AVX-512: ``many_lanes()`` of the built library says). Their weights are packed once
+into lane-interleaved arrays, trained full batch by one kernel call per chunk of epochs
+(the vectors split over threads, the GIL released; ``train_all`` runs a sweep's
+architectures side by side), evaluated on the training and test rows by the same
+kernel's forward pass, and unpacked into the models once. Each lane trains as its model
+would alone, to float rounding: the formulas are ``train.c``'s, the sums run in
+another order (``tests/test_batched.py`` compares with autograd).
 """
 
 from __future__ import annotations
