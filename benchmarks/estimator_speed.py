@@ -4,8 +4,8 @@
 with their defaults, on the same stratified 75/25 splits over 5 seeds, fitted in turn
 (torch, sklearn, torch, ...) so a busy machine slows both alike. Prints each one's
 median fit time, the ratio (sklearn / torch: above 1, TorchClassifier is faster), the
-mean test accuracy, the mean epochs each ran (TorchClassifier's max_iter is 1000,
-MLPClassifier's 200), and whether issue 16's target holds: at least 3x faster at equal or
+mean test accuracy, the mean epochs each ran (both stop by scikit-learn's rule or at
+max_iter 200), and whether issue 16's target holds: at least 3x faster at equal or
 better mean accuracy.
 
     python benchmarks/estimator_speed.py            # 5 seeds, the 100k x 20 table
