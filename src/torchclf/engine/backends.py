@@ -143,13 +143,15 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
                    X: torch.Tensor, y: torch.Tensor, task: str, batch_size: int,
                    generator: torch.Generator, shuffle_full_batch: bool = False,
                    l1: float = NO_L1, class_weight: torch.Tensor | None = None,
-                   schedule=None):
+                   schedule=None, labels: torch.Tensor | None = None):
     """The kernel where ``engine`` allows it and ``fast.eligible`` agrees, else autograd.
 
     "auto" takes the kernel where it prints autograd's numbers (the optimizer entry's
     ``kernel_in_auto``), "autograd" never uses it, "fast" insists on it. The kernel has
     no L1 penalty, class weights or lr schedule (``schedule``, an ``LRSchedule``): with
     any of them "auto" takes autograd and "fast" is refused, naming the setting.
+    ``labels``, y's class codes as int64 where the caller has them, are what the kernel
+    reads (instead of a copy of y converted to them).
     """
     engine = spec_of(TrainConfig, "engine").check("engine", engine)
     entry = entry_for(opt)
@@ -163,8 +165,8 @@ def choose_backend(engine: str, model: torch.nn.Module, opt: torch.optim.Optimiz
         engine = "autograd"
     if engine != "autograd":
         if fast.eligible(model, opt, X):
-            return KernelBackend(model, opt, X, y, task, batch_size, generator,
-                                 shuffle_full_batch)
+            return KernelBackend(model, opt, X, y if labels is None else labels, task,
+                                 batch_size, generator, shuffle_full_batch)
         if engine == "fast":
             raise UserError("engine 'fast' needs a torchclf MLP without dropout, "
                             "training on the CPU, SGD/Adam/AdamW and a C compiler: "

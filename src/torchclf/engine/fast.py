@@ -258,8 +258,11 @@ class FastTrainer:
         n = self.X.shape[0]
         for start in range(0, epochs, self.epochs_per_call):
             stop = min(epochs, start + self.epochs_per_call)
-            order = None if self.batch_size is None else torch.stack(
-                [torch.randperm(n, generator=self.generator) for _ in range(stop - start)])
+            order = None
+            if self.batch_size is not None:  # drawn into place: no second copy of them
+                order = torch.empty((stop - start, n), dtype=torch.int64)
+                for row in order:
+                    torch.randperm(n, generator=self.generator, out=row)
             self._call(stop - start, loss_out[start:stop], acc_out[start:stop], order)
 
     def _pointers(self) -> tuple[bool, list]:
