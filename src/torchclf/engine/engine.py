@@ -29,6 +29,7 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "l
 SYNC_EVERY = 50  # epochs between host syncs at the latest (divergence check)
 
 Split = tuple[torch.Tensor, torch.Tensor]  # (X, targets as the loss expects them)
+Prepare = Callable[[torch.Tensor], torch.Tensor]  # rows -> the model's inputs
 
 
 class TrainingInterrupted(Exception):
@@ -49,18 +50,79 @@ def new_history(with_validation: bool = False) -> dict[str, list[float]]:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, task: str,
-             loss_fn: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, accuracy) as device scalars, in eval mode; the caller's mode is restored."""
+             loss_fn: torch.nn.Module, prepare: Prepare | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, accuracy) as device scalars, in eval mode; the caller's mode is restored.
+    ``prepare`` maps rows of X to the model's inputs (the training rows' scaling, say).
+
+    Rows are evaluated ``rows_per_chunk`` at a time, so each layer's output stays small
+    (a 200,000-row test set in one piece made a 25 MiB tensor per layer). Over several
+    chunks the loss is each chunk's mean times its rows (its class weights, for a
+    weighted loss) summed in float64 over the total: the one-piece loss up to the order
+    of summation; the accuracy is the one-piece accuracy exactly. A loss this cannot
+    split (not torchclf's own) is evaluated in one piece.
+    """
     was_training = model.training
     model.eval()
+    rows = rows_per_chunk(model, X) if _splittable(loss_fn) else len(X)
     try:
-        with one_thread_for_tiny(*_largest_tensors(model, X)):
-            logits = model(X)
-            loss = loss_fn(logits, y)
-            acc = (tasks.labels(logits, task) == y.reshape(-1).long()).to(logits.dtype).mean()
+        with one_thread_for_tiny(*_largest_tensors(model, X[:rows])):
+            if len(X) <= rows:
+                logits = model(_prepared(X, prepare))
+                return loss_fn(logits, y), _correct(logits, y, task).to(logits.dtype).mean()
+            # running sums only: nothing of a chunk outlives it
+            total = torch.zeros((), dtype=torch.float64, device=X.device)
+            weight, correct = total.clone(), torch.zeros((), dtype=torch.int64,
+                                                         device=X.device)
+            for i in range(0, len(X), rows):
+                logits, target = model(_prepared(X[i:i + rows], prepare)), y[i:i + rows]
+                w = _chunk_weight(loss_fn, target)
+                total += loss_fn(logits, target).double() * w
+                weight += w
+                correct += _correct(logits, target, task).sum()
+            # the count over the rows: what the mean of the 0/1 flags in one piece is
+            return (total / weight).to(logits.dtype), correct.to(logits.dtype) / len(X)
     finally:
         model.train(was_training)
-    return loss, acc
+
+
+EVAL_ELEMENTS = 1 << 17  # floats in one layer's output while evaluating (512 KiB)
+
+
+def rows_per_chunk(model: torch.nn.Module, X: torch.Tensor) -> int:
+    """Rows evaluated at once: EVAL_ELEMENTS over the widest layer of a torchclf MLP
+    (and at least one row); any other module's rows in one piece."""
+    if not isinstance(model, MLP):
+        return max(1, len(X))
+    s = model.spec
+    return max(1, EVAL_ELEMENTS // max(s.in_features, s.out_features, *s.hidden))
+
+
+def _splittable(loss_fn: torch.nn.Module) -> bool:
+    """Losses whose mean over rows ``_chunk_weight`` knows how to weigh: torchclf's own."""
+    return (type(loss_fn) in (torch.nn.BCEWithLogitsLoss, torch.nn.CrossEntropyLoss,
+                              tasks.WeightedBCE)
+            and getattr(loss_fn, "reduction", "mean") == "mean"
+            and not getattr(loss_fn, "label_smoothing", 0))
+
+
+def _chunk_weight(loss_fn: torch.nn.Module, target: torch.Tensor) -> torch.Tensor | float:
+    """What a chunk's mean loss is a mean over: its rows, or the sum of its rows'
+    class weights for a class-weighted loss."""
+    weight = loss_fn.weight if isinstance(loss_fn, (torch.nn.CrossEntropyLoss,
+                                                    tasks.WeightedBCE)) else None
+    if weight is None:
+        return float(target.shape[0])
+    return weight[target.reshape(-1).long()].double().sum()
+
+
+def _prepared(X: torch.Tensor, prepare: Prepare | None) -> torch.Tensor:
+    return X if prepare is None else prepare(X)
+
+
+def _correct(logits: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    """(n,) whether each row's predicted class is its label."""
+    return tasks.labels(logits, task) == y.reshape(-1).long()
 
 
 def _largest_tensors(model: torch.nn.Module, X: torch.Tensor) -> tuple[int, ...]:
@@ -83,7 +145,8 @@ class Engine:
     (a ``schedules.LRSchedule``, autograd backends only) is stepped after every epoch
     with its training loss; the history's ``lr`` is the rate each epoch trained with.
     Training and test losses are the backend's loss (its class weights included, no
-    penalty), so the two curves compare.
+    penalty), so the two curves compare. ``prepare`` maps test and val rows to the
+    model's inputs as they are evaluated, a chunk at a time (``evaluate``).
     """
 
     def __init__(self, backend, *, callbacks: Sequence[Callback] = (),
@@ -92,12 +155,13 @@ class Engine:
                  eval_every: int | None = None, sync_every: int | None = SYNC_EVERY,
                  checkpoint_every: int | None = None,
                  checkpoint: Callable[[int], Path | None] | None = None,
-                 start_epoch: int = 0, schedule=None) -> None:
+                 start_epoch: int = 0, schedule=None, prepare: Prepare | None = None
+                 ) -> None:
         if schedule is not None and backend.chunked:
             raise ValueError("an lr schedule is stepped every epoch: it needs a backend "
                              "that trains one epoch per call")
         self.backend, self.callbacks = backend, list(callbacks)
-        self.test, self.val = test, val
+        self.test, self.val, self.prepare = test, val, prepare
         self.history = history if history is not None else new_history(val is not None)
         self.log_every, self.eval_every, self.sync_every = log_every, eval_every, sync_every
         self.checkpoint_every, self.checkpoint = checkpoint_every, checkpoint
@@ -246,7 +310,8 @@ class Engine:
 
     def _record(self, split: str, data: Split) -> dict:
         """Evaluate on ``data`` into the newest history row; returns it as row entries."""
-        result = evaluate(self.backend.model, *data, self.backend.task, self.loss_fn)
+        result = evaluate(self.backend.model, *data, self.backend.task, self.loss_fn,
+                          self.prepare)
         loss, acc = float(result[0]), float(result[1])
         self.history[f"{split}_loss"][-1], self.history[f"{split}_accuracy"][-1] = loss, acc
         return {f"{split}_loss": loss, f"{split}_accuracy": acc}

@@ -40,6 +40,15 @@ def _tensors(ds: Dataset, scaler: Standardizer | None, device: torch.device,
             tasks.targets(torch.as_tensor(ds.y, device=device), task))
 
 
+def _scaling(scaler: Standardizer | None, device: torch.device):
+    """How the engine scales test and validation rows on the CPU: a chunk at a time as
+    it evaluates them (the same numbers as scaling them whole, without a scaled copy of
+    them all); None where they are scaled whole up front (no scaler, another device)."""
+    if scaler is None or device.type != "cpu":
+        return None
+    return lambda X: torch.from_numpy(scaler.transform(X.numpy()))
+
+
 def _check_data(train: Dataset, test: Dataset | None) -> None:
     if len(train) == 0:
         raise UserError("the training data is empty: it needs at least one row per class")
@@ -144,6 +153,8 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     scaler = Standardizer().fit(train.X) if standardize else None
     model.to(dev)
     X, y = _tensors(train, scaler, dev, task)
+    prepare = _scaling(scaler, dev)
+    held_out = None if prepare is not None else scaler  # the scaler test and val need now
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum)
     schedule = make_schedule(lr_schedule, opt, epochs, lr_step_size, lr_gamma, lr_patience)
     weights = tasks.class_weights(class_weight, train.y, train.classes)
@@ -158,13 +169,14 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
                                checkpoint_extra or {}, schedule) if checkpoint_path else None
     backend = choose_backend(engine, model, opt, X, y, task,
                              batch_size_for(X.shape[0], batch_size), gen, l1=l1,
-                             class_weight=weights, schedule=schedule)
+                             class_weight=weights, schedule=schedule,
+                             labels=torch.from_numpy(train.y) if dev.type == "cpu" else None)
     state = Engine(backend, callbacks=callbacks, history=history, log_every=log_every,
                    eval_every=eval_every, checkpoint_every=checkpoint_every,
                    checkpoint=writer, start_epoch=start_epoch, schedule=schedule,
-                   test=_tensors(test, scaler, dev, task) if test is not None else None,
-                   val=_tensors(val, scaler, dev, task) if val is not None else None,
-                   ).run(epochs)
+                   test=_tensors(test, held_out, dev, task) if test is not None else None,
+                   val=_tensors(val, held_out, dev, task) if val is not None else None,
+                   prepare=prepare).run(epochs)
     if config is None:
         config = _describe_call(model, val_source, task, dict(
             optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
