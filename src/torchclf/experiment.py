@@ -11,6 +11,7 @@ from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Result
+from torchclf.runtime import release_free_memory
 from torchclf.engine.callbacks import Callback
 from torchclf.engine.loop import fit
 
@@ -43,8 +44,11 @@ def load_data(data: DataConfig) -> Dataset:
 def split_data(config: RunConfig) -> tuple[Dataset, Dataset]:
     """(train, test) exactly as a run with this config saw them."""
     ds = load_data(config.data)
-    return ds.split(config.data.test_size, seed=config.data.split_seed,
-                    stratify=config.data.stratify)
+    parts = ds.split(config.data.test_size, seed=config.data.split_seed,
+                     stratify=config.data.stratify, reuse=True)  # loaded for this only
+    del ds  # its rows are the parts' now
+    release_free_memory()
+    return parts
 
 
 def build_model(config: RunConfig, ds: Dataset) -> MLP:

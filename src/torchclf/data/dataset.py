@@ -84,7 +84,10 @@ class Dataset:
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "Dataset":
         """The rows at ``index``, keeping classes, feature names and encoding."""
-        X = self.X[index]
+        return self._with_rows(self.X[index], index, name)
+
+    def _with_rows(self, X: np.ndarray, index: np.ndarray, name: str | None) -> "Dataset":
+        """The rows at ``index``, whose features ``X`` (``self.X[index]``) are given."""
         if shares_cells(self.raw, self.X):  # X's rows are the raw rows: no second copy
             raw = frame_over(X, self.raw.columns)
         else:
@@ -101,15 +104,25 @@ class Dataset:
                        self.raw, encoder)
 
     def split(self, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEED,
-              stratify: bool = True) -> tuple["Dataset", "Dataset"]:
+              stratify: bool = True, reuse: bool = False) -> tuple["Dataset", "Dataset"]:
         """Split into (train, test).
 
         Stratified by default, so both keep the class balance. ``stratify=False`` is the
         lesson's split: the rows of scikit-learn's ``train_test_split(X, y,
         test_size=test_size, random_state=seed)``, in its order.
+
+        ``reuse=True`` lets the split reorder this Dataset's own X in place, so that
+        train's and test's X are its two parts and no copy of the table is made; this
+        Dataset's rows are then scrambled, and it must not be used again (for a table
+        loaded only to be split). Where that cannot be done it copies, as by default.
         """
         train_idx, test_idx = split_indices(self.y, test_size, seed, stratify)
-        train, test = self.subset(train_idx, self.name), self.subset(test_idx, self.name)
+        if reuse and self._reorderable(train_idx):
+            train_X, test_X = reorder_rows(self.X, train_idx, test_idx)
+            train = self._with_rows(train_X, train_idx, self.name)
+            test = self._with_rows(test_X, test_idx, self.name)
+        else:
+            train, test = self.subset(train_idx, self.name), self.subset(test_idx, self.name)
         if self.encoder is not None:  # learn the encoding from the training rows only
             encoder = self.encoder.refit(train.raw, self.meta.get("source", self.name))
             train, test = train.encoded_by(encoder), test.encoded_by(encoder)
@@ -117,9 +130,33 @@ class Dataset:
             part.meta["split"] = {"test_size": test_size, "seed": seed, "stratify": stratify}
         return train, test
 
+    def _reorderable(self, first: np.ndarray) -> bool:
+        """Can ``reorder_rows`` put rows ``first`` first in X's own memory, changing
+        nothing anyone else sees: X owns its memory, its raw rows are X itself (or
+        absent) and ``first`` ascends?"""
+        return (self.X.flags.owndata and (self.raw is None or shares_cells(self.raw, self.X))
+                and bool(np.all(first[1:] > first[:-1])))
+
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Map class codes back to the original labels."""
         return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
+
+
+REORDER_ROWS = 1 << 14  # rows moved at a time by reorder_rows
+
+
+def reorder_rows(X: np.ndarray, first: np.ndarray, then: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``first`` (ascending) followed by rows ``then`` of X, written over X itself;
+    returns the two parts (views of X). Only ``then``'s rows are copied aside: rows
+    move to lower positions block by block, and ``first[k] >= k`` means no row is
+    overwritten before it has been read."""
+    aside = X[then]
+    for i in range(0, len(first), REORDER_ROWS):
+        rows = first[i:i + REORDER_ROWS]
+        X[i:i + len(rows)] = X[rows]
+    X[len(first):len(first) + len(then)] = aside
+    return X[:len(first)], X[len(first):len(first) + len(then)]
 
 
 def frame_over(X: np.ndarray, columns):

@@ -18,6 +18,7 @@ from torchclf.data.dataset import Dataset, frame_over, passes_through, plain_lab
 from torchclf.data.encoding import TableEncoder
 from torchclf.data.plain import read_plain
 from torchclf.errors import UserError
+from torchclf.runtime import release_free_memory
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -96,7 +97,10 @@ def load_table(path: str | Path, target: str | None = None,
         return table_dataset(read_frame(path, label=target, float_features=True), target,
                              features, name, path)
     features, X, labels, target = plain
-    return _labelled(frame_over(X, features), labels, target, name, path, X)
+    ds = _labelled(frame_over(X, features), labels, target, name, path, X)
+    del plain, labels  # read into pyarrow's pool, which keeps what they free
+    release_free_memory()
+    return ds
 
 
 def table_dataset(frame, target: str | None = None, features: list[str] | None = None,
