@@ -11,8 +11,9 @@ Writes a 1,000,000-row x 20-column numeric file (CSV by default) and reports, in
     engine it picks; the seconds between epochs in its history.csv, which include its
     test evaluation) against a lean PyTorch loop (float32 tensors, ``torch.randperm`` and
     index slicing, no DataLoader, no evaluation), median epoch;
-(c) the peak memory of the whole ``torchclf train`` process over an idle interpreter
-    that has imported torch, pandas and pyarrow, as a multiple of the data as float32.
+(c) the peak memory of the whole ``torchclf train`` process (its own, from ``wait4``)
+    over an idle interpreter that has imported torch, pandas and pyarrow, as a multiple
+    of the data as float32.
 
     python benchmarks/big_table.py [--rows N] [--epochs E] [--rounds R] [--format csv|parquet]
 """
@@ -23,7 +24,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,6 +91,19 @@ def make_table(path: Path, rows: int, cols: int, fmt: str) -> None:
     frame.to_parquet(path) if fmt == "parquet" else frame.to_csv(path, index=False)
 
 
+def make_table_in_child(path: Path, rows: int, cols: int, fmt: str) -> None:
+    """``make_table`` in a fresh interpreter, so this process stays small: a child's
+    peak RSS (``ru_maxrss``) counts its parent's peak RSS too (Python starts children
+    with vfork, and Linux carries the old memory's high-water mark across exec), so
+    writing the table here made every child, the idle baseline included, look as large
+    as this process had been, and the growth measured in (c) too small."""
+    code = ("import runpy, sys; from pathlib import Path; "
+            "runpy.run_path(sys.argv[1])['make_table']("
+            "Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])")
+    subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve()), str(path),
+                    str(rows), str(cols), fmt], check=True)
+
+
 def training_env(threads: int) -> dict[str, str]:
     """The environment of the training children: torch's threads fixed, the same for
     both loops (on a shared machine, more threads than free cores make each step wait
@@ -99,15 +112,19 @@ def training_env(threads: int) -> dict[str, str]:
 
 
 def peak_rss_of(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """(seconds, peak RSS in bytes, stdout) of a child process (run one at a time: the
-    peak is over all children so far, and each probe is the largest yet)."""
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak * 1024, proc.stdout
+    """(seconds, peak RSS in bytes, stdout) of a child process: its own peak, from
+    ``wait4`` (``RUSAGE_CHILDREN`` is the largest child so far, make_table's included).
+    A child's peak counts this process's peak too (``make_table_in_child``)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(err.read())
+        return seconds, usage.ru_maxrss * 1024, out.read()
 
 
 def child_seconds(code: str) -> float:
@@ -162,12 +179,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"big.{args.format}"
         t = time.perf_counter()
-        make_table(path, args.rows, args.cols, args.format)
+        make_table_in_child(path, args.rows, args.cols, args.format)
         print(f"wrote {args.rows:,} x {args.cols} {args.format} "
               f"({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
         data_mib = args.rows * args.cols * 4 / 2**20
 
-        # (c) first: the peak of all children so far must be this process's own
+        # (c) first, while this process is still smaller than an idle interpreter
         _, base_rss, _ = peak_rss_of([sys.executable, "-c",
                                       "import torch, pandas, pyarrow, torchclf.engine.loop"])
         run = Path(tmp) / "run"
