@@ -271,3 +271,24 @@ def test_png_bytes_are_savefigs_pixels_drawn_once_and_leave_the_figure_as_it_was
         twin.savefig(theirs, format="png", dpi=100)
         a, b = (np.asarray(Image.open(io.BytesIO(data))) for data in (ours, theirs.getvalue()))
         assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_a_big_boundary_panel_draws_a_sample_and_says_so_with_every_rows_accuracy(
+        monkeypatch):
+    from torchclf import plots
+    monkeypatch.setattr(plots, "DRAWN_POINTS", 100)
+    train, test = blobs(3, 5, n=400), blobs(3, 5, n=100, seed=1)
+    model = LinearSoftmax(train)
+    fig = plot_boundary(model.predict_proba, train, test, resolution=RES)
+    drawn = [sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_sizes")
+                 and len(c.get_sizes())) for ax in fig.axes[:2]]
+    assert drawn == [100, 100]  # train sampled; test (100 rows) drawn whole
+    train_title, test_title = (ax.get_title() for ax in fig.axes[:2])
+    accuracy = (model.predict_proba(train.X).argmax(axis=1) == train.y).mean()
+    assert train_title == f"Train (accuracy {100 * accuracy:.1f}%)\n100 of 400 points drawn"
+    assert "drawn" not in test_title
+    again = plot_boundary(model.predict_proba, train, test, resolution=RES)
+    assert png_bytes(again) == png_bytes(fig)  # the same sample every time
+    data = plot_data(train)
+    assert len(data.axes[0].collections[0].get_offsets()) <= 100
+    assert data.axes[0].get_title().startswith(f"{train.name}: 400 points, 3 classes (100 drawn)")

@@ -56,13 +56,29 @@ def _label_axes(ax: Axes, view: View2D) -> None:
         ax.set_yticks([])
 
 
+DRAWN_POINTS = 10_000  # points a scatter (a panel) draws at most
+
+
+def shown_points(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) of the rows a panel draws and fits its 2-D view on: every row, or
+    DRAWN_POINTS rows drawn at random (seed 0, in their order) from more. A million
+    points draw as one blot, and fitting the view and drawing them took a GB."""
+    if len(ds) <= DRAWN_POINTS:
+        return ds.X, ds.y
+    rows = np.sort(np.random.default_rng(0).choice(len(ds), DRAWN_POINTS, replace=False))
+    return ds.X[rows], ds.y[rows]
+
+
 def plot_data(ds: Dataset, ax: Axes | None = None, title: str | None = None) -> Figure:
-    """Scatter of ``ds`` coloured by class, on its 2-D view (PCA for > 2 features)."""
+    """Scatter of ``ds`` coloured by class, on its 2-D view (PCA for > 2 features);
+    of a sample of its points beyond ``DRAWN_POINTS`` (``shown_points``)."""
     fig, ax = _axes(ax)
-    view = View2D.fit(ds.X, ds.feature_names)
-    _scatter(ax, view.to_2d(ds.X), ds.y, ds.classes, class_colors(ds.n_classes))
+    X, y = shown_points(ds)
+    view = View2D.fit(X, ds.feature_names)
+    _scatter(ax, view.to_2d(X), y, ds.classes, class_colors(ds.n_classes))
     _label_axes(ax, view)
-    heading = title or f"{ds.name}: {len(ds)} points, {ds.n_classes} classes"
+    heading = title or f"{ds.name}: {len(ds)} points, {ds.n_classes} classes" + (
+        f" ({len(X):,} drawn)" if len(X) < len(ds) else "")
     ax.set_title(heading + ("\n(PCA projection)" if view.kind == "pca" else ""))
     if len(ds):
         ax.legend(loc="best", fontsize=8, title="class")
@@ -97,7 +113,8 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
                   resolution: int = 200, title: str | None = None) -> Figure:
     """Decision regions with the Train | Test points side by side (one panel without test).
 
-    Both panels share one view and grid fitted on the train + test points. Region colour
+    Both panels share one view and grid fitted on the train + test points drawn (all of
+    them, or ``DRAWN_POINTS`` per panel of a bigger set: ``shown_points``). Region colour
     is the predicted class and its shade the confidence; the black line is the boundary.
     With more than 2 features the regions are the model on the PCA plane through the
     mean (see ``torchclf.grid.View2D``), which the figure's subtitle says.
@@ -106,7 +123,8 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
     for _, ds in parts[1:]:
         if ds.n_features != train.n_features:
             raise ValueError(f"test has {ds.n_features} features, train {train.n_features}")
-    X_all = np.concatenate([ds.X for _, ds in parts])
+    shown = [shown_points(ds) for _, ds in parts]
+    X_all = np.concatenate([X for X, _ in shown])
     view = View2D.fit(X_all, train.feature_names)
     box = bounds(view.to_2d(X_all))
     grid = decision_grid(predict_proba, X_all, train.feature_names, resolution,
@@ -116,13 +134,14 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
     image = _shaded_image(grid.labels, grid.confidence, colors, k)
     fig = Figure(figsize=(5.5 * len(parts), 5), layout="constrained")
     axes = fig.subplots(1, len(parts), squeeze=False)[0]
-    for ax, (name, ds) in zip(axes, parts):
+    for ax, (name, ds), (X, y) in zip(axes, parts, shown):
         ax.imshow(image, origin="lower", extent=box, aspect="auto", interpolation="bilinear")
         _draw_boundary(ax, grid.xx, grid.yy, grid.proba)
-        _scatter(ax, view.to_2d(ds.X), ds.y, train.classes, colors)
-        if len(ds):
+        _scatter(ax, view.to_2d(X), y, train.classes, colors)
+        if len(ds):  # the accuracy of every row, drawn or not
             acc = float((np.asarray(predict_proba(ds.X)).argmax(axis=1) == ds.y).mean())
-            ax.set_title(f"{name} (accuracy {100 * acc:.1f}%)")
+            sample = f"\n{len(X):,} of {len(ds):,} points drawn" if len(X) < len(ds) else ""
+            ax.set_title(f"{name} (accuracy {100 * acc:.1f}%){sample}")
         else:
             ax.set_title(name)
         _label_axes(ax, view)
