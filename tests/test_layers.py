@@ -15,7 +15,7 @@ PACKAGE = SRC / "torchclf"
 # Lowest first. A module may import from its own layer and the layers before it.
 LAYERS = [
     ("base", ["torchclf.errors", "torchclf.version", "torchclf.registry", "torchclf.runtime",
-              "torchclf.atomic", "torchclf.spec"]),
+              "torchclf.atomic", "torchclf.spec", "torchclf.memory"]),
     ("data", ["torchclf.data"]),
     ("model", ["torchclf.model", "torchclf.task", "torchclf.activations", "torchclf.hyper",
                "torchclf.optimizers", "torchclf.schedules"]),

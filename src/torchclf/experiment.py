@@ -11,7 +11,7 @@ from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Result
-from torchclf.runtime import release_free_memory
+from torchclf.memory import release_free_memory
 from torchclf.engine.callbacks import Callback
 from torchclf.engine.loop import fit
 

@@ -7,12 +7,9 @@ kept in globals.
 
 from __future__ import annotations
 
-import ctypes
 import random
-import sys
 import threading
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -82,27 +79,3 @@ def one_thread_for_tiny(*sizes: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def release_free_memory() -> None:
-    """Give memory that big temporaries freed back to the system: pyarrow's pool (when
-    pyarrow is loaded) keeps freed blocks for its next allocation, and glibc's malloc
-    keeps freed blocks inside its heap, so without this a freed table still counts in
-    the process's memory. Takes milliseconds; changes no number."""
-    arrow = sys.modules.get("pyarrow")
-    if arrow is not None:
-        arrow.default_memory_pool().release_unused()
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None (another C library, another system)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None

@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
             warnings.simplefilter("default", UserWarning)
             warnings.showwarning = _one_line_warning(err)
             output_config(args)  # bounds of --nproc, --resolution, ... before any work
+            from torchclf.memory import map_big_blocks
+            map_big_blocks()  # this process is ours: big freed blocks go back at once
             return args.handler(args, out, err)
     except UserError as e:
         if getattr(e, "rank", 0) == 0:  # every DDP rank raises it; rank 0 says it

@@ -18,7 +18,7 @@ from torchclf.data.dataset import Dataset, frame_over, passes_through, plain_lab
 from torchclf.data.encoding import TableEncoder
 from torchclf.data.plain import read_plain
 from torchclf.errors import UserError
-from torchclf.runtime import release_free_memory
+from torchclf.memory import release_free_memory
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
