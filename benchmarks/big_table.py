@@ -11,9 +11,9 @@ Writes a 1,000,000-row x 20-column numeric file (CSV by default) and reports, in
     engine it picks; the seconds between epochs in its history.csv, which include its
     test evaluation) against a lean PyTorch loop (float32 tensors, ``torch.randperm`` and
     index slicing, no DataLoader, no evaluation), median epoch;
-(c) the peak memory of the whole ``torchclf train`` process (its own, from ``wait4``)
-    over an idle interpreter that has imported torch, pandas and pyarrow, as a multiple
-    of the data as float32.
+(c) the peak memory of the whole ``torchclf train`` process (its own, from ``wait4``;
+    saving its figures too, as by default) over an idle interpreter that has imported
+    torch, pandas and pyarrow, as a multiple of the data as float32.
 
     python benchmarks/big_table.py [--rows N] [--epochs E] [--rounds R] [--format csv|parquet]
 """
@@ -191,7 +191,7 @@ def main() -> None:
         cmd = [sys.executable, "-m", "torchclf", "train", str(path), "--target", "y",
                "--hidden", ",".join(map(str, HIDDEN)), "--optimizer", "sgd", "--lr", str(LR),
                "--batch-size", str(BATCH), "--epochs", str(args.epochs), "--log-every", "1",
-               "--no-plots", "--out", str(run)]
+               "--out", str(run)]  # its figures too, as by default
         env = training_env(args.threads)
         wall, rss, out = peak_rss_of(cmd, env)
         peak = (rss - base_rss) / 2**20
