@@ -30,6 +30,10 @@ from sklearn.preprocessing import StandardScaler
 import torchclf as tc
 
 TARGET = 3.0  # issue 16: TorchClassifier's default fit at least 3x faster
+# seconds idle before each fit: OpenBLAS's threads spin for about 0.1 s after a call, so a
+# fit started right after scikit-learn's shares the cores with them (measured: digits
+# 0.235 s right after, 0.158 s alone); each fit now starts from an idle process
+IDLE = 0.3
 
 
 def datasets(rows: int):
@@ -65,6 +69,7 @@ def main() -> None:
                                               stratify=y)
             for m in names:
                 model = MODELS[m](seed)
+                time.sleep(IDLE)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     t = time.perf_counter()
