@@ -203,3 +203,25 @@ def test_clean_numeric_tables_encode_to_themselves(tmp_path):
         ds = load_table(tmp_path / "c.csv")
     assert ds.feature_names == ("a", "b") and ds.encoder.is_identity
     np.testing.assert_array_equal(ds.X, frame[["a", "b"]].to_numpy(np.float32))
+
+
+def test_a_big_tables_columns_are_learnt_two_at_a_time_to_the_same_encoding(monkeypatch):
+    """From about 2M cells the columns are learnt on two threads: the same encoding,
+    the same columns left out, and the first bad column's error, in column order."""
+    from torchclf.data import encoding
+    frame = messy(400)
+    frame["same"], frame["id"] = 1.0, [f"r{i}" for i in range(400)]
+    bad = frame.assign(l1=[[1.0]] * 400, l2=[[2.0]] * 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        serial = TableEncoder.fit(frame)
+        with pytest.raises(UserError) as serial_error:
+            TableEncoder.fit(bad)
+        monkeypatch.setattr(encoding, "PARALLEL_CELLS", 0)
+        monkeypatch.setattr(encoding.os, "cpu_count", lambda: 2)
+        threaded = TableEncoder.fit(frame)
+        with pytest.raises(UserError) as threaded_error:
+            TableEncoder.fit(bad)
+    assert threaded == serial and threaded.dropped == serial.dropped
+    assert "'l1'" in str(threaded_error.value) and \
+        str(threaded_error.value) == str(serial_error.value)

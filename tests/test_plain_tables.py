@@ -186,3 +186,39 @@ def test_any_small_csv_reads_to_the_same_dataset_or_error_as_the_general_reader(
         path = Path(tmp) / ("t.csv.gz" if gz else "t.csv")
         path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
         assert_same(loaded(path), general(path))
+
+
+HALVES_CASES = ["plain, int labels", "text labels, no line break at the end",
+                "a blank line in the first half", "a blank line in the second half",
+                "a quoted label with a line break", "a NaN cell in the second half"]
+
+
+@pytest.mark.parametrize("case", HALVES_CASES)
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv", "t.csv.gz"])
+def test_a_big_csv_parsed_as_two_halves_reads_as_the_general_reader_reads_it(
+        tmp_path, monkeypatch, case, name):
+    """From 32 MiB on (here: any size) a CSV is parsed as two halves on two threads into
+    one matrix; a file whose lines are not one row each, or a gzip file, is read as
+    before. Every case gives the general reader's Dataset or error."""
+    from torchclf.data import plain
+    monkeypatch.setattr(plain, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(plain.os, "cpu_count", lambda: 2)
+    sep = "\t" if name.endswith(".tsv") else ","
+    frame = plain_frame(rows=301, labels="int" if case.startswith("plain") else "text")
+    lines = frame.to_csv(index=False, sep=sep).splitlines()
+    if case.startswith("a blank line"):
+        lines.insert(50 if "first" in case else 250, "")
+    if case.startswith("a quoted"):
+        lines[40] = lines[40].replace("cat", '"ca\nt"').replace("dog", '"do\ng"')
+    if case.startswith("a NaN"):
+        lines[270] = "nan" + lines[270][lines[270].index(sep):]
+    text = "\n".join(lines) + ("" if "no line break" in case else "\n")
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    halves = []
+    real = plain._halves
+    monkeypatch.setattr(plain, "_halves", lambda *a: halves.append(real(*a)) or halves[-1])
+    assert_same(loaded(path, "label"), general(path, "label"))
+    if case.startswith(("plain", "text", "a blank line in the second")) and \
+            not name.endswith(".gz"):
+        assert halves and halves[0][0] is not None  # it did take the two halves

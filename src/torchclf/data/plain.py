@@ -11,6 +11,8 @@ the general one reads to the same numbers.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ PANDAS_BOOLS = frozenset({"True", "TRUE", "true", "False", "FALSE", "false"})
 
 BLOCK = 1 << 20  # bytes of CSV text per batch: what pyarrow holds at a time
 PARQUET_BATCH = 1 << 16  # rows per batch read from a Parquet file
+PARALLEL_BYTES = 1 << 25  # CSV files from 32 MiB on are parsed as two halves at once
 
 
 def read_plain(path: Path, kind: str, target: str | None, features: list[str] | None):
@@ -38,7 +41,9 @@ def read_plain(path: Path, kind: str, target: str | None, features: list[str] | 
         if (target not in columns or not chosen or target in chosen
                 or len(set(chosen)) < len(chosen) or any(f not in columns for f in chosen)):
             return None
-        X, labels = _collect(*_batches(path, kind, chosen, target), chosen, target)
+        X, labels = _halves(path, kind, columns, chosen, target)
+        if X is None:  # a small file, one core, or rows the line count did not foresee
+            X, labels = _collect(*_batches(path, kind, chosen, target), chosen, target)
         import pyarrow as pa
         pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
     except Exception:  # anything pyarrow cannot read as numbers: the general path says why
@@ -77,6 +82,104 @@ def _batches(path: Path, kind: str, features: list[str], target: str):
         convert_options=pacsv.ConvertOptions(column_types={f: pa.float32() for f in features},
                                              include_columns=features + [target]))
     return None, path.stat().st_size, reader
+
+
+class _Part(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of a file, as a file of their own."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        super().__init__()
+        self.file, self.left = open(path, "rb"), end - start
+        self.file.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        got = self.file.readinto(memoryview(buffer)[:n]) if n > 0 else 0
+        self.left -= got
+        return got
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def _halves(path: Path, kind: str, columns: list[str], features: list[str], target: str):
+    """(float32 matrix, labels) of a CSV parsed as two halves on two threads (pyarrow's
+    streaming reader parses on one core), each half written straight into its rows of
+    the one matrix, the second half's after the first half's line count; (None, None)
+    for a small or packed file, one core, or a first half whose lines are not one row
+    each (blank lines, quoted line breaks): the caller reads it serially."""
+    size = path.stat().st_size
+    if (kind == "parquet" or path.suffix.lower() not in (".csv", ".tsv", ".txt")  # packed
+            or size < PARALLEL_BYTES or (os.cpu_count() or 1) < 2):
+        return None, None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    with open(path, "rb") as f:
+        start = len(f.readline())  # the header; pandas read these column names from it
+        f.seek(start + (size - start) // 2)
+        middle = start + (size - start) // 2 + len(f.readline())
+    # rows at most: a row is two bytes a column at least ("1,"); pages never written are
+    # never resident, and the matrix is cut to the rows read
+    X = np.empty((max(1, (size - start) // (2 * len(columns))) + 1, len(features)),
+                 dtype=np.float32)
+    options = dict(
+        read_options=pacsv.ReadOptions(block_size=BLOCK, column_names=columns),
+        parse_options=pacsv.ParseOptions(delimiter=separator(kind)),
+        convert_options=pacsv.ConvertOptions(column_types={f: pa.float32() for f in features},
+                                             include_columns=features + [target]))
+
+    def part(rows: slice, begin: int, end: int):
+        with _Part(path, begin, end) as source:
+            return _fill(X[rows], pacsv.open_csv(source, **options), features, target)
+
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(part, slice(0, None), start, middle)  # while the lines are counted
+        with open(path, "rb") as f:
+            f.seek(start)
+            first = _count_lines(f, middle - start)
+        b = pool.submit(part, slice(first, None), middle, size)
+        (n_a, labels_a), (n_b, labels_b) = a.result(), b.result()
+    if n_a != first or labels_a is None or labels_b is None:
+        return None, None  # a line that was not one row: read serially
+    X.resize((first + n_b, len(features)), refcheck=False)  # in place: no copy
+    return X, pa.chunked_array(labels_a + labels_b)
+
+
+def _count_lines(f, length: int) -> int:
+    count = 0
+    while length > 0:
+        chunk = f.read(min(length, 1 << 24))
+        if not chunk:
+            break
+        count, length = count + chunk.count(b"\n"), length - len(chunk)
+    return count
+
+
+def _fill(X: np.ndarray, batches, features: list[str], target: str):
+    """(rows written, label arrays) of ``batches`` written into X's rows in order;
+    (-1, None) at a gap or a cell that is not a float32 number, or more rows than X."""
+    import pyarrow as pa
+    n, labels = 0, []
+    for batch in batches:
+        m = batch.num_rows
+        if n + m > len(X):
+            return -1, None
+        for j, f in enumerate(features):
+            column = batch.column(f)
+            if column.type != pa.float32() or column.null_count:
+                return -1, None
+            values = column.to_numpy(zero_copy_only=False)
+            if m and not max(-float(values.min()), float(values.max())) < FLOAT32_MAX:
+                return -1, None  # NaN, infinite, or where a float64 parse overflows
+            X[n:n + m, j] = values
+        labels.append(batch.column(target))
+        n += m
+    return n, labels
 
 
 def _collect(rows: int | None, size: int, batches, features: list[str], target: str):
