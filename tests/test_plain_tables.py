@@ -190,6 +190,7 @@ def test_any_small_csv_reads_to_the_same_dataset_or_error_as_the_general_reader(
 
 HALVES_CASES = ["plain, int labels", "text labels, no line break at the end",
                 "a blank line in the first half", "a blank line in the second half",
+                "single digits (as dense as a CSV gets)",
                 "a quoted label with a line break", "a NaN cell in the second half"]
 
 
@@ -198,13 +199,18 @@ HALVES_CASES = ["plain, int labels", "text labels, no line break at the end",
 def test_a_big_csv_parsed_as_two_halves_reads_as_the_general_reader_reads_it(
         tmp_path, monkeypatch, case, name):
     """From 32 MiB on (here: any size) a CSV is parsed as two halves on two threads into
-    one matrix; a file whose lines are not one row each, or a gzip file, is read as
-    before. Every case gives the general reader's Dataset or error."""
+    one matrix, the second half's rows moved down after the first's; a gzip file, or a
+    cell the matrix cannot take, is read as before. Every case gives the general
+    reader's Dataset or error."""
     from torchclf.data import plain
     monkeypatch.setattr(plain, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(plain.os, "cpu_count", lambda: 2)
     sep = "\t" if name.endswith(".tsv") else ","
-    frame = plain_frame(rows=301, labels="int" if case.startswith("plain") else "text")
+    frame = plain_frame(rows=301, labels="int" if case.startswith(("plain", "single")) else
+                        "text")
+    if case.startswith("single"):
+        frame[[c for c in frame.columns if c != "label"]] = np.arange(301 * 4).reshape(
+            301, 4) % 10
     lines = frame.to_csv(index=False, sep=sep).splitlines()
     if case.startswith("a blank line"):
         lines.insert(50 if "first" in case else 250, "")
@@ -219,6 +225,5 @@ def test_a_big_csv_parsed_as_two_halves_reads_as_the_general_reader_reads_it(
     real = plain._halves
     monkeypatch.setattr(plain, "_halves", lambda *a: halves.append(real(*a)) or halves[-1])
     assert_same(loaded(path, "label"), general(path, "label"))
-    if case.startswith(("plain", "text", "a blank line in the second")) and \
-            not name.endswith(".gz"):
+    if case.startswith(("plain", "text", "a blank", "single")) and not name.endswith(".gz"):
         assert halves and halves[0][0] is not None  # it did take the two halves

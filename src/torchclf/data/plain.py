@@ -107,11 +107,11 @@ class _Part(io.RawIOBase):
 
 
 def _halves(path: Path, kind: str, columns: list[str], features: list[str], target: str):
-    """(float32 matrix, labels) of a CSV parsed as two halves on two threads (pyarrow's
-    streaming reader parses on one core), each half written straight into its rows of
-    the one matrix, the second half's after the first half's line count; (None, None)
-    for a small or packed file, one core, or a first half whose lines are not one row
-    each (blank lines, quoted line breaks): the caller reads it serially."""
+    """(float32 matrix, labels) of a CSV split at a line break near its middle and parsed
+    as two halves on two threads (pyarrow's streaming reader parses on one core), each
+    half written straight into the one matrix; (None, None) for a small or packed file,
+    one core, or a cell the matrix cannot take: the caller reads it serially. A split
+    inside a quoted line break makes pyarrow raise, and the general path reads it."""
     size = path.stat().st_size
     if (kind == "parquet" or path.suffix.lower() not in (".csv", ".tsv", ".txt")  # packed
             or size < PARALLEL_BYTES or (os.cpu_count() or 1) < 2):
@@ -122,9 +122,10 @@ def _halves(path: Path, kind: str, columns: list[str], features: list[str], targ
         start = len(f.readline())  # the header; pandas read these column names from it
         f.seek(start + (size - start) // 2)
         middle = start + (size - start) // 2 + len(f.readline())
-    # rows at most: a row is two bytes a column at least ("1,"); pages never written are
-    # never resident, and the matrix is cut to the rows read
-    X = np.empty((max(1, (size - start) // (2 * len(columns))) + 1, len(features)),
+    # a row takes two bytes a feature at least ("1,"): room for each half's rows at most,
+    # the second half's from row `room`; pages never written are never resident
+    room = (middle - start) // (2 * len(features)) + 1
+    X = np.empty((room + (size - middle) // (2 * len(features)) + 1, len(features)),
                  dtype=np.float32)
     options = dict(
         read_options=pacsv.ReadOptions(block_size=BLOCK, column_names=columns),
@@ -138,26 +139,16 @@ def _halves(path: Path, kind: str, columns: list[str], features: list[str], targ
 
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(part, slice(0, None), start, middle)  # while the lines are counted
-        with open(path, "rb") as f:
-            f.seek(start)
-            first = _count_lines(f, middle - start)
-        b = pool.submit(part, slice(first, None), middle, size)
-        (n_a, labels_a), (n_b, labels_b) = a.result(), b.result()
-    if n_a != first or labels_a is None or labels_b is None:
-        return None, None  # a line that was not one row: read serially
-    X.resize((first + n_b, len(features)), refcheck=False)  # in place: no copy
+        halves = [pool.submit(part, slice(0, room), start, middle),
+                  pool.submit(part, slice(room, None), middle, size)]
+        (n_a, labels_a), (n_b, labels_b) = [h.result() for h in halves]
+    if labels_a is None or labels_b is None:
+        return None, None
+    step = max(1, room - n_a)  # the second half's rows moved down after the first's,
+    for i in range(0, n_b, step):  # in pieces that do not overlap (no temporary copy)
+        X[n_a + i:n_a + min(n_b, i + step)] = X[room + i:room + min(n_b, i + step)]
+    X.resize((n_a + n_b, len(features)), refcheck=False)  # in place: no copy
     return X, pa.chunked_array(labels_a + labels_b)
-
-
-def _count_lines(f, length: int) -> int:
-    count = 0
-    while length > 0:
-        chunk = f.read(min(length, 1 << 24))
-        if not chunk:
-            break
-        count, length = count + chunk.count(b"\n"), length - len(chunk)
-    return count
 
 
 def _fill(X: np.ndarray, batches, features: list[str], target: str):
