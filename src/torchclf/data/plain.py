@@ -42,7 +42,7 @@ def read_plain(path: Path, kind: str, target: str | None, features: list[str] | 
                 or len(set(chosen)) < len(chosen) or any(f not in columns for f in chosen)):
             return None
         X, labels = _halves(path, kind, columns, chosen, target)
-        if X is None:  # a small file, one core, or rows the line count did not foresee
+        if X is None:  # a small or packed file, or one core
             X, labels = _collect(*_batches(path, kind, chosen, target), chosen, target)
         import pyarrow as pa
         pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
@@ -109,9 +109,9 @@ class _Part(io.RawIOBase):
 def _halves(path: Path, kind: str, columns: list[str], features: list[str], target: str):
     """(float32 matrix, labels) of a CSV split at a line break near its middle and parsed
     as two halves on two threads (pyarrow's streaming reader parses on one core), each
-    half written straight into the one matrix; (None, None) for a small or packed file,
-    one core, or a cell the matrix cannot take: the caller reads it serially. A split
-    inside a quoted line break makes pyarrow raise, and the general path reads it."""
+    half written straight into the one matrix; (None, None) for a small or packed file
+    or one core: the caller reads it serially. A cell the matrix cannot take, or a split
+    inside a quoted line break, raises, and the general path reads the file."""
     size = path.stat().st_size
     if (kind == "parquet" or path.suffix.lower() not in (".csv", ".tsv", ".txt")  # packed
             or size < PARALLEL_BYTES or (os.cpu_count() or 1) < 2):
@@ -142,8 +142,6 @@ def _halves(path: Path, kind: str, columns: list[str], features: list[str], targ
         halves = [pool.submit(part, slice(0, room), start, middle),
                   pool.submit(part, slice(room, None), middle, size)]
         (n_a, labels_a), (n_b, labels_b) = [h.result() for h in halves]
-    if labels_a is None or labels_b is None:
-        return None, None
     step = max(1, room - n_a)  # the second half's rows moved down after the first's,
     for i in range(0, n_b, step):  # in pieces that do not overlap (no temporary copy)
         X[n_a + i:n_a + min(n_b, i + step)] = X[room + i:room + min(n_b, i + step)]
@@ -152,32 +150,39 @@ def _halves(path: Path, kind: str, columns: list[str], features: list[str], targ
 
 
 def _fill(X: np.ndarray, batches, features: list[str], target: str):
-    """(rows written, label arrays) of ``batches`` written into X's rows in order;
-    (-1, None) at a gap or a cell that is not a float32 number, or more rows than X."""
-    import pyarrow as pa
+    """(rows written, label arrays) of ``batches`` written into X's rows in order; a
+    ValueError at a cell ``_put`` refuses (the general path reads the file and names it)
+    or at more rows than X holds."""
     n, labels = 0, []
     for batch in batches:
-        m = batch.num_rows
-        if n + m > len(X):
-            return -1, None
-        for j, f in enumerate(features):
-            column = batch.column(f)
-            if column.type != pa.float32() or column.null_count:
-                return -1, None
-            values = column.to_numpy(zero_copy_only=False)
-            if m and not max(-float(values.min()), float(values.max())) < FLOAT32_MAX:
-                return -1, None  # NaN, infinite, or where a float64 parse overflows
-            X[n:n + m, j] = values
+        if n + batch.num_rows > len(X) or not _put(X, n, batch, features):
+            raise ValueError("not a plain table")
         labels.append(batch.column(target))
-        n += m
+        n += batch.num_rows
     return n, labels
+
+
+def _put(X: np.ndarray, n: int, batch, features: list[str]) -> bool:
+    """Write a batch's features into X's rows from ``n``; False (X partly written) at a
+    gap or a value the general path refuses or reads otherwise: NaN, infinite, or at
+    the float32 limit, where a float64 parse overflows."""
+    import pyarrow as pa
+    m = batch.num_rows
+    for j, f in enumerate(features):
+        column = batch.column(f)
+        if column.type != pa.float32() or column.null_count:
+            return False
+        values = column.to_numpy(zero_copy_only=False)
+        if m and not max(-float(values.min()), float(values.max())) < FLOAT32_MAX:
+            return False  # NaN compares false too
+        X[n:n + m, j] = values
+    return True
 
 
 def _collect(rows: int | None, size: int, batches, features: list[str], target: str):
     """(float32 matrix of the features, the labels as one Arrow array), the matrix filled
-    batch by batch so only a batch of Arrow data is alive at a time; (None, None) when a
-    feature has a gap or a value the general path refuses or reads otherwise (NaN,
-    infinite, or at the float32 limit, where a float64 parse overflows)."""
+    batch by batch so only a batch of Arrow data is alive at a time; (None, None) at a
+    cell ``_put`` refuses."""
     import pyarrow as pa
     X, n, labels = np.empty((rows or 0, len(features)), dtype=np.float32), 0, []
     for batch in batches:
@@ -185,19 +190,12 @@ def _collect(rows: int | None, size: int, batches, features: list[str], target: 
         if n + m > len(X):  # a CSV's length is guessed from its first batch's
             guess = int(m * size / BLOCK * 1.05) if n == 0 else 0  # rows of a CSV block
             X.resize((max(n + m, guess, len(X) * 3 // 2), len(features)), refcheck=False)
-        for j, f in enumerate(features):
-            column = batch.column(f)
-            if column.type != pa.float32() or column.null_count:
-                return None, None
-            X[n:n + m, j] = column.to_numpy(zero_copy_only=False)
+        if not _put(X, n, batch, features):
+            return None, None
         labels.append(batch.column(target))
         n += m
     if len(X) != n:
         X.resize((n, len(features)), refcheck=False)
-    for j in range(len(features)):
-        column = X[:, j]
-        if n and not max(-float(column.min()), float(column.max())) < FLOAT32_MAX:
-            return None, None  # NaN compares false too
     return X, pa.chunked_array(labels)
 
 
