@@ -20,8 +20,7 @@ import torch
 
 from torchclf import task as tasks
 from torchclf.engine.callbacks import Callback, TrainState
-from torchclf.engine.divergence import (TrainingDiverged, check_losses, diverged_message,
-                                        first_diverged)
+from torchclf.engine.divergence import TrainingDiverged, diverged_message, first_diverged
 from torchclf.model import MLP
 from torchclf.runtime import GRAIN_SIZE, one_thread_for_tiny
 
@@ -305,7 +304,8 @@ class Engine:
         for key in history:
             if key not in ("epoch", "loss", "accuracy", "lr", "seconds"):
                 history[key].extend([math.nan] * n)
-        check_losses(losses, synced, lrs[-1])
+        if bad is not None:
+            raise TrainingDiverged(diverged_message(synced + bad, lrs[-1], losses[-1]))
         return {k: v[-1] for k, v in history.items()}
 
     def _record(self, split: str, data: Split) -> dict:
