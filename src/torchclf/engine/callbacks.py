@@ -62,8 +62,11 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` (a history column) has not improved for ``patience`` epochs.
 
     With ``restore_best`` the model ends with the weights of its best epoch, not the
-    last one. The default watches the validation loss; ``monitor="loss"`` is
-    scikit-learn's rule of stopping once the training loss plateaus.
+    last one. The default watches the validation loss; ``monitor="loss"`` the training
+    loss. The best moves only when an epoch is more than ``min_delta`` below it, so a
+    loss falling by less than that an epoch still moves it every few epochs and goes
+    on; scikit-learn's rule, where the best follows every improvement and such a loss
+    stops, is TorchClassifier's (``estimator_training.Plateau``).
     """
 
     def __init__(self, patience: int = 20, min_delta: float = 0.0,
