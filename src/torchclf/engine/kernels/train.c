@@ -14,7 +14,6 @@
  */
 #define _POSIX_C_SOURCE 200809L /* sched_yield */
 #include <math.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +105,10 @@ static void scale_by_activation_grad(int act, float *d, const float *z, const fl
     }
 }
 
+/* parallel.c: a team of threads that run together */
+#define MAX_TEAM 64
+void run_team(void (*fn)(void *arg, int t, int team), void *arg, int count);
+
 /* blocks.c: the layers' matrix products */
 void mlp_affine(const float *W, int so, int si, const float *b, const float *H, float *Z,
             int in, int out, int n);
@@ -116,12 +119,12 @@ float mlp_row_sum(const float *a, int n);
  * splits its work by whole outputs (neurons, parameters, rows), and each piece is
  * computed by the same code whichever thread runs it, so the numbers do not depend on
  * the number of threads. A waiting thread spins, then yields the CPU. */
-typedef struct { int total, count, sense; } Barrier;
+typedef struct { int count, sense; } Barrier;
 
-static void barrier_wait(Barrier *b, int *mine) {
-    if (b->total == 1) return;
+static void barrier_wait(Barrier *b, int total, int *mine) {
+    if (total == 1) return;
     *mine = !*mine;
-    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->total) {
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == total) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->sense, *mine, __ATOMIC_RELEASE);
     } else {
@@ -147,11 +150,11 @@ typedef struct {
     double *row_loss, *exps;
     long correct[64];
     Barrier barrier;
-    int threads;
 } Net;
 
-/* buffers for steps of up to `rows` rows; 0, or -1 if memory ran out */
-static int net_alloc(Net *net, int rows) {
+/* buffers for steps of up to `rows` rows on up to `threads` threads; 0, or -1 if
+ * memory ran out */
+static int net_alloc(Net *net, int rows, int threads) {
     int n_layers = net->n_layers, max_width = 0;
     const int *sizes = net->sizes;
     for (int l = 0; l <= n_layers; l++) if (sizes[l] > max_width) max_width = sizes[l];
@@ -162,7 +165,7 @@ static int net_alloc(Net *net, int rows) {
     net->delta = malloc(sizeof(float) * (size_t)rows * max_width);
     net->delta_prev = malloc(sizeof(float) * (size_t)rows * max_width);
     net->row_loss = malloc(sizeof(double) * (size_t)rows);
-    net->exps = malloc(sizeof(double) * (size_t)net->threads * sizes[n_layers]);
+    net->exps = malloc(sizeof(double) * (size_t)threads * sizes[n_layers]);
     int ok = net->H && net->Z && net->gW && net->gB && net->delta && net->delta_prev
              && net->row_loss && net->exps;
     for (int l = 0; ok && l <= n_layers; l++) {
@@ -224,13 +227,13 @@ static void rows_loss(Net *net, int t, int n, int lo, int hi, const long *y, lon
     }
 }
 
-/* Thread t's part of one step on the n rows in H[0] (feature-major, n apart) with
- * classes y: forward, loss, d loss / d logits as the mean over the n rows, backward and
- * the optimizer's update (Adam's step count `step`). Thread 0 adds the rows' summed
+/* Thread t's part (of T) of one step on the n rows in H[0] (feature-major, n apart)
+ * with classes y: forward, loss, d loss / d logits as the mean over the n rows, backward
+ * and the optimizer's update (Adam's step count `step`). Thread 0 adds the rows' summed
  * loss and correct labels. Every thread of the call runs it; `sense` is its own. */
-static void net_step(Net *net, int t, int *sense, int n, const long *y, int first_step,
-                     double step, double *loss_sum, long *correct_sum) {
-    int n_layers = net->n_layers, act = net->act, T = net->threads;
+static void net_step(Net *net, int t, int T, int *sense, int n, const long *y,
+                     int first_step, double step, double *loss_sum, long *correct_sum) {
+    int n_layers = net->n_layers, act = net->act;
     const int *sizes = net->sizes;
     float **W = net->W, **B = net->B, **H = net->H, **Z = net->Z;
     float *delta = net->delta, *delta_prev = net->delta_prev;
@@ -243,13 +246,13 @@ static void net_step(Net *net, int t, int *sense, int n, const long *y, int firs
         if (l < n_layers - 1)
             apply_activation(act, Z[l + 1] + (size_t)lo * n, H[l + 1] + (size_t)lo * n,
                              (size_t)n * (hi - lo));
-        barrier_wait(&net->barrier, sense);
+        barrier_wait(&net->barrier, T, sense);
     }
     { /* loss, accuracy and d loss / d logits, each thread its rows */
         SHARE(n, t, T, lo, hi);
         net->correct[t] = 0;
         rows_loss(net, t, n, lo, hi, y, &net->correct[t]);
-        barrier_wait(&net->barrier, sense);
+        barrier_wait(&net->barrier, T, sense);
     }
     if (t == 0) { /* the rows' losses summed in their order, whatever the threads */
         double loss = 0.0;
@@ -272,7 +275,7 @@ static void net_step(Net *net, int t, int *sense, int n, const long *y, int firs
             scale_by_activation_grad(act, delta_prev + (size_t)ilo * n, Z[l] + (size_t)ilo * n,
                                      H[l] + (size_t)ilo * n, (size_t)n * (ihi - ilo));
         }
-        barrier_wait(&net->barrier, sense);
+        barrier_wait(&net->barrier, T, sense);
         float *swap = delta; delta = delta_prev; delta_prev = swap;
     }
     /* the update, each thread its outputs' weights and biases */
@@ -287,13 +290,13 @@ static void net_step(Net *net, int t, int *sense, int n, const long *y, int firs
                        net->S2B ? net->S2B[l] + lo : NULL, hi - lo, net->lr, net->momentum,
                        net->wd, first_step, step);
     }
-    barrier_wait(&net->barrier, sense);
+    barrier_wait(&net->barrier, T, sense);
 }
 
 /* One train_mlp call, shared by its threads. */
 typedef struct {
     Net *net;
-    int n, epochs, batch, first_step, go;
+    int n, epochs, batch, first_step;
     const float *X;
     const long *y, *order;
     long *yb;
@@ -301,10 +304,11 @@ typedef struct {
     float *loss_out, *acc_out;
 } Job;
 
-/* Thread t's part of every epoch (thread 0 also writes the epochs' numbers). */
-static void train_loop(Job *j, int t) {
+/* Thread t's part (of T) of every epoch (thread 0 also writes the epochs' numbers). */
+static void train_loop(void *arg, int t, int T) {
+    Job *j = arg;
     Net *net = j->net;
-    int n = j->n, d = net->sizes[0], rows = j->batch, T = net->threads, sense = 0;
+    int n = j->n, d = net->sizes[0], rows = j->batch, sense = 0;
     int first_step = j->first_step;
     double step = j->step;
     float *h0 = net->H[0];
@@ -312,14 +316,14 @@ static void train_loop(Job *j, int t) {
     if (!j->order) {
         for (int r = 0; r < n; r++)
             for (int i = flo; i < fhi; i++) h0[(size_t)i * n + r] = j->X[(size_t)r * d + i];
-        barrier_wait(&net->barrier, &sense);
+        barrier_wait(&net->barrier, T, &sense);
     }
     for (int e = 0; e < j->epochs; e++) {
         double loss = 0.0;
         long correct = 0;
         if (!j->order) {
             step += 1.0;
-            net_step(net, t, &sense, n, j->y, first_step, step, &loss, &correct);
+            net_step(net, t, T, &sense, n, j->y, first_step, step, &loss, &correct);
             first_step = 0;
             if (t == 0) {
                 j->loss_out[e] = (float)(loss / n);
@@ -336,10 +340,10 @@ static void train_loop(Job *j, int t) {
                 for (int i = flo; i < fhi; i++) h0[(size_t)i * m + r] = x[i];
                 if (t == 0) j->yb[r] = j->y[perm[s + r]];
             }
-            barrier_wait(&net->barrier, &sense);
+            barrier_wait(&net->barrier, T, &sense);
             double batch_loss = 0.0;
             step += 1.0;
-            net_step(net, t, &sense, m, j->yb, first_step, step, &batch_loss, &correct);
+            net_step(net, t, T, &sense, m, j->yb, first_step, step, &batch_loss, &correct);
             first_step = 0;
             total += (float)(batch_loss / m) * (float)m;
         }
@@ -349,15 +353,6 @@ static void train_loop(Job *j, int t) {
         }
     }
     if (t == 0) j->step = step;
-}
-
-typedef struct { Job *job; int t; } Worker;
-
-static void *run_worker(void *arg) {
-    Worker *w = arg;
-    while (!__atomic_load_n(&w->job->go, __ATOMIC_ACQUIRE)) sched_yield();
-    if (w->t < w->job->net->threads) train_loop(w->job, w->t);
-    return NULL;
 }
 
 /* Train for `epochs` epochs on up to `threads` threads (the numbers are the same for
@@ -379,29 +374,18 @@ int train_mlp(int n, const float *X, const long *y, int n_layers, const int *siz
               float **S2W, float **S2B, int opt, double lr, double momentum, double wd,
               int first_step, double *step, int epochs, int batch, const long *order,
               float *loss_out, float *acc_out, int threads) {
-    enum { MAX_THREADS = 64 };
-    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    threads = threads < 1 ? 1 : threads > MAX_TEAM ? MAX_TEAM : threads;
     Net net = {n_layers, act, binary, opt, sizes, W, B, S1W, S1B, S2W, S2B, lr, momentum,
-               wd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {0}, {1, 0, 0}, threads};
+               wd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {0}, {0, 0}};
     int rows = order && batch < n ? batch : n;
-    Job job = {&net, n, epochs, rows, first_step, 0, X, y, order, NULL, *step, loss_out,
+    Job job = {&net, n, epochs, rows, first_step, X, y, order, NULL, *step, loss_out,
                acc_out};
     job.yb = order ? malloc(sizeof(long) * (size_t)rows) : NULL;
-    int ok = net_alloc(&net, rows) == 0 && (job.yb || !order);
-    pthread_t ids[MAX_THREADS];
-    Worker workers[MAX_THREADS];
-    int started = 0; /* workers wait for `go`: the team is as large as could be started */
-    for (int t = 1; ok && t < threads; t++) {
-        workers[t] = (Worker){&job, t};
-        if (pthread_create(&ids[t], NULL, run_worker, &workers[t]) != 0) break;
-        started = t;
+    int ok = net_alloc(&net, rows, threads) == 0 && (job.yb || !order);
+    if (ok) {
+        run_team(train_loop, &job, threads);
+        *step = job.step;
     }
-    net.threads = started + 1;
-    net.barrier.total = net.threads;
-    __atomic_store_n(&job.go, 1, __ATOMIC_RELEASE);
-    if (ok) train_loop(&job, 0);
-    for (int t = 1; t <= started; t++) pthread_join(ids[t], NULL);
-    if (ok) *step = job.step;
     net_free(&net);
     free(job.yb);
     return ok ? 0 : -1;
