@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from torchclf.data.cells import FLOAT32_MAX, duplicates, separator
+from torchclf.memory import release_free_memory
 
 # label cells pandas' CSV reader would read as a gap, a number or a boolean (pyarrow
 # keeps some of them as text): a column holding one is read the general way
@@ -44,8 +45,7 @@ def read_plain(path: Path, kind: str, target: str | None, features: list[str] | 
         X, labels = _halves(path, kind, columns, chosen, target)
         if X is None:  # a small or packed file, or one core
             X, labels = _collect(*_batches(path, kind, chosen, target), chosen, target)
-        import pyarrow as pa
-        pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
+        release_free_memory()  # the batches' memory, before the labels are converted
     except Exception:  # anything pyarrow cannot read as numbers: the general path says why
         return None
     if X is None or len(X) == 0 or not _plain_labels(labels, kind):
