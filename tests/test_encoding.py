@@ -225,3 +225,41 @@ def test_a_big_tables_columns_are_learnt_two_at_a_time_to_the_same_encoding(monk
     assert threaded == serial and threaded.dropped == serial.dropped
     assert "'l1'" in str(threaded_error.value) and \
         str(threaded_error.value) == str(serial_error.value)
+
+
+def test_complete_float_columns_learn_what_the_cell_by_cell_path_learns():
+    """Complete float columns (every big table's) take a short path: one copy, one
+    partition for the median. It must learn what the general path learns from the same
+    numbers as object cells: medians of odd and even lengths, float32 and float64,
+    constants and row numbers left out, and gaps, infinities and float32-overflowing
+    values handed on to the general path, which names them."""
+    rng = np.random.default_rng(3)
+    n = 41
+    floats = {
+        "odd32": rng.normal(size=n).astype(np.float32),
+        "even64": np.append(rng.normal(size=n - 1), 1e30)[:n],
+        "ties": np.repeat([0.5, -2.0, 7.25], 14)[:n],
+        "const": np.full(n, 3.5),
+        "rownum": np.arange(100, 100 + n, dtype=np.float64)[::-1],
+        "gap": np.where(np.arange(n) == 5, np.nan, rng.normal(size=n)),
+        "big": np.append(rng.normal(size=n - 1), 3.4028234663852886e38),
+    }
+    for length in (n, n - 1):  # odd and even column lengths
+        frame = pd.DataFrame({k: v[:length] for k, v in floats.items()})
+        frame["odd32"] = frame["odd32"].astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            short = TableEncoder.fit(frame)
+            cell_by_cell = TableEncoder.fit(frame.astype(object))
+        assert short == cell_by_cell and short.dropped == cell_by_cell.dropped
+        assert set(short.dropped) == {"const", "rownum"}
+        fills = {c.name: c.fill for c in short.columns}
+        assert fills["odd32"] == float(np.median(frame["odd32"].to_numpy(np.float64)))
+        assert fills["even64"] == float(np.median(frame["even64"]))
+        assert fills["gap"] == float(np.nanmedian(frame["gap"]))
+    unchanged = frame.copy()
+    TableEncoder.fit(frame, warn=False)
+    pd.testing.assert_frame_equal(frame, unchanged)  # the median reorders a copy
+    for bad, needle in ((np.inf, "infinite value"), (1e39, "beyond float32")):
+        with pytest.raises(UserError, match=needle):
+            TableEncoder.fit(pd.DataFrame({"a": np.append(np.arange(30.0), bad)}))

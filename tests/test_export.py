@@ -119,12 +119,15 @@ def test_numeric_runs_on_their_test_split(runs, tmp_path, name):
 
 
 def test_estimator_saved_in_float64(tmp_path):
+    from sklearn.exceptions import ConvergenceWarning
+
     from torchclf.estimator import TorchClassifier
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 4))
     y = np.where(X[:, 0] + X[:, 1] ** 2 > 0.5, "yes", "no")
-    TorchClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, y) \
-        .save(tmp_path / "est")
+    with pytest.warns(ConvergenceWarning):  # 20 epochs: short on purpose
+        TorchClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, y) \
+            .save(tmp_path / "est")
     predictor = load_model(tmp_path / "est")
     assert next(predictor.model.parameters()).dtype == torch.float64
     rows = pd.DataFrame(X, columns=list(predictor.input_names))
