@@ -152,6 +152,55 @@ def test_plot_and_predict_never_overwrite_a_users_file(tmp_path):
     assert code == 2 and "is a folder" in err
 
 
+def test_plot_writes_nothing_when_drawing_fails(tmp_path, monkeypatch):
+    """Every picture is drawn before a byte is written: a failure while drawing the
+    second one leaves no folder and no first picture behind."""
+    from torchclf import plots
+    run = tmp_path / "r"
+    assert run_cli("train", "moons", *QUICK, "--out", run)[0] == 0
+    drawn, real = [], plots.png_bytes
+
+    def fails_second(fig, dpi=100):
+        drawn.append(fig)
+        if len(drawn) == 2:
+            raise MemoryError("out of memory while drawing")
+        return real(fig, dpi)
+
+    monkeypatch.setattr(plots, "png_bytes", fails_second)
+    with pytest.raises(MemoryError):
+        main(["plot", str(run), "--out", str(tmp_path / "new" / "figures")])
+    assert len(drawn) == 2 and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failed_write_of_several_files_removes_only_what_it_created(tmp_path, monkeypatch,
+                                                                      existing):
+    from torchclf.store import owned
+    folder = tmp_path / "a" / "b"
+    if existing:
+        folder.mkdir(parents=True)
+        (folder / "mine.txt").write_text("the user's")
+        (folder / "two.png").write_bytes(b"old two")
+    real, calls = owned.atomic_write_bytes, []
+
+    def disk_full_at_third(path, data):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(owned, "atomic_write_bytes", disk_full_at_third)
+    with pytest.raises(OSError):
+        owned.write_files(folder, {"one.png": b"1", "two.png": b"2", "three.png": b"3"})
+    if existing:  # the user's file and the replaced one stay; the new one is gone
+        assert sorted(os.listdir(folder)) == ["mine.txt", "two.png"]
+        assert (folder / "two.png").read_bytes() == b"2"
+    else:
+        assert not (tmp_path / "a").exists()
+    monkeypatch.setattr(owned, "atomic_write_bytes", real)
+    assert owned.write_files(folder, {"one.png": b"1"}) == [folder / "one.png"]
+
+
 @pytest.mark.parametrize("umask,folder_mode,file_mode", [(0o022, 0o755, 0o644),
                                                           (0o077, 0o700, 0o600)])
 def test_run_folders_respect_the_umask(tmp_path, umask, folder_mode, file_mode):

@@ -84,17 +84,19 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def cmd_plot(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from torchclf.plots import run_figures, save_figure
+    from torchclf.plots import png_bytes, run_figures
+    from torchclf.store.owned import write_files
 
     run = _load_run_with_data(args.run)
     folder = Path(args.out) if args.out else Path(args.run)
     _check_plot_folder(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     run.metrics = {"train": run.predictor.report(run.train),
                    "test": run.predictor.report(run.test)}
-    for name, fig in run_figures(run, args.resolution).items():
-        save_figure(fig, folder / name)
-        print(f"wrote {folder / name}", file=out)
+    # every picture drawn before anything is written: a failure while drawing leaves
+    # the disk as it was
+    images = {name: png_bytes(fig) for name, fig in run_figures(run, args.resolution).items()}
+    for path in write_files(folder, images):
+        print(f"wrote {path}", file=out)
     return 0
 
 

@@ -17,10 +17,10 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from torchclf.errors import UserError
-from torchclf.atomic import current_umask
+from torchclf.atomic import atomic_write_bytes, current_umask
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,30 @@ def write_folder(path: str | Path, kind: str, fill: Callable[[Path], None]) -> P
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def write_files(folder: str | Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write each of ``files`` (name -> bytes) into ``folder`` atomically, creating it;
+    the paths written. If one fails, the files and folders this call created are removed
+    again (a file it replaced stays replaced: each write is whole or not at all)."""
+    folder = Path(folder)
+    first_new = next((p for p in [folder, *folder.parents][::-1] if not p.exists()), None)
+    written: list[Path] = []
+    try:
+        for name, data in files.items():
+            path = folder / name
+            new = not path.exists()
+            atomic_write_bytes(path, data)
+            if new:
+                written.append(path)
+    except BaseException:
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        else:
+            for path in written:
+                path.unlink(missing_ok=True)
+        raise
+    return [folder / name for name in files]
 
 
 def remove_stale_siblings(path: Path) -> list[Path]:
