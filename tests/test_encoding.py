@@ -263,3 +263,28 @@ def test_complete_float_columns_learn_what_the_cell_by_cell_path_learns():
     for bad, needle in ((np.inf, "infinite value"), (1e39, "beyond float32")):
         with pytest.raises(UserError, match=needle):
             TableEncoder.fit(pd.DataFrame({"a": np.append(np.arange(30.0), bad)}))
+
+
+@pytest.mark.parametrize("column", [
+    pd.date_range("2020-01-01", periods=40, freq="D"),
+    pd.date_range("2020-01-01", periods=40, freq="h", tz="Europe/Paris"),
+    pd.to_timedelta(np.arange(40), unit="min"),
+    pd.period_range("2020-01", periods=40, freq="M"),
+])
+def test_dates_and_times_are_refused_not_read_as_nanoseconds(tmp_path, column):
+    """pandas turns a timestamp into a count of nanoseconds since 1970: a number no one
+    meant the network to read. A Parquet file, a DataFrame for TorchClassifier and a
+    rank's slice (``numeric_features``) all refuse it in one line naming the column."""
+    from torchclf.data.tabular import numeric_features
+    frame = pd.DataFrame({"x": np.arange(40) % 7 * 1.0, "when": column,
+                          "y": np.arange(40) % 2})
+    frame.loc[0, "when"] = None  # the first cell shown is one with a value
+    needle = r"column 'when' holds dates or times \(data row 2: .*\).*drop it"
+    if not isinstance(column.dtype, pd.PeriodDtype):  # Parquet has no period type
+        frame.to_parquet(tmp_path / "t.parquet")
+        with pytest.raises(UserError, match=needle):
+            load_table(tmp_path / "t.parquet", target="y")
+    with pytest.raises(UserError, match=needle):
+        tc.TorchClassifier(max_iter=2).fit(frame[["x", "when"]], frame["y"])
+    with pytest.raises(UserError, match=needle):
+        numeric_features(frame, ["x", "when"], "the table")

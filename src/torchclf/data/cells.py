@@ -56,6 +56,23 @@ def first_container(series) -> tuple[int, str] | None:
     return None
 
 
+def refuse_dates(series, col: str, where: object, first_row: int = 0) -> None:
+    """A UserError for a column of dates, times or durations (Parquet timestamps, pandas
+    datetime64, timedelta64 and period columns): pandas would turn them into nanosecond
+    counts, numbers no one meant the network to read."""
+    import pandas as pd
+    dtype = series.dtype
+    if not (pd.api.types.is_datetime64_any_dtype(dtype) or
+            pd.api.types.is_timedelta64_dtype(dtype) or isinstance(dtype, pd.PeriodDtype)):
+        return
+    present = series.notna().to_numpy()
+    row = int(np.argmax(present)) if present.any() else 0
+    raise UserError(f"{where}: column {col!r} holds dates or times (data row "
+                    f"{first_row + row + 1}: {cut(str(series.iloc[row]))}), which torchclf "
+                    "does not read as numbers: drop it, or turn it into numbers first "
+                    "(day of the year, hour, days since a start date)")
+
+
 def is_numeric_column(series) -> bool:
     """Numbers, booleans, or text cells that all read as numbers (missing ones aside)."""
     import pandas as pd
@@ -81,6 +98,7 @@ def number_column(series, col: str, where: object, first_row: int | None = None,
     so errors name the file's row."""
     import pandas as pd
     whole, first_row = first_row is None, first_row or 0
+    refuse_dates(series, col, where, first_row)
     if series.dtype == object and series.dropna().map(
             lambda v: isinstance(v, (bool, np.bool_))).all():
         series = series.map(lambda v: v if pd.isna(v) else float(v))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from torchclf.data.cells import (FLOAT32_MAX, first_container, is_numeric_column, names,
-                                  number_column, quote)
+                                  number_column, quote, refuse_dates)
 from torchclf.errors import UserError
 
 MAX_LEVELS = 30       # one-hot columns per text column; rarer values share "other"
@@ -214,6 +214,7 @@ def _learn(series, name: str, where: object, drop_useless: bool, kind: str | Non
         raise UserError(f"{where}: column {name!r} holds {what}, not numbers (data row "
                         f"{row + 1}: {quote(series.iloc[row])}); drop it or expand it into "
                         "numeric columns")
+    refuse_dates(series, name, where)
     complete = _complete_floats(series) if kind in (None, NUMBER) else None
     if complete is not None:  # the usual big-table column: the same answer, 4x sooner
         why = _useless_numbers(complete, n, ids) if drop_useless else None
