@@ -82,3 +82,22 @@ def test_cli_target_with_empty_cells_is_one_line_and_writes_nothing(tmp_path):
     assert proc.stderr.splitlines() == ["torchclf: error: d.csv: missing label in target "
                                         "column 'label' at data row 3: fill or drop those rows"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.tsv.gz"])
+def test_a_class_written_NA_is_shown_as_read_as_missing(tmp_path, name):
+    """pandas reads NA, null, N/A... as a gap, so a class named "NA" (North America)
+    would be a bare "missing label": the error quotes the cell and says so. An empty
+    cell keeps the plain message (test above)."""
+    import gzip
+    sep = "\t" if ".tsv" in name else ","
+    text = "".join(sep.join(r) + "\n" for r in
+                   [("x", "region"), ("1", "EU"), ("2", "EU"), ("3", "NA"), ("4", "EU")])
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    with pytest.raises(tc.UserError) as info:
+        tc.load_table(path, target="region")
+    assert str(info.value) == (f"{path}: missing label in target column 'region' at data "
+                               "row 3: fill or drop those rows (the cell reads 'NA', which "
+                               "is read as missing; if it names a class, rename that class "
+                               "in the file)")

@@ -149,8 +149,9 @@ def label_codes(labels, target: str, path: str | Path) -> tuple[np.ndarray, np.n
     import pandas as pd
     missing = labels.isna().to_numpy()
     if missing.any():
+        row = int(np.argmax(missing))
         raise UserError(f"{path}: missing label in target column {target!r} at data row "
-                        f"{int(np.argmax(missing)) + 1}: fill or drop those rows")
+                        f"{row + 1}: fill or drop those rows{_read_as_gap(path, target, row)}")
     values = labels.to_numpy()
     if values.dtype == object and pd.api.types.infer_dtype(values).startswith("mixed"):
         for row, value in enumerate(values):
@@ -169,6 +170,25 @@ def label_codes(labels, target: str, path: str | Path) -> tuple[np.ndarray, np.n
                         f"({quote(plain_label(classes[0]))}); classification needs at least 2 "
                         "classes")
     return classes, codes.reshape(-1)
+
+
+def _read_as_gap(path, target: str, row: int) -> str:
+    """For a text file's label cell that is written but read as a gap (pandas reads
+    ``NA``, ``null``, ``N/A``... as missing): a note saying so, since such a cell may be
+    a class's name; "" otherwise (an empty cell, or not a text file)."""
+    import pandas as pd
+    try:
+        kind = file_kind(Path(path))
+        if kind == "parquet" or not Path(path).is_file():
+            return ""
+        text = pd.read_csv(path, sep=separator(kind), usecols=[target], dtype=str,
+                           na_filter=False)[target].iloc[row]
+    except Exception:  # only a better message was at stake
+        return ""
+    if not text.strip():
+        return ""
+    return (f" (the cell reads {quote(text)}, which is read as missing; if it names a "
+            "class, rename that class in the file)")
 
 
 def numeric_features(frame, features: list[str], path: Path, first_row: int | None = None):
