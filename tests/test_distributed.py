@@ -95,16 +95,34 @@ def test_a_bad_file_is_one_line_before_any_rank_starts(bad_table, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_bad_row_in_one_rank_stops_every_rank_with_one_line(bad_table, tmp_path):
+@pytest.fixture(scope="module")
+def malformed_table(table):
+    """d.csv with a fourth field on data row 1500 (file line 1501): rank 1's rows."""
+    lines = (table / "d.csv").read_text().splitlines(keepends=True)
+    lines[1500] = lines[1500].rstrip("\n") + ",9\n"
+    (table / "malformed.csv").write_text("".join(lines))
+    return table / "malformed.csv"
+
+
+MALFORMED = "torchclf: error: cannot read malformed.csv as CSV: Error tokenizing data. " \
+    "C error: Expected 5 fields in line 1501, saw 6"
+
+
+@pytest.mark.parametrize("name,line", [("bad.csv", BAD_ROW), ("malformed.csv", MALFORMED)])
+def test_a_bad_row_in_one_rank_stops_every_rank_with_one_line(bad_table, malformed_table,
+                                                              tmp_path, name, line):
     """Under torchrun each rank reads its own rows: rank 0 has no bad row, and must not be
     left waiting for rank 1 (a gloo error and two tracebacks). Every rank stops with the
-    same error; rank 0 alone prints it, so the line is whole on a shared terminal."""
+    same error; rank 0 alone prints it, so the line is whole on a shared terminal. A row
+    pandas cannot parse is such an error too, not a rank's traceback. (torchrun's own
+    launcher then reports the failed child in its way.)"""
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node", "2", "-m", "torchclf", "train", "bad.csv",
+                           "--nproc_per_node", "2", "-m", "torchclf", "train", name,
                            "--target", "y", "--no-plots", "--out", "ddp"], cwd=bad_table.parent,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    assert proc.stderr.count(BAD_ROW) == 1 and proc.stderr.count("error:") == 1, proc.stderr
+    assert proc.stderr.count(line) == 1 and proc.stderr.count("torchclf: error:") == 1, \
+        proc.stderr
     assert "[rank0]: Traceback" not in proc.stderr and "[rank1]: Traceback" not in proc.stderr
     assert not (bad_table.parent / "ddp").exists()
 

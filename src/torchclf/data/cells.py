@@ -12,13 +12,14 @@ import numpy as np
 from torchclf.errors import UserError
 
 QUOTE_CHARS = 60  # a bad cell is quoted up to here, then "…": never a 30 MB error line
+READER_CHARS = 160  # a reader's own message: long enough for "in line 1502, saw 6"
 LIST_NAMES = 12  # column names listed in an error before "… (N in all)"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def cut(text: str) -> str:
-    """``text`` up to QUOTE_CHARS characters, then "…"."""
-    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+def cut(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` up to ``limit`` characters, then "…"."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def quote(value: object) -> str:

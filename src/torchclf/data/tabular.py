@@ -8,12 +8,13 @@ it is, before any training starts.
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from torchclf.data.cells import (container, cut, duplicates, names, number_column, quote,
-                                  separator)
+from torchclf.data.cells import (READER_CHARS, container, cut, duplicates, names,
+                                  number_column, quote, separator)
 from torchclf.data.dataset import Dataset, frame_over, passes_through, plain_label
 from torchclf.data.encoding import TableEncoder
 from torchclf.data.plain import read_plain
@@ -34,6 +35,29 @@ def file_kind(path: Path) -> str:
     if last in PARQUET_SUFFIXES:
         return "parquet"
     raise UserError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
+
+
+@contextmanager
+def reading(path: Path, kind: str):
+    """Turn what pandas and pyarrow raise for an empty, malformed or corrupt file into
+    one UserError line naming the file (for a whole file or a rank's rows alike)."""
+    import pandas as pd
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty: it needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
+        if isinstance(e, UserError):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot read {path} as {kind.upper()}: {cut(first, READER_CHARS)}") \
+            from None
+    except Exception as e:  # pyarrow raises its own types for corrupt Parquet
+        if type(e).__module__.startswith("pyarrow"):
+            first = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"cannot read {path} as PARQUET: {cut(first, READER_CHARS)}") \
+                from None
+        raise
 
 
 def read_frame(path: str | Path, label: str | None = "", float_features: bool = False):
@@ -60,19 +84,9 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
                                                               if c != label})
         except Exception:  # anything unusual: the general path below explains it
             frame = None
-    try:
-        if frame is None:
+    if frame is None:
+        with reading(path, kind):
             frame = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path, sep=sep)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty: it needs a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read {path} as {kind.upper()}: {cut(first)}") from None
-    except Exception as e:  # pyarrow raises its own types for corrupt Parquet
-        if type(e).__module__.startswith("pyarrow"):
-            first = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"cannot read {path} as PARQUET: {cut(first)}") from None
-        raise
     dupes = duplicates(frame.columns)
     if dupes:
         raise UserError(f"{path} has duplicate column names: {names(dupes)}; rename them")

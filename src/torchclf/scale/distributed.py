@@ -116,13 +116,15 @@ def _labels_and_slice(config, rank: int, world: int):
     if not path.is_file():
         raise UserError(f"file not found: {path}")
     sep = tabular.separator(kind)
-    labels, columns = _read_column(path, config.data.target, kind, sep)
+    with tabular.reading(path, kind):  # a malformed file: one line on every rank
+        labels, columns = _read_column(path, config.data.target, kind, sep)
     target = config.data.target or columns[-1]
     classes, codes = tabular.label_codes(labels, target, path)
     features = [c for c in columns if c != target]
     lo, hi = _bounds(len(codes), rank, world)
-    frame = _read_parquet_rows(path, lo, hi) if kind == "parquet" else \
-        _read_csv_rows(path, lo, hi, sep)
+    with tabular.reading(path, kind):
+        frame = _read_parquet_rows(path, lo, hi) if kind == "parquet" else \
+            _read_csv_rows(path, lo, hi, sep)
     X = tabular.numeric_features(frame, features, path, first_row=lo)
     return codes, tuple(plain_label(c) for c in classes), tuple(features), X, lo, hi, \
         path.name.split(".")[0]
