@@ -236,6 +236,67 @@ def test_resume_refuses_a_schedule_it_was_not_trained_with(tmp_path):
         _spirals_run(epochs=90, lr_schedule="cosine", resume=Checkpoint.load(ckpt))
 
 
+@pytest.mark.parametrize("engine,interrupt_at", [("autograd", 38), ("fast", 38),
+                                                 ("autograd", 21)])
+def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(
+        tmp_path, engine, interrupt_at):
+    """The checkpoint carries early stopping's best loss, best epoch and best weights:
+    interrupted before its best epoch or after, the resumed run stops at the same epoch,
+    for the same reason, with the same restored best weights and history."""
+    def go(**kwargs):
+        tr, te = tc.datasets.moons(n_samples=400, noise=0.3).split(seed=0)
+        model = tc.MLP(2, (16, 16), seed=1)
+        run = tc.fit(model, tr, te, lr=0.3, epochs=400, batch_size=32, seed=2,
+                     log_every=50, early_stopping=8, engine=engine, **kwargs)
+        return model, run
+    ref_model, ref = go()  # best at epoch 34, stopped at 42: 38 is after the best
+    assert ref.stop_reason == "early stopping at epoch 42: validation loss best at epoch 34"
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(TrainingInterrupted):
+        go(checkpoint_path=ckpt, callbacks=[InterruptAt(interrupt_at)])
+    model, resumed = go(resume=Checkpoint.load(ckpt))
+    assert resumed.stop_reason == ref.stop_reason
+    assert resumed.history.keys() == ref.history.keys()
+    for key in set(ref.history) - {"seconds"}:  # NaN where an epoch had no test numbers
+        np.testing.assert_array_equal(resumed.history[key], ref.history[key])
+    for p, q in zip(ref_model.parameters(), model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_cli_resume_with_early_stopping_saves_the_uninterrupted_runs_files(tmp_path):
+    """`--resume` of a run with --early-stopping, interrupted after its best epoch:
+    the same weights (the best epoch's) and metrics as the run never interrupted."""
+    from torchclf.experiment import run_config
+    flags = ["moons", "--n-samples", 400, "--noise", 0.3, "--hidden", "16,16", "--lr", 0.3,
+             "--batch-size", 32, "--epochs", 400, "--early-stopping", 8, "--no-plots", "-q",
+             "--no-progress"]
+    assert invoke(["train", *flags, "--out", tmp_path / "ref"])[0] == 0
+    epochs = len((tmp_path / "ref" / "history.csv").read_text().splitlines()) - 1
+    assert epochs < 400  # it stopped early, 8 epochs after its best
+    config = cfg.load(tmp_path / "ref" / "config.toml")
+    with pytest.raises(TrainingInterrupted):
+        run_config(config, [InterruptAt(epochs - 3)], checkpoint_path=tmp_path / "c.pt",
+                   checkpoint_extra={"out": str(tmp_path / "cut")})
+    code, _, err = invoke(["train", "--resume", tmp_path / "c.pt", "--out", tmp_path / "cut",
+                           "--no-plots", "-q", "--no-progress"])
+    assert code == 0, err
+    for name in ("model.safetensors", "metrics.json"):
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
+
+
+def test_resume_refuses_early_stopping_it_was_not_trained_with(tmp_path):
+    ckpt = tmp_path / "run.checkpoint.pt"
+    with pytest.raises(TrainingInterrupted):
+        _spirals_run(checkpoint_path=ckpt, callbacks=[InterruptAt(9)])
+    with pytest.raises(UserError, match="the checkpoint was trained without early stopping: "
+                                        "resume it with the settings it was trained with"):
+        _spirals_run(early_stopping=5, resume=Checkpoint.load(ckpt))
+    with pytest.raises(TrainingInterrupted):
+        _spirals_run(early_stopping=5, checkpoint_path=ckpt, callbacks=[InterruptAt(9)])
+    with pytest.raises(UserError, match="trained with early stopping"):
+        _spirals_run(resume=Checkpoint.load(ckpt))
+
+
 # -- config file and CLI -------------------------------------------------------------------
 
 def invoke(argv):

@@ -49,6 +49,17 @@ class Callback:
     def on_fit_end(self, state: TrainState) -> None:
         """After the last epoch, also when stopped early."""
 
+    # A callback whose decisions depend on epochs already seen names its state here, so
+    # a checkpoint can carry it and a resumed run decides as the uninterrupted one would.
+    state_key: str | None = None
+
+    def state_dict(self) -> dict:
+        """What ``load_state_dict`` needs to carry on (tensors and plain values only)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Carry on from ``state_dict()``'s output, read back from a checkpoint."""
+
     def horizon(self) -> int | None:
         """How many more epochs may run before this callback must see their numbers
         (None: any number). A chunked backend runs at most that many in one call and the
@@ -94,6 +105,18 @@ class EarlyStopping(Callback):
     def on_fit_end(self, state: TrainState) -> None:
         if self.restore_best and self._best_state is not None:
             state.model.load_state_dict(self._best_state)
+
+    state_key = "early_stopping"
+
+    def state_dict(self) -> dict:
+        best = {} if self._best_state is None else \
+            {k: v.detach().cpu().clone() for k, v in self._best_state.items()}
+        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                "best_weights": best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_loss, self.best_epoch = float(state["best_loss"]), int(state["best_epoch"])
+        self._best_state = dict(state["best_weights"]) or None
 
 
 class StopOnSignal(Callback):

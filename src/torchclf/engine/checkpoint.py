@@ -33,28 +33,37 @@ class Checkpoint:
     config: dict                # the run's config, so `--resume` needs nothing else
     extra: dict                 # front-end data, e.g. where the run will be saved
     schedule_state: dict | None = None  # the lr schedule's state, if the run has one
+    callback_states: dict | None = None  # {state_key: state} of callbacks with a memory
 
     @classmethod
     def writer(cls, path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
                generator: torch.Generator, history: dict, config: dict, extra: dict,
-               schedule=None):
-        """``write(done)``: save the live training state after ``done`` epochs to ``path``."""
+               schedule=None, callbacks=()):
+        """``write(done)``: save the live training state after ``done`` epochs to ``path``
+        (with the state of each of ``callbacks`` that has a ``state_key``)."""
         def write(done: int) -> Path:
             with without_dynamo_import():
                 opt_state = opt.state_dict()
             return cls(done, model.state_dict(), opt_state, generator.get_state(),
                        torch.get_rng_state(), history, config, extra,
-                       schedule.state_dict() if schedule is not None else None).save(path)
+                       schedule.state_dict() if schedule is not None else None,
+                       _callback_states(callbacks)).save(path)
         return write
 
     def restore(self, model: torch.nn.Module, opt: torch.optim.Optimizer,
                 generator: torch.Generator, history: dict, epochs: int,
-                schedule=None) -> int:
-        """Load this state into the live objects (and ``schedule``, an ``LRSchedule``);
-        returns the epochs already done."""
+                schedule=None, callbacks=()) -> int:
+        """Load this state into the live objects (and ``schedule``, an ``LRSchedule``,
+        and ``callbacks`` with a ``state_key``); returns the epochs already done."""
         if self.epoch >= epochs:
             raise UserError(f"the checkpoint is at epoch {self.epoch}, past the {epochs} "
                             "epochs of this run: nothing left to train")
+        saved, live = self.callback_states or {}, _callback_states(callbacks)
+        if saved.keys() != live.keys():
+            key = sorted(saved.keys() ^ live.keys())[0]
+            raise UserError(f"the checkpoint was trained {'with' if key in saved else 'without'}"
+                            f" {key.replace('_', ' ')}: resume it with the settings it was "
+                            "trained with")
         if (schedule is None) != (self.schedule_state is None):
             raise UserError("the checkpoint was trained " + ("with" if schedule is None else
                             "without") + " an lr schedule: resume it with the lr_schedule "
@@ -70,6 +79,9 @@ class Checkpoint:
                 from None
         generator.set_state(self.shuffle_rng)
         torch.set_rng_state(self.torch_rng)
+        for cb in callbacks:
+            if cb.state_key is not None:
+                cb.load_state_dict(saved[cb.state_key])
         for key in history:
             history[key].extend(self.history.get(key, []))
         return self.epoch
@@ -83,6 +95,7 @@ class Checkpoint:
             "shuffle_rng": self.shuffle_rng,
             "torch_rng": self.torch_rng,
             **({"schedule_state": self.schedule_state} if self.schedule_state is not None else {}),
+            **({"callback_states": self.callback_states} if self.callback_states else {}),
             "meta": json.dumps({"history": self.history, "config": self.config,
                                 "extra": self.extra}),
         }
@@ -102,12 +115,19 @@ class Checkpoint:
             meta = json.loads(blob["meta"])
             return cls(int(blob["epoch"]), blob["model_state"], blob["optimizer_state"],
                        blob["shuffle_rng"], blob["torch_rng"], meta["history"],
-                       meta["config"], meta.get("extra", {}), blob.get("schedule_state"))
+                       meta["config"], meta.get("extra", {}), blob.get("schedule_state"),
+                       blob.get("callback_states"))
         except UserError:
             raise
         except Exception as e:  # truncated, tampered or foreign file
             raise UserError(f"cannot read checkpoint {path} ({type(e).__name__}): "
                             "it is corrupt or not a torchclf checkpoint") from None
+
+
+def _callback_states(callbacks) -> dict:
+    """{state_key: state_dict()} of the callbacks that keep a memory of past epochs."""
+    return {cb.state_key: cb.state_dict() for cb in callbacks
+            if getattr(cb, "state_key", None) is not None}
 
 
 def check_checkpoint_destination(path: str | Path) -> Path:

@@ -229,9 +229,12 @@ class Engine:
                     if synced < done:
                         self._sync(loss_buf, acc_buf, first, synced, epoch)
                         synced = done
-                    if state.interrupted:
-                        self._each("on_fit_end")
-                        raise TrainingInterrupted(done, self._save(done))
+                    if state.interrupted:  # saved before on_fit_end, which may
+                        try:                   # put a callback's best weights back
+                            path = self._save(done)
+                        finally:
+                            self._each("on_fit_end")
+                        raise TrainingInterrupted(done, path)
                     if not is_eval and self.test is not None:
                         self._record("test", self.test)
                     break

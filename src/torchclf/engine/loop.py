@@ -135,9 +135,6 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
                                  (OutputConfig, "checkpoint_every", checkpoint_every)):
         if every is not None:  # None: no such points
             spec_of(section, name).check(name, every)
-    if resume is not None and early_stopping is not None:
-        raise UserError("resuming is not supported with early stopping: "
-                        "train again without --early-stopping")
     batch_size_for(1, batch_size)  # validates it
     _check_data(train, test)
     tasks.warn_rare_classes(train.y, train.classes)
@@ -164,9 +161,10 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
     if resume is not None:
         _check_resumed_schedule(schedule, resume, epochs)
     start_epoch = 0 if resume is None else resume.restore(model, opt, gen, history, epochs,
-                                                          schedule)
+                                                          schedule, callbacks)
     writer = Checkpoint.writer(checkpoint_path, model, opt, gen, history, config or {},
-                               checkpoint_extra or {}, schedule) if checkpoint_path else None
+                               checkpoint_extra or {}, schedule, callbacks) \
+        if checkpoint_path else None
     backend = choose_backend(engine, model, opt, X, y, task,
                              batch_size_for(X.shape[0], batch_size), gen, l1=l1,
                              class_weight=weights, schedule=schedule,
