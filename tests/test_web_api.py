@@ -142,7 +142,10 @@ def test_upload_a_table_with_text_and_gaps_trains_and_exports(client, tmp_path):
     ({"points": 10**6}, "too many points"), ({"hidden": [8] * 9}, "too many layers"),
     ({"hidden": [500]}, "neurons"), ({"epochs": 10**9}, "epochs"),
     ({"dataset": "moonz"}, "did you mean 'moons'"), ({"activation": "rellu"}, "did you mean"),
-    ({"dataset": "wine"}, "the playground draws 2-D boundaries"),
+    ({"dataset": "wnie"}, "did you mean 'wine'"), ({"dataset": "irs"}, "did you mean 'iris'"),
+    ({"dataset": "digits"}, "digits has 10 classes; the playground takes 2 to 8"),
+    ({"dataset": "wine", "points": 10**6}, "too many points"),  # checked, as for an upload
+    ({"dataset": "wine", "features": ["x1", "x1_sq"]}, "need 2 numeric columns"),
     ({"lr": -1}, "learning rate"), ({"colour": 1}, "unknown setting"),
 ])
 def test_limits_give_a_clear_message(client, settings, needle):
@@ -416,3 +419,88 @@ def test_an_uploaded_cell_cannot_inject_code_into_the_exported_script():
     assert ast.literal_eval(points) == session.points_csv()
     assert not any(isinstance(node, ast.Import) and node.names[0].name == "os"
                    for node in ast.walk(tree))
+
+
+def config_accuracy(client, sid):
+    """The test accuracy ``torchclf train`` gets from the session's exported config.toml."""
+    from torchclf import experiment
+    config = from_dict(tomllib.loads(client.get(f"/api/session/{sid}/export/config.toml").text))
+    return config, experiment.run_config(config).metrics["test"]["accuracy"]
+
+
+@pytest.mark.parametrize("name,rows,features,classes,accuracy", [
+    ("iris", 150, 4, 3, 0.85), ("wine", 178, 13, 3, 1.0)])
+def test_a_bundled_table_trains_as_torchclf_train_trains_it(client, name, rows, features,
+                                                            classes, accuracy):
+    first = start(client, dataset=name)
+    assert first["n_train"] + first["n_test"] == rows and len(first["classes"]) == classes
+    assert first["grid"]["view"] == "pca" and len(first["network"]["features"]) == features
+    frame = train(client, first["id"], 300)
+    got = frame["history"]["test_accuracy"][-1]
+    assert got >= accuracy  # chance is 1/3
+    config, retrained = config_accuracy(client, first["id"])
+    assert config.data.source == name and config.data.params == {}
+    assert config.train.epochs == 300 and retrained == pytest.approx(got, abs=1e-4)
+    z = zipfile.ZipFile(io.BytesIO(client.get(f"/api/session/{first['id']}/export/model.zip").content))
+    assert {"config.toml", "reproduce.py"} <= set(z.namelist())
+    assert "points.csv" not in z.namelist()  # the table is named, not carried
+
+
+def test_a_bundled_tables_script_reproduces_the_run(client, tmp_path, monkeypatch, capsys):
+    import runpy
+    sid = start(client, dataset="wine", optimizer="adam", lr=0.01)["id"]
+    frame = train(client, sid, 100)
+    text = client.get(f"/api/session/{sid}/export/script.py").text
+    assert "ds = tc.datasets.load('wine')\n" in text
+    (tmp_path / "reproduce.py").write_text(text)
+    monkeypatch.chdir(tmp_path)  # in this process: a fresh one pays 2.5 s of imports
+    runpy.run_path("reproduce.py", run_name="__main__")
+    printed = float(capsys.readouterr().out.split("test accuracy:")[1])
+    assert printed == pytest.approx(frame["history"]["test_accuracy"][-1], abs=1e-4)
+    assert not (tmp_path / "points.csv").exists()
+
+
+def test_a_bundled_table_trains_as_an_upload_of_the_same_table(client):
+    from torchclf.data import bundled
+    wine = bundled.load("wine")
+    text = "\n".join([",".join([*wine.feature_names, "label"])] + [
+        ",".join([*map(repr, row.tolist()), wine.classes[c]]) for row, c in zip(wine.X, wine.y)])
+    named = start(client, dataset="wine")
+    sid = start(client)["id"]
+    uploaded = client.post(f"/api/session/{sid}/upload", content=text + "\n", headers=CSV).json()
+    assert uploaded["classes"] == named["classes"] and uploaded["train"] == named["train"]
+    assert uploaded["grid"]["view"] == named["grid"]["view"] == "pca"
+    ours, theirs = train(client, named["id"], 50), train(client, sid, 50)
+    for key in ("test_accuracy", "loss"):
+        assert ours["history"][key] == pytest.approx(theirs["history"][key], abs=1e-6)
+
+
+def test_generator_settings_on_a_table_are_ignored_as_for_an_upload(client):
+    """Points, noise, classes and data_draw are ignored for a table, as for an upload:
+    the page sends every setting it shows (and the URL carries them), with those controls
+    disabled; their limits still apply, as for an upload."""
+    plain = start(client, dataset="wine")
+    odd = start(client, dataset="wine", points=50, noise=0.3, classes=5, data_draw=3)
+    assert odd["train"] == plain["train"] and odd["test"] == plain["test"]
+    assert odd["settings"]["points"] == 50  # echoed as sent, as an upload's are
+    config = from_dict(tomllib.loads(client.get(f"/api/session/{odd['id']}/export/config.toml").text))
+    assert config.data.source == "wine" and config.data.params == {}
+
+
+def test_options_list_the_tables_and_why_digits_is_refused(client):
+    """Digits would fit the playground's resources (1797 rows, 64 features; first frame in
+    about 0.1 s), but its 10 classes pass the 8 the page's colours tell apart: it is refused
+    as an upload of it would be, and the menu lists it disabled with the reason."""
+    o = client.get("/api/options").json()
+    assert list(o["tables"]) == ["iris", "wine", "breast_cancer", "digits"]
+    assert o["tables"]["wine"] == {"rows": 178, "features": 13, "classes": 3, "refused": None,
+                                   "description": "chemical analysis of wines from 3 cultivars"}
+    assert "digits has 10 classes" in o["tables"]["digits"]["refused"]
+    assert "torchclf train digits" in o["tables"]["digits"]["refused"]
+    assert all(o["controls"][name] == [] for name in o["tables"])
+    assert "wine" not in o["datasets"]  # the 2-D generators, one picture each
+    started = time.perf_counter()
+    frame = start(client, dataset="breast_cancer")  # the widest table it takes
+    assert frame["n_train"] + frame["n_test"] == 569 and len(frame["classes"]) == 2
+    assert client.post(f"/api/session/{frame['id']}/step", json={"epochs": 50}).json()["epoch"] == 50
+    assert time.perf_counter() - started < 10  # about 0.1 s warm; generous for a busy machine

@@ -53,6 +53,13 @@ class Limits:
         if not 2 <= n <= self.max_classes:
             raise UserError(f"classes must be between 2 and {self.max_classes}, got {n}")
 
+    def check_data_classes(self, n: int, what: str, fix: str = "") -> None:
+        """The classes of data that brings its own (an upload, a bundled table)."""
+        if n > self.max_classes:
+            raise UserError(f"{what} has {n} classes; the playground takes 2 to "
+                            f"{self.max_classes} (the colours its page tells apart)"
+                            + (f": {fix}" if fix else ""))
+
     def check_train_ratio(self, ratio: float) -> None:
         if not self.min_train_ratio <= ratio <= self.max_train_ratio:
             raise UserError(f"train ratio must be between {self.min_train_ratio} and "

@@ -21,7 +21,8 @@ from torchclf.web.guard import Guard, allowed_hosts
 from torchclf.web.limits import LIMITS
 from torchclf.web.request_body import coordinate, csv_text, integer, json_object
 from torchclf.web.network_view import weight_value
-from torchclf.web.session import Session, Settings, from_csv_text, generate
+from torchclf.web.session import (Session, Settings, from_csv_text, generate,
+                                   table_refusal)
 from torchclf.web.stream import add_stream
 
 STATIC = Path(__file__).with_name("static")
@@ -65,7 +66,8 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         from torchclf.data import synthetic
         from torchclf.model import ACTIVATIONS
         from torchclf.optimizers import OPTIMIZERS
-        return {"datasets": list(synthetic.GENERATORS), "activations": list(ACTIVATIONS),
+        return {"datasets": list(synthetic.GENERATORS), "tables": tables(),
+                "activations": list(ACTIVATIONS),
                 "optimizers": list(OPTIMIZERS), "limits": LIMITS.__dict__,
                 "defaults": Settings().__dict__, "live_settings": list(Settings.LIVE),
                 "controls": data_controls(), "thumbnails": thumbnails(),
@@ -176,7 +178,7 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
                 if session.inputs.identity:  # a config cannot describe added features
                     z.writestr("config.toml", session.config().to_toml())
                 z.writestr("reproduce.py", script(session))
-                if session.settings.dataset == "custom" or len(session.data) != session.settings.points:
+                if session.own_data:
                     z.writestr("points.csv", session.points_csv())
         return Response(buffer.getvalue(), media_type="application/zip",
                         headers=_attachment("model.zip"))
@@ -248,7 +250,18 @@ def data_controls() -> dict[str, list[str]]:
     names = ("noise", "n_samples", "n_classes")
     out = {name: [PAGE_NAMES.get(p, p) for p in names if p in synthetic.parameters(name)]
            for name in synthetic.GENERATORS}
-    return {**out, "custom": []}  # an upload brings its own points and classes
+    from torchclf.data import bundled
+    # an upload or a bundled table brings its own points and classes
+    return {**out, **{name: [] for name in bundled.TABLES}, "custom": []}
+
+
+def tables() -> dict[str, dict]:
+    """The bundled tables the dataset menu lists after the generators: their size, and
+    why the playground refuses one (``refused``; None when it takes it)."""
+    from torchclf.data import bundled
+    return {name: {"rows": t.rows, "features": t.features, "classes": t.classes,
+                   "description": t.description, "refused": table_refusal(name)}
+            for name, t in bundled.TABLES.items()}
 
 
 def _step(session: Session, epochs: int, points: bool) -> dict:
@@ -264,14 +277,14 @@ def _attachment(name: str) -> dict:
 def script(session: Session) -> str:
     """A short Python script that reproduces the run with torchclf's public API."""
     c = session.config()
-    custom = session.settings.dataset == "custom" or len(session.data) != session.settings.points
-    if custom:
+    if session.own_data:
         load = ('# the points as they were in the playground (uploaded or clicked)\n'
                 f'POINTS = {session.points_csv()!r}\n'
                 'with open("points.csv", "w", encoding="utf-8") as f:\n    f.write(POINTS)\n'
                 'ds = tc.load_table("points.csv", target="label")\n')
     else:
-        load = f"ds = tc.datasets.make({c.data.source!r}, **{dict(c.data.params)!r})\n"
+        params = f", **{dict(c.data.params)!r}" if c.data.params else ""  # a table has none
+        load = f"ds = tc.datasets.load({c.data.source!r}{params})\n"
     t = c.train
     edited = (f"# {session.edits} weight(s) were set by hand in the playground; this script "
               "trains\n# from the seed's weights without those edits, so its numbers differ\n"

@@ -118,12 +118,11 @@ class Settings:
     def check(self) -> None:
         """The playground's tighter resource limits, then the schema's bounds."""
         if self.dataset in bundled.TABLES:
-            raise UserError(f"{self.dataset} is a table of {bundled.TABLES[self.dataset].features}"
-                            " features; the playground draws 2-D boundaries, so it takes the "
-                            f"2-D generators: train it with torchclf train {self.dataset}")
-        if self.dataset not in synthetic.GENERATORS and self.dataset != "custom":
+            check_table(self.dataset)
+        elif self.dataset not in synthetic.GENERATORS and self.dataset != "custom":
             from torchclf.registry import unknown_name
-            raise unknown_name("dataset", self.dataset, [*synthetic.GENERATORS, "custom"])
+            raise unknown_name("dataset", self.dataset,
+                               [*synthetic.GENERATORS, *bundled.TABLES, "custom"])
         LIMITS.check_points(self.points)
         LIMITS.check_layers(self.hidden)
         LIMITS.check_epochs(self.epochs)
@@ -137,6 +136,8 @@ class Settings:
         """These settings as a torchclf config, checked by the schema in the page's words."""
         if self.dataset == "custom":
             data = dict(source="points.csv", target="label")
+        elif self.dataset in bundled.TABLES:  # fixed data: the generator settings do not apply
+            data = dict(source=self.dataset)
         else:
             data = dict(source=self.dataset, params=generator_params(self))
         try:
@@ -325,8 +326,17 @@ class Session:
 
     # -- export -------------------------------------------------------------------------------
     def config(self) -> RunConfig:
-        """The run as a torchclf config (built-in data; custom data points to points.csv)."""
+        """The run as a torchclf config (a generator or bundled table by name; custom data
+        points to points.csv)."""
         return self.settings.run_config(max(self.epoch, 1))
+
+    @property
+    def own_data(self) -> bool:
+        """Whether the rows are not the named dataset's (uploaded, or points clicked in):
+        the exports then carry them as points.csv. A bundled table takes no clicks."""
+        s = self.settings
+        return s.dataset == "custom" or (s.dataset in synthetic.GENERATORS
+                                         and len(self.data) != s.points)
 
     def points_csv(self) -> str:
         """The data with its labels, for a run that used uploaded or clicked points: an
@@ -348,9 +358,32 @@ def generator_params(s: Settings) -> dict:
 
 
 def generate(s: Settings) -> Dataset:
+    """The built-in data the settings name: a generator's draw, or a bundled table as it
+    ships (the generator settings are ignored for it, as for an upload)."""
     if s.dataset == "custom":
         raise UserError("upload a CSV (or pick a built-in dataset) for custom data")
+    if s.dataset in bundled.TABLES:
+        return bundled.load(s.dataset)
     return synthetic.make(s.dataset, **generator_params(s))
+
+
+def check_table(name: str) -> None:
+    """A bundled table meets the limits an upload of the same table would (digits' 10
+    classes do not: the page's colours tell 8 apart)."""
+    table = bundled.TABLES[name]
+    LIMITS.check_columns(table.features + 1)
+    LIMITS.check_points(table.rows)
+    LIMITS.check_data_classes(table.classes, name,
+                              f"train it with torchclf train {name} instead")
+
+
+def table_refusal(name: str) -> str | None:
+    """Why the playground refuses the bundled table ``name`` (None: it takes it)."""
+    try:
+        check_table(name)
+    except UserError as e:
+        return str(e)
+    return None
 
 
 LABEL_NAMES = ("label", "target", "class")  # an upload's label column, if one is named so
@@ -372,8 +405,7 @@ def from_csv_text(text: str) -> Dataset:
     named = {str(c).lower(): str(c) for c in reversed(frame.columns)}
     target = next((named[n] for n in LABEL_NAMES if n in named), str(frame.columns[-1]))
     ds = table_dataset(frame, target, name="custom", where="the CSV")
-    if ds.n_classes > LIMITS.max_classes:
-        raise UserError(f"the CSV needs 2 to {LIMITS.max_classes} classes, got {ds.n_classes}")
+    LIMITS.check_data_classes(ds.n_classes, "the CSV")
     return ds
 
 
