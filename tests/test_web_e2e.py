@@ -635,3 +635,25 @@ def test_discretized_output_new_data_and_dataset_thumbnails(open_page, viewport)
     assert hash_params(page)["data_draw"] == "1" and hash_params(page)["lr"] == "0.3"
     assert "new data: draw 1 of circles" in page.text_content("#info")
     assert page.errors == []
+
+
+def test_a_bundled_table_from_the_menu_trains_on_its_pca_plane(open_page):
+    page = open_page("dataset=moons&points=100&noise=0.2")
+    menu = page.eval_on_selector_all("#dataset option", "os => os.map(o => [o.value, o.disabled])")
+    tables = page.evaluate("Object.keys(OPTIONS.tables)")
+    assert [name for name, _ in menu] == [*page.evaluate("OPTIONS.datasets"), *tables, "custom"]
+    assert dict(menu)["wine"] is False and dict(menu)["digits"] is True  # 10 classes: refused
+    assert "10 classes" in page.get_attribute("#dataset option[value='digits']", "title")
+    page.select_option("#dataset", "wine")
+    page.wait_for_function("frame.settings.dataset === 'wine'")
+    # a table brings its rows and classes, as an upload does: the generator controls are off
+    assert all(page.is_disabled(f"#{k}") for k in ("noise", "points", "classes", "regenerate"))
+    assert "178 rows, 13 features, 3 classes, drawn on their PCA plane" in page.text_content("#info")
+    assert page.evaluate("frame.grid.view") == "pca" and hash_params(page)["dataset"] == "wine"
+    before = canvas(page)
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) >= 200")
+    page.click("#play")
+    assert canvas(page) != before  # the boundary is redrawn as the model learns
+    assert page.evaluate("frame.history.test_accuracy.at(-1)") > 0.9  # chance: 1/3
+    assert page.text_content("#error") == "" and page.errors == [] and page.failed == []

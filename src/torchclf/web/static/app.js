@@ -70,6 +70,7 @@ async function newSession(s, keepMessage = false) {
     sessionStorage.setItem("torchclf-session", sessionId);
     if (!keepMessage) { showError(""); showInfo(""); }
     accept(data, true);
+    if (!keepMessage && isTable(accepted.dataset)) showInfo(aboutTable(data));
     if (abOn) openB();  // B follows A's data, with its own network and training
     return true;
   } catch (e) { showError(e.message); revert(); return false; }
@@ -199,7 +200,7 @@ function showFields() {
     $(k).disabled = !applies.includes(k);
     $(k).title = $(k).disabled ? `${settings.dataset} has no ${k} setting` : "";
   }
-  $("regenerate").disabled = settings.dataset === "custom";
+  $("regenerate").disabled = settings.dataset === "custom" || isTable(settings.dataset);
   drawThumbnails(settings.dataset);
   renderLayers();
 }
@@ -241,6 +242,24 @@ function updateLinks() {
     `${added.map((f) => OPTIONS.features[f]).join(", ")}: the Python script builds them)` : "";
 }
 
+// A bundled table (OPTIONS.tables) brings its own rows and classes, as an upload does:
+// the generator controls do not apply to it, and more than 2 features are drawn on
+// their PCA plane.
+function isTable(name) { return Object.hasOwn(OPTIONS.tables, name); }
+function aboutTable(data) {
+  const t = OPTIONS.tables[data.settings.dataset];
+  return `${data.settings.dataset}: ${t.description}; ${data.n_train + data.n_test} rows, ` +
+    `${t.features} features, ${data.classes.length} classes` + (t.features > 2 ? ", drawn on their PCA plane" : "");
+}
+// The dataset menu: the 2-D generators, the tables (one the playground refuses is listed
+// disabled, with why), then an upload.
+function fillDatasets() {
+  const option = (name, title, off) => `<option value="${esc(name)}" title="${esc(title)}"${off ? " disabled" : ""}>${esc(name)}</option>`;
+  const tables = Object.entries(OPTIONS.tables).map(([name, t]) => option(name, t.refused || t.description, t.refused));
+  $("dataset").innerHTML = OPTIONS.datasets.map((name) => option(name, "")).join("") +
+    `<optgroup label="tables (PCA view)">${tables.join("")}</optgroup>` + option("custom", "an uploaded CSV");
+}
+
 async function upload() {
   const file = $("upload").files[0];
   if (!file) return;
@@ -265,7 +284,7 @@ async function addPoint(ev) {
 async function init() {
   OPTIONS = await api("/api/options", undefined, "GET");
   const fill = (id, values) => { $(id).innerHTML = values.map((v) => `<option>${esc(v)}</option>`).join(""); };
-  fill("dataset", [...OPTIONS.datasets, "custom"]); fill("activation", OPTIONS.activations); fill("optimizer", OPTIONS.optimizers);
+  fillDatasets(); fill("activation", OPTIONS.activations); fill("optimizer", OPTIONS.optimizers);
   for (const k of FIELDS) $(k).onchange = () => changed(k, NUMERIC.includes(k) ? number($(k).value) : $(k).value);
   $("add_layer").onclick = () => { settings.hidden.push(4); newSession(settings); };
   $("remove_layer").onclick = () => { settings.hidden.pop(); newSession(settings); };
