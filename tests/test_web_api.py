@@ -406,7 +406,8 @@ def test_the_favicon_is_served(client):
 def test_an_uploaded_cell_cannot_inject_code_into_the_exported_script():
     import ast
     from torchclf.web.server import script
-    from torchclf.web.session import Session, Settings, from_csv_text
+    from torchclf.web.session import Session, Settings
+    from torchclf.web.sources import from_csv_text
     evil = '"""; import os; os.system(\'echo pwned\') #\\'
     rows = [f'{i},"{evil.replace(chr(34), chr(34) * 2)}",{"ab"[i % 2]}' for i in range(4)]
     rows += [f"{i},plain,{'ab'[i % 2]}" for i in range(4, 12)]

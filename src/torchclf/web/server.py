@@ -21,8 +21,8 @@ from torchclf.web.guard import Guard, allowed_hosts
 from torchclf.web.limits import LIMITS
 from torchclf.web.request_body import coordinate, csv_text, integer, json_object
 from torchclf.web.network_view import weight_value
-from torchclf.web.session import (Session, Settings, from_csv_text, generate,
-                                   table_refusal)
+from torchclf.web.session import Session, Settings
+from torchclf.web.sources import from_csv_text, generate, table_refusal
 from torchclf.web.stream import add_stream
 
 STATIC = Path(__file__).with_name("static")
