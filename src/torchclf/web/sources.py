@@ -8,6 +8,7 @@ from torchclf.data.dataset import Dataset
 from torchclf.errors import UserError
 from torchclf.web.limits import LIMITS
 
+
 def generator_params(s) -> dict:
     """The generator's parameters from the page's Settings ``s``."""
     params = {"n_samples": s.points, "noise": s.noise, "seed": s.seed + s.data_draw}
