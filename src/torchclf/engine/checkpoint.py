@@ -58,9 +58,10 @@ class Checkpoint:
         if self.epoch >= epochs:
             raise UserError(f"the checkpoint is at epoch {self.epoch}, past the {epochs} "
                             "epochs of this run: nothing left to train")
-        saved, live = self.callback_states or {}, _callback_states(callbacks)
-        if saved.keys() != live.keys():
-            key = sorted(saved.keys() ^ live.keys())[0]
+        saved = self.callback_states or {}
+        live = {cb.state_key for cb in callbacks if getattr(cb, "state_key", None) is not None}
+        if saved.keys() != live:
+            key = sorted(saved.keys() ^ live)[0]
             raise UserError(f"the checkpoint was trained {'with' if key in saved else 'without'}"
                             f" {key.replace('_', ' ')}: resume it with the settings it was "
                             "trained with")
@@ -80,7 +81,7 @@ class Checkpoint:
         generator.set_state(self.shuffle_rng)
         torch.set_rng_state(self.torch_rng)
         for cb in callbacks:
-            if cb.state_key is not None:
+            if getattr(cb, "state_key", None) is not None:
                 cb.load_state_dict(saved[cb.state_key])
         for key in history:
             history[key].extend(self.history.get(key, []))

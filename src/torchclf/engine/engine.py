@@ -229,8 +229,10 @@ class Engine:
                     if synced < done:
                         self._sync(loss_buf, acc_buf, first, synced, epoch)
                         synced = done
-                    if state.interrupted:  # saved before on_fit_end, which may
-                        try:                   # put a callback's best weights back
+                    if state.interrupted:
+                        # saved before on_fit_end, where early stopping puts the best
+                        # epoch's weights back: the checkpoint holds this epoch's
+                        try:
                             path = self._save(done)
                         finally:
                             self._each("on_fit_end")
