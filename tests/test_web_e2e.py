@@ -656,4 +656,11 @@ def test_a_bundled_table_from_the_menu_trains_on_its_pca_plane(open_page):
     page.click("#play")
     assert canvas(page) != before  # the boundary is redrawn as the model learns
     assert page.evaluate("frame.history.test_accuracy.at(-1)") > 0.9  # chance: 1/3
+    # wine's long column names are shortened to fit beside their nodes, whole in a tooltip
+    labels = page.eval_on_selector_all("#network text", "ts => ts.map(t => [t.textContent, "
+                                       "t.getBBox().x, t.parentNode.querySelector('title')"
+                                       ".textContent])")
+    assert len(labels) == 13 and all(x >= 0 for _, x, _ in labels)
+    assert any(text.endswith("…") for text, _, _ in labels)
+    assert all(tip.startswith(text.rstrip("…")) for text, _, tip in labels)
     assert page.text_content("#error") == "" and page.errors == [] and page.failed == []

@@ -88,12 +88,25 @@ function buildNetwork(net) {
       "aria-checked": String(f.active), "aria-label": `input ${name}` } : { class: "node" }, svg);
     svgEl("image", { x, y, width: node, height: node, preserveAspectRatio: "none" }, g);
     svgEl("rect", { x, y, width: node, height: node, class: "frame" }, g);
-    if (c === 0) svgEl("text", { x: x - 4, y: y + node / 2 + 4, "text-anchor": "end" }, g).textContent = name;
+    if (c === 0) {
+      const label = svgEl("text", { x: x - 4, y: y + node / 2 + 4, "text-anchor": "end" }, g);
+      label.textContent = name;
+      fitLabel(label, x - 6);  // the full name stays in the node's tooltip
+    }
     svgEl("title", {}, g).textContent = f ? `${name}: ${f.active ? "on" : "off"} (click to toggle)` : name;
     return g;
   }));
   netStops = [...(net.toggle ? netNodes[0] : []), ...netLinks];
   netStops[0].setAttribute("tabindex", 0);
+}
+
+// Shorten an input's name with "…" until it fits ``width`` pixels left of its node: a
+// table's long column names (alcalinity_of_ash) were cut at the picture's left edge.
+function fitLabel(label, width) {
+  const full = label.textContent;
+  for (let n = full.length; n > 1 && label.getComputedTextLength() > width; n--) {
+    label.textContent = full.slice(0, n - 1) + "…";
+  }
 }
 
 function moveFocus(from, by) {
