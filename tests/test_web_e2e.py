@@ -642,8 +642,7 @@ def test_a_bundled_table_from_the_menu_trains_on_its_pca_plane(open_page):
     menu = page.eval_on_selector_all("#dataset option", "os => os.map(o => [o.value, o.disabled])")
     tables = page.evaluate("Object.keys(OPTIONS.tables)")
     assert [name for name, _ in menu] == [*page.evaluate("OPTIONS.datasets"), *tables, "custom"]
-    assert dict(menu)["wine"] is False and dict(menu)["digits"] is True  # 10 classes: refused
-    assert "10 classes" in page.get_attribute("#dataset option[value='digits']", "title")
+    assert not any(disabled for _, disabled in menu)  # every table fits, digits included
     page.select_option("#dataset", "wine")
     page.wait_for_function("frame.settings.dataset === 'wine'")
     # a table brings its rows and classes, as an upload does: the generator controls are off
@@ -656,11 +655,27 @@ def test_a_bundled_table_from_the_menu_trains_on_its_pca_plane(open_page):
     page.click("#play")
     assert canvas(page) != before  # the boundary is redrawn as the model learns
     assert page.evaluate("frame.history.test_accuracy.at(-1)") > 0.9  # chance: 1/3
-    # wine's long column names are shortened to fit beside their nodes, whole in a tooltip
+    # wine's long column names fit beside their nodes, the longest (28 characters) with
+    # its middle cut; each whole in its tooltip
     labels = page.eval_on_selector_all("#network text", "ts => ts.map(t => [t.textContent, "
                                        "t.getBBox().x, t.parentNode.querySelector('title')"
                                        ".textContent])")
     assert len(labels) == 13 and all(x >= 0 for _, x, _ in labels)
-    assert any(text.endswith("…") for text, _, _ in labels)
-    assert all(tip.startswith(text.rstrip("…")) for text, _, tip in labels)
+    shown = {tip.split(":")[0]: text for text, _, tip in labels}
+    assert shown["alcalinity_of_ash"] == "alcalinity_of_ash"
+    cut = shown["od280/od315_of_diluted_wines"]
+    assert "…" in cut and "od280/od315_of_diluted_wines".startswith(cut.split("…")[0]) \
+        and "od280/od315_of_diluted_wines".endswith(cut.split("…")[1])
+    assert page.text_content("#error") == "" and page.errors == [] and page.failed == []
+
+
+def test_digits_ten_classes_each_have_their_own_colour_and_marker(open_page):
+    page = open_page("dataset=digits")
+    page.wait_for_function("frame && frame.classes.length === 10")
+    colours = page.eval_on_selector_all("#legend .entry", "es => es.map(e => e.dataset.color)")
+    shapes = page.eval_on_selector_all("#legend .entry", "es => es.map(e => e.dataset.shape)")
+    assert len(set(colours)) == 10 and len(set(shapes)) == 10
+    # the two added colours keep the closest pair as far apart as Okabe-Ito's 8 alone
+    assert min_distance_with_colour_blindness(colours) == pytest.approx(
+        min_distance_with_colour_blindness(colours[:8]))
     assert page.text_content("#error") == "" and page.errors == [] and page.failed == []

@@ -15,7 +15,7 @@ class Limits:
     max_epochs: int = 100_000
     max_step: int = 1000          # epochs per request
     step_seconds: float = 0.5     # a step stops after the first epoch past this
-    max_classes: int = 8          # colours the page can tell apart
+    max_classes: int = 10         # colour and marker pairs the page tells apart
     min_train_ratio: float = 0.1  # the slider's range: both splits keep some points
     max_train_ratio: float = 0.9
     max_upload_bytes: int = 1_000_000
@@ -57,7 +57,7 @@ class Limits:
         """The classes of data that brings its own (an upload, a bundled table)."""
         if n > self.max_classes:
             raise UserError(f"{what} has {n} classes; the playground takes 2 to "
-                            f"{self.max_classes} (the colours its page tells apart)"
+                            f"{self.max_classes} (the colours and markers its page tells apart)"
                             + (f": {fix}" if fix else ""))
 
     def check_train_ratio(self, ratio: float) -> None:

@@ -1,12 +1,16 @@
 // torchclf playground: the pictures (boundary, legend, curves, confusion matrix).
 // Reads the global `frame` (the server's last answer); app.js owns the state.
 "use strict";
-// Okabe–Ito: told apart with every common colour-vision deficiency; two classes get the
-// pair furthest apart. A marker shape per class is the second cue, so colour is never
-// the only one.
-const PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"];
+// Okabe–Ito's 8, told apart with every common colour-vision deficiency, then Tol's wine
+// and a grey for digits' classes 9 and 10, chosen to keep the closest pair as far apart
+// for protanopes and deuteranopes as the 8 are (a darker grey nears the sky blue); two
+// classes get the pair furthest apart. A marker shape per class is the second cue, so
+// colour is never the only one.
+const PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000",
+  "#882255", "#BBBBBB"];
 const PALETTE2 = ["#D55E00", "#0072B2"];
-const SHAPES = ["circle", "square", "triangle", "diamond", "down", "pentagon", "star", "hexagon"];
+const SHAPES = ["circle", "square", "triangle", "diamond", "down", "pentagon", "star", "hexagon",
+  "plus", "cross"];
 const PLOT = { left: 46, right: 8, top: 8, bottom: 38 };  // the boundary canvas' margins
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -32,8 +36,19 @@ function shapePoints(shape, x, y, r) {
     case "pentagon": return ring(5, 0, [r * 1.15]);
     case "star": return ring(10, 0, [r * 1.45, r * 0.65]);
     case "hexagon": return ring(6, 0, [r * 1.15]);
+    case "plus": return plusPoints(x, y, r * 1.3, 0);
+    case "cross": return plusPoints(x, y, r * 1.3, Math.PI / 4);
     default: return ring(20, 0);
   }
+}
+
+// A plus sign of arm length r (arms a third as wide), turned by ``turn``: 12 corners.
+function plusPoints(x, y, r, turn) {
+  const w = r / 3, arm = [[-w, -w], [-w, -r], [w, -r]];  // an inner corner, then the top arm
+  return [0, 1, 2, 3].flatMap((q) => arm.map(([a, b]) => {
+    const t = turn + q * Math.PI / 2, c = Math.cos(t), s = Math.sin(t);
+    return [x + a * c - b * s, y + a * s + b * c];
+  }));
 }
 
 function marker(ctx, label, x, y, r, outline, width) {

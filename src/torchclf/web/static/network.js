@@ -6,7 +6,7 @@
 // changes, so a focused link keeps its focus while training goes on. The graph is one
 // stop of the Tab order (a roving tabindex): arrow keys move between inputs and links.
 "use strict";
-const NET = { node: 30, gap: 8, col: 92, left: 56, top: 6 };
+const NET = { node: 30, gap: 8, col: 92, left: 56, top: 6, maxLeft: 170 };
 const SIGN = { neg: [213, 94, 0], pos: [0, 114, 178] };  // Okabe–Ito vermillion and blue
 let netKey = null, netLinks = [], netNodes = [], netStops = [], weightAt = null, editing = null;
 
@@ -60,10 +60,11 @@ function svgEl(tag, attrs, parent) {
 }
 
 function buildNetwork(net) {
-  const svg = $("network"), cols = nodeNames(net), { node, gap, col, left, top } = NET;
+  const svg = $("network"), cols = nodeNames(net), { node, gap, col, top } = NET;
   const tall = Math.max(...cols.map((c) => c.length)) * (node + gap);
-  const at = (c, i) => [left + c * col, top + (tall - cols[c].length * (node + gap)) / 2 + i * (node + gap)];
   svg.innerHTML = "";
+  const left = labelRoom(svg, cols[0]);
+  const at = (c, i) => [left + c * col, top + (tall - cols[c].length * (node + gap)) / 2 + i * (node + gap)];
   svg.setAttribute("width", left + (cols.length - 1) * col + node + 4);
   svg.setAttribute("height", tall + top);
   const active = net.features.map((f, i) => (f.active ? i : -1)).filter((i) => i >= 0);
@@ -100,12 +101,25 @@ function buildNetwork(net) {
   netStops[0].setAttribute("tabindex", 0);
 }
 
-// Shorten an input's name with "…" until it fits ``width`` pixels left of its node: a
-// table's long column names (alcalinity_of_ash) were cut at the picture's left edge.
+// The room left of the inputs: their longest name's width, up to NET.maxLeft (a table's
+// column names, such as od280/od315_of_diluted_wines, were cut at the picture's edge).
+function labelRoom(svg, names) {
+  const probe = svgEl("text", {}, svg);
+  let widest = 0;
+  for (const name of names) {
+    probe.textContent = name;
+    widest = Math.max(widest, probe.getComputedTextLength());
+  }
+  probe.remove();
+  return Math.max(NET.left, Math.min(NET.maxLeft, Math.ceil(widest) + 10));
+}
+
+// A name still too long for ``width`` pixels loses its middle to "…": both ends stay,
+// so pixel_0_1 and pixel_0_2 remain told apart.
 function fitLabel(label, width) {
   const full = label.textContent;
-  for (let n = full.length; n > 1 && label.getComputedTextLength() > width; n--) {
-    label.textContent = full.slice(0, n - 1) + "…";
+  for (let n = full.length - 1; n > 1 && label.getComputedTextLength() > width; n--) {
+    label.textContent = full.slice(0, Math.ceil(n / 2)) + "…" + full.slice(full.length - Math.floor(n / 2));
   }
 }
 
