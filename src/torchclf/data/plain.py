@@ -74,14 +74,21 @@ def _batches(path: Path, kind: str, features: list[str], target: str):
         file = pq.ParquetFile(path)
         return file.metadata.num_rows, 0, file.iter_batches(PARQUET_BATCH,
                                                              columns=features + [target])
+    import pyarrow.csv as pacsv
+    return None, path.stat().st_size, pacsv.open_csv(path, **_csv_options(kind, features,
+                                                                           target))
+
+
+def _csv_options(kind: str, features: list[str], target: str, columns=None) -> dict:
+    """pyarrow's CSV reader options: features as float32, the target, blocks of BLOCK
+    bytes; ``columns`` names the columns of a part without the header line."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
-    reader = pacsv.open_csv(
-        path, read_options=pacsv.ReadOptions(block_size=BLOCK),
+    return dict(
+        read_options=pacsv.ReadOptions(block_size=BLOCK, column_names=columns),
         parse_options=pacsv.ParseOptions(delimiter=separator(kind)),
         convert_options=pacsv.ConvertOptions(column_types={f: pa.float32() for f in features},
                                              include_columns=features + [target]))
-    return None, path.stat().st_size, reader
 
 
 class _Part(io.RawIOBase):
@@ -127,11 +134,7 @@ def _halves(path: Path, kind: str, columns: list[str], features: list[str], targ
     room = (middle - start) // (2 * len(features)) + 1
     X = np.empty((room + (size - middle) // (2 * len(features)) + 1, len(features)),
                  dtype=np.float32)
-    options = dict(
-        read_options=pacsv.ReadOptions(block_size=BLOCK, column_names=columns),
-        parse_options=pacsv.ParseOptions(delimiter=separator(kind)),
-        convert_options=pacsv.ConvertOptions(column_types={f: pa.float32() for f in features},
-                                             include_columns=features + [target]))
+    options = _csv_options(kind, features, target, columns)
 
     def part(rows: slice, begin: int, end: int):
         with _Part(path, begin, end) as source:
