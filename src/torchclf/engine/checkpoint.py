@@ -47,7 +47,8 @@ class Checkpoint:
             return cls(done, model.state_dict(), opt_state, generator.get_state(),
                        torch.get_rng_state(), history, config, extra,
                        schedule.state_dict() if schedule is not None else None,
-                       _callback_states(callbacks)).save(path)
+                       {key: cb.state_dict() for key, cb in _stateful(callbacks).items()}
+                       ).save(path)
         return write
 
     def restore(self, model: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -58,10 +59,9 @@ class Checkpoint:
         if self.epoch >= epochs:
             raise UserError(f"the checkpoint is at epoch {self.epoch}, past the {epochs} "
                             "epochs of this run: nothing left to train")
-        saved = self.callback_states or {}
-        live = {cb.state_key for cb in callbacks if getattr(cb, "state_key", None) is not None}
-        if saved.keys() != live:
-            key = sorted(saved.keys() ^ live)[0]
+        saved, live = self.callback_states or {}, _stateful(callbacks)
+        if saved.keys() != live.keys():
+            key = sorted(saved.keys() ^ live.keys())[0]
             raise UserError(f"the checkpoint was trained {'with' if key in saved else 'without'}"
                             f" {key.replace('_', ' ')}: resume it with the settings it was "
                             "trained with")
@@ -80,9 +80,8 @@ class Checkpoint:
                 from None
         generator.set_state(self.shuffle_rng)
         torch.set_rng_state(self.torch_rng)
-        for cb in callbacks:
-            if getattr(cb, "state_key", None) is not None:
-                cb.load_state_dict(saved[cb.state_key])
+        for key, cb in live.items():
+            cb.load_state_dict(saved[key])
         for key in history:
             history[key].extend(self.history.get(key, []))
         return self.epoch
@@ -125,10 +124,9 @@ class Checkpoint:
                             "it is corrupt or not a torchclf checkpoint") from None
 
 
-def _callback_states(callbacks) -> dict:
-    """{state_key: state_dict()} of the callbacks that keep a memory of past epochs."""
-    return {cb.state_key: cb.state_dict() for cb in callbacks
-            if getattr(cb, "state_key", None) is not None}
+def _stateful(callbacks) -> dict:
+    """{state_key: callback} of the callbacks that keep a memory of past epochs."""
+    return {cb.state_key: cb for cb in callbacks if getattr(cb, "state_key", None) is not None}
 
 
 def check_checkpoint_destination(path: str | Path) -> Path:
