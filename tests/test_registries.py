@@ -2,6 +2,7 @@
 activation and optimizer as autograd does, or decline it; and every front end offers
 every name."""
 
+import functools
 import io
 import itertools
 import re
@@ -17,19 +18,22 @@ from torchclf.errors import UserError
 from torchclf.engine import fast
 from torchclf.engine.batched import ModelSpec, train_many
 from torchclf.optimizers import OPTIMIZERS, make_optimizer
+from helpers import engines, kernel_only
 
 EPOCHS = 30
 SETTINGS = {"sgd": dict(lr=0.1, momentum=0.9, weight_decay=1e-3),
             "adam": dict(lr=0.01, momentum=0.0, weight_decay=1e-3),
             "adamw": dict(lr=0.01, momentum=0.0, weight_decay=1e-2)}
-KERNEL = fast.load_kernel() is not None
 SOURCES = Path(fast.__file__).parent / "kernels"
+
+
+DATA = {"binary": tc.datasets.moons(n_samples=200, noise=0.1, seed=0).split(seed=0),
+        "multiclass": tc.datasets.spirals(n_samples=150).split(seed=0)}
 
 
 @pytest.fixture(scope="module")
 def data():
-    return {"binary": tc.datasets.moons(n_samples=200, noise=0.1, seed=0).split(seed=0),
-            "multiclass": tc.datasets.spirals(n_samples=150).split(seed=0)}
+    return DATA
 
 
 def fit(train, test, activation, optimizer, engine):
@@ -93,32 +97,47 @@ def test_kernel_codes_are_those_the_c_sources_define():
             if o.kernel_code is not None} == opts
 
 
+def test_the_kernels_read_labels_and_indices_as_fixed_width_integers():
+    """Python hands the kernels int64 arrays (torch's long): C's ``long`` is 32 bits on
+    Windows, so the sources say ``int64_t`` and never ``long``."""
+    for source in sorted(SOURCES.glob("*.[ch]")):
+        code = re.sub(r"/\*.*?\*/", "", source.read_text(), flags=re.S)
+        assert not re.search(r"\blong\b", code), source.name
+    assert "const int64_t *y" in (SOURCES / "train.c").read_text()
+
+
+@functools.cache
+def reference(task, activation, optimizer):
+    """The entry trained by autograd: what every backend must give."""
+    train, test = DATA[task]
+    return fit(train, test, activation, optimizer, "autograd")
+
+
+@pytest.mark.parametrize("backend", engines("fast", "stacked", "kernel"))
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 @pytest.mark.parametrize("activation,optimizer",
                          list(itertools.product(sorted(ACTIVATIONS), sorted(OPTIMIZERS))))
-def test_every_backend_trains_every_entry_as_autograd_does(data, activation, optimizer, task):
-    train, test = data[task]
-    ref_model, ref_loss = fit(train, test, activation, optimizer, "autograd")
+def test_every_backend_trains_every_entry_as_autograd_does(activation, optimizer, task, backend):
+    train, test = DATA[task]
+    ref_model, ref_loss = reference(task, activation, optimizer)
     act, opt = ACTIVATIONS[activation], OPTIMIZERS[optimizer]
-
-    if act.kernel_code is None or opt.kernel_code is None:
-        with pytest.raises(UserError, match="engine 'fast' needs"):
-            fit(train, test, activation, optimizer, "fast")
-    elif KERNEL:
-        assert_same_training(*fit(train, test, activation, optimizer, "fast"),
-                             ref_model, ref_loss)
-
+    if backend == "fast":
+        if act.kernel_code is None or opt.kernel_code is None:
+            with pytest.raises(UserError, match="engine 'fast' needs"):
+                fit(train, test, activation, optimizer, "fast")
+        else:
+            assert_same_training(*fit(train, test, activation, optimizer, "fast"),
+                                 ref_model, ref_loss)
+        return
     spec = ModelSpec((8, 8), activation, optimizer, seed=0, **SETTINGS[optimizer])
-    engines = ["stacked"] + (["kernel"] if KERNEL else [])
-    for engine in engines:
-        has_form = (act.stacked and opt.stacked_update is not None if engine == "stacked"
-                    else act.kernel_code is not None and opt.kernel_code is not None)
-        if not has_form:
-            with pytest.raises(UserError, match="no form"):
-                train_many([spec], train, test, epochs=EPOCHS, engine=engine)
-            continue
-        (result,), _ = train_many([spec], train, test, epochs=EPOCHS, engine=engine)
-        assert_same_training(result.model, result.loss, ref_model, ref_loss)
+    has_form = (act.stacked and opt.stacked_update is not None if backend == "stacked"
+                else act.kernel_code is not None and opt.kernel_code is not None)
+    if not has_form:
+        with pytest.raises(UserError, match="no form"):
+            train_many([spec], train, test, epochs=EPOCHS, engine=backend)
+        return
+    (result,), _ = train_many([spec], train, test, epochs=EPOCHS, engine=backend)
+    assert_same_training(result.model, result.loss, ref_model, ref_loss)
 
 
 def test_an_entry_without_kernel_or_stacked_form_is_declined_not_replaced(data, monkeypatch):
@@ -141,11 +160,10 @@ def test_an_entry_without_kernel_or_stacked_form_is_declined_not_replaced(data, 
             train_many([spec], train, test, epochs=2, engine=engine)
 
 
+@kernel_only
 def test_a_kernel_build_that_predicts_manual_tanh_computes_the_formula():
     """The predictor runs the hand-written formula for manual_tanh (not tanh): the same
     probabilities as torch for large and tiny pre-activations alike."""
-    if not KERNEL:
-        pytest.skip("no C compiler")
     model = tc.MLP(2, (16,), 3, "manual_tanh", seed=0)
     X = np.random.default_rng(0).normal(0, 30, size=(5000, 2)).astype(np.float32)
     X[:100] *= 1e-7

@@ -15,6 +15,7 @@
  * (exact but slower).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,7 @@ static void activation_grad(int act, const vf *z, const vf *h, vf *d, int count)
 typedef struct {  /* what every group shares */
     int n, d, n_layers, act, binary, opt, epochs, update, n_groups;
     const float *X;
-    const long *y;
+    const int64_t *y;
     const int *sizes;
     int n_params, max_width, hidden_total;
     vf *params, *s1, *s2;                  /* n_groups x n_params vectors each */
@@ -158,11 +159,11 @@ static void update(const Job *job, int g, vf *p, const vf *grad, vf *s1, vf *s2,
 
 /* Loss, accuracy and d loss / d logits of the block's rows (valid: how many are real;
  * the others get delta 0 and count for nothing). logit, delta: k x R. */
-static void loss_block(const Job *job, const vf *logit, const long *y, int valid, vf *delta,
+static void loss_block(const Job *job, const vf *logit, const int64_t *y, int valid, vf *delta,
                        vd *loss_sum, vi *correct) {
     const int n = job->n, k_out = job->sizes[job->n_layers];
     for (int r = 0; r < R; r++) {
-        long yr = r < valid ? y[r] : 0;
+        int64_t yr = r < valid ? y[r] : 0;
         vf row_loss;
         if (job->binary) {
             vf z = logit[r], t = splat((float)yr);
@@ -315,7 +316,7 @@ static void *run_part(void *arg) {
  * count before this call. loss_out, acc_out: epochs x (n_groups x LANES), the loss and
  * accuracy of the forward pass before each step, as train_mlp gives them. The groups
  * are split over `threads` threads. Returns 0, or -1 if memory ran out. */
-int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int *sizes,
+int train_many_mlp(int n, const float *X, const int64_t *y, int n_layers, const int *sizes,
                    int act, int binary, int opt, int n_groups, float *params, float *s1,
                    float *s2, const double *lr, const double *momentum, const double *wd,
                    int first_step, double step, int epochs, int update, float *loss_out,
@@ -333,8 +334,8 @@ int train_many_mlp(int n, const float *X, const long *y, int n_layers, const int
     threads = threads > 64 ? 64 : threads;
     for (int t = 0; t < threads; t++) {
         parts[t].job = &job;
-        parts[t].first = (int)((long)n_groups * t / threads);
-        parts[t].last = (int)((long)n_groups * (t + 1) / threads);
+        parts[t].first = (int)((int64_t)n_groups * t / threads);
+        parts[t].last = (int)((int64_t)n_groups * (t + 1) / threads);
         parts[t].ok = 1;
     }
     run_parallel(run_part, parts, sizeof parts[0], threads);

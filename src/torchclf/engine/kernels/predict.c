@@ -213,10 +213,10 @@ int predict_mlp(int n, const float *X, int n_layers, const int *sizes, int act,
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     if (threads < 1 || n < threads * TILE) threads = 1;
     int width = sizes[n_layers] == 1 ? 2 : sizes[n_layers];
-    long tiles = (n + TILE - 1) / TILE;
+    int64_t tiles = (n + TILE - 1) / TILE;
     struct job jobs[MAX_THREADS];
     for (int t = 0; t < threads; t++) {
-        long lo = tiles * t / threads * TILE, hi = tiles * (t + 1) / threads * TILE;
+        int64_t lo = tiles * t / threads * TILE, hi = tiles * (t + 1) / threads * TILE;
         if (hi > n) hi = n;
         jobs[t] = (struct job){(int)(hi - lo), n_layers, act, 0, X + lo * sizes[0], sizes,
                                W, B, P + lo * width};

@@ -14,6 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* sched_yield */
 #include <math.h>
+#include <stdint.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,14 +129,14 @@ static void barrier_wait(Barrier *b, int total, int *mine) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->sense, *mine, __ATOMIC_RELEASE);
     } else {
-        for (long spins = 0; __atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *mine; spins++)
+        for (int64_t spins = 0; __atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *mine; spins++)
             if (spins > 2000) sched_yield();
     }
 }
 
 /* thread t's share [lo, hi) of count items among T */
 #define SHARE(count, t, T, lo, hi) \
-    int lo = (int)((long)(count) * (t) / (T)), hi = (int)((long)(count) * ((t) + 1) / (T))
+    int lo = (int)((int64_t)(count) * (t) / (T)), hi = (int)((int64_t)(count) * ((t) + 1) / (T))
 
 /* A network being trained: its parameters and optimizer state (torch's tensors, in
  * place) and the buffers of one step. H[0] = the step's rows, feature-major (width x m);
@@ -148,7 +149,7 @@ typedef struct {
     double lr, momentum, wd;
     float **H, **Z, *delta, *delta_prev, **gW, **gB;
     double *row_loss, *exps;
-    long correct[64];
+    int64_t correct[64];
     Barrier barrier;
 } Net;
 
@@ -196,7 +197,7 @@ static void net_free(Net *net) {
 
 /* rows [lo, hi) of the loss: each row's loss, d loss / d logits (mean over the n rows)
  * and the correct labels counted into *correct */
-static void rows_loss(Net *net, int t, int n, int lo, int hi, const long *y, long *correct) {
+static void rows_loss(Net *net, int t, int n, int lo, int hi, const int64_t *y, int64_t *correct) {
     int k = net->sizes[net->n_layers];
     const float *logits = net->Z[net->n_layers];
     float *delta = net->delta;
@@ -231,8 +232,8 @@ static void rows_loss(Net *net, int t, int n, int lo, int hi, const long *y, lon
  * with classes y: forward, loss, d loss / d logits as the mean over the n rows, backward
  * and the optimizer's update (Adam's step count `step`). Thread 0 adds the rows' summed
  * loss and correct labels. Every thread of the call runs it; `sense` is its own. */
-static void net_step(Net *net, int t, int T, int *sense, int n, const long *y,
-                     int first_step, double step, double *loss_sum, long *correct_sum) {
+static void net_step(Net *net, int t, int T, int *sense, int n, const int64_t *y,
+                     int first_step, double step, double *loss_sum, int64_t *correct_sum) {
     int n_layers = net->n_layers, act = net->act;
     const int *sizes = net->sizes;
     float **W = net->W, **B = net->B, **H = net->H, **Z = net->Z;
@@ -298,8 +299,8 @@ typedef struct {
     Net *net;
     int n, epochs, batch, first_step;
     const float *X;
-    const long *y, *order;
-    long *yb;
+    const int64_t *y, *order;
+    int64_t *yb;
     double step;
     float *loss_out, *acc_out;
 } Job;
@@ -320,7 +321,7 @@ static void train_loop(void *arg, int t, int T) {
     }
     for (int e = 0; e < j->epochs; e++) {
         double loss = 0.0;
-        long correct = 0;
+        int64_t correct = 0;
         if (!j->order) {
             step += 1.0;
             net_step(net, t, T, &sense, n, j->y, first_step, step, &loss, &correct);
@@ -331,7 +332,7 @@ static void train_loop(void *arg, int t, int T) {
             }
             continue;
         }
-        const long *perm = j->order + (size_t)e * n;
+        const int64_t *perm = j->order + (size_t)e * n;
         float total = 0.0f;
         for (int s = 0; s < n; s += rows) {
             int m = n - s < rows ? n - s : rows;
@@ -369,10 +370,10 @@ static void train_loop(void *arg, int t, int T) {
  * loop sums it in float, sum(batch mean * batch rows) / n.
  * Activations are kept feature-major (width x rows) so every inner loop runs along the
  * rows: long, contiguous and vectorised. */
-int train_mlp(int n, const float *X, const long *y, int n_layers, const int *sizes,
+int train_mlp(int n, const float *X, const int64_t *y, int n_layers, const int *sizes,
               int act, int binary, float **W, float **B, float **S1W, float **S1B,
               float **S2W, float **S2B, int opt, double lr, double momentum, double wd,
-              int first_step, double *step, int epochs, int batch, const long *order,
+              int first_step, double *step, int epochs, int batch, const int64_t *order,
               float *loss_out, float *acc_out, int threads) {
     threads = threads < 1 ? 1 : threads > MAX_TEAM ? MAX_TEAM : threads;
     Net net = {n_layers, act, binary, opt, sizes, W, B, S1W, S1B, S2W, S2B, lr, momentum,
@@ -380,7 +381,7 @@ int train_mlp(int n, const float *X, const long *y, int n_layers, const int *siz
     int rows = order && batch < n ? batch : n;
     Job job = {&net, n, epochs, rows, first_step, X, y, order, NULL, *step, loss_out,
                acc_out};
-    job.yb = order ? malloc(sizeof(long) * (size_t)rows) : NULL;
+    job.yb = order ? malloc(sizeof(int64_t) * (size_t)rows) : NULL;
     int ok = net_alloc(&net, rows, threads) == 0 && (job.yb || !order);
     if (ok) {
         run_team(train_loop, &job, threads);
