@@ -472,8 +472,11 @@ def test_a_bundled_table_trains_as_an_upload_of_the_same_table(client):
     assert uploaded["classes"] == named["classes"] and uploaded["train"] == named["train"]
     assert uploaded["grid"]["view"] == named["grid"]["view"] == "pca"
     ours, theirs = train(client, named["id"], 50), train(client, sid, 50)
+    # the last row: how many rows a session has depends on where its steps' time budget
+    # cut them on a busy machine, not on what it trained
+    assert ours["history"]["epoch"][-1] == theirs["history"]["epoch"][-1] == 50
     for key in ("test_accuracy", "loss"):
-        assert ours["history"][key] == pytest.approx(theirs["history"][key], abs=1e-6)
+        assert ours["history"][key][-1] == pytest.approx(theirs["history"][key][-1], abs=1e-6)
 
 
 def test_generator_settings_on_a_table_are_ignored_as_for_an_upload(client):
