@@ -7,10 +7,12 @@ by ``torch.manual_seed(42)`` and whose data and split are the lesson's:
   ones ``manual_seed(42)`` gives, and all ten lines are equal on the CPU;
 * the spirals exercise (2-8-8-3 ReLU, Adam 0.1, 1000 epochs): the model is built while the
   generator is still at ``manual_seed(42)`` (its printed untrained logits,
-  ``[-0.0620, -0.3527, -0.2153]``, are that seed's). The lesson ran on a GPU; on the CPU
-  the lesson's own loop and torchclf print the same numbers, which equal the lesson's at
-  epochs 0-300, 700 and 800 and differ by at most 0.0006 in a loss elsewhere (Adam's
-  float32 sums round differently on the GPU and the gap grows, then shrinks).
+  ``[-0.0620, -0.3527, -0.2153]``, are that seed's). The lesson ran on a GPU. On any CPU
+  torchclf prints what the lesson's own loop prints on that CPU, but the digits depend on
+  the CPU: Adam divides by the root of tiny second moments, so a different rounding (torch
+  picks other kernels on other CPUs) can become a different step. What holds on every CPU
+  is written once, in docs/lesson.toml (``on_any_cpu``), measured by
+  ``benchmarks/lesson_rounding.py``, and both docs/lesson.md and the test below use it.
 
 The moons exercise's log is not reproducible: its model is built before the seed is set
 (its untrained logits, ``[-0.0356, 0.0421, ...]``, are no seed we can name), and the
@@ -45,11 +47,7 @@ make_lesson = _make_lesson()
 BLOBS = make_lesson.lesson_log("blobs")
 SPIRALS = make_lesson.lesson_log("spirals")
 
-# Measured on the CPU (the lesson's own loop prints the same): the spirals lines equal to
-# the lesson's, and the largest gap in a printed number elsewhere (epoch 500's loss,
-# 0.0167 against 0.0161), rounded up by half a printed digit.
-SPIRALS_EXACT = {0, 100, 200, 300, 700, 800}
-SPIRALS_TOLERANCE = 0.0006 + 0.00005
+SPIRALS_ON_ANY_CPU = make_lesson.on_any_cpu("spirals")
 
 NUMBER = re.compile(r"\d+\.\d+")
 
@@ -128,16 +126,31 @@ def test_train_with_a_lesson_format_prints_the_lessons_epochs(tmp_path):
                         r"Test loss: \d\.\d{4} \| Test acc: \d\.\d\d", lines[-1])
 
 
-def test_spirals_prints_the_lessons_log_where_the_cpu_can():
+def test_spirals_prints_the_lessons_log_as_far_as_any_cpu_can():
+    """The claims docs/lesson.md makes for every CPU hold on this one. ``within`` is the
+    largest gap benchmarks/lesson_rounding.py saw at those epochs over 200 runs started one
+    float32 rounding apart (0.0006), with room to spare; later lines are not comparable
+    across CPUs (a rounding can set off one of Adam's loss spikes at lr 0.1), so there
+    only the words and the recipe's promise are checked."""
+    cpu = SPIRALS_ON_ANY_CPU
     ours = printed("spirals")
     assert [epoch(line) for line in ours] == [epoch(line) for line in SPIRALS]
-    exact = {epoch(a) for a, b in zip(ours, SPIRALS) if a == b}
-    assert exact == SPIRALS_EXACT
     for a, b in zip(ours, SPIRALS):
         assert NUMBER.sub("#", a) == NUMBER.sub("#", b)  # the same words and layout
-        gaps = [abs(float(x) - float(y))
-                for x, y in zip(NUMBER.findall(a), NUMBER.findall(b))]
-        assert max(gaps) <= SPIRALS_TOLERANCE, (a, b)
+        if epoch(a) in cpu["same"]:
+            assert a == b
+        elif epoch(a) in cpu["within_epochs"]:
+            assert make_lesson.max_gap(a, b) <= cpu["within"], (a, b)
+    assert float(ours[-1].rsplit(" ", 1)[1]) >= recipes.load("spirals").expect_test_accuracy
+
+
+@pytest.mark.parametrize("name", ["spirals", "blobs"])
+def test_torchclf_prints_what_the_lessons_own_loop_prints_on_this_cpu(name):
+    """Exact on every CPU. spirals (Adam) trains in autograd, the lesson's torch
+    operations in the lesson's order, so whatever digits this CPU's kernels give, torchclf
+    prints them too; blobs (SGD) trains in the compiled kernel where there is one, whose
+    other order of sums SGD keeps far below the printed digits."""
+    assert printed(name) == make_lesson.lessons_own_loop(name)
 
 
 ROW = {"epoch": 100, "loss": 0.28671, "accuracy": 0.86, "test_loss": 0.29841,
