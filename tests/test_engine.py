@@ -11,7 +11,6 @@ import torch
 
 import torchclf as tc
 from torchclf import TorchClassifier
-from torchclf.engine import fast
 from torchclf.engine.backends import (AutogradBackend, KernelBackend, batch_size_for,
                                      choose_backend)
 from torchclf.engine.batched import ModelSpec, train_many
@@ -20,12 +19,11 @@ from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
 from torchclf.web.session import Session, Settings
 
-from helpers import DEEP, DIVERGING_LR
+from helpers import DEEP, DIVERGING_LR, engines, kernel_only
 
 DIVERGED = re.compile(r"^training diverged at epoch \d+ \(loss = [^)]+\): "
                       r"lower the learning rate \(now 1000\)$")
 LR = DIVERGING_LR
-kernel_only = pytest.mark.skipif(fast.load_kernel() is None, reason="no C compiler")
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +60,11 @@ def test_playground_session_diverges():
     assert session.epoch == 100  # the step's epochs still count; Reset starts over
 
 
-def test_a_sweep_member_diverges(moons):
+@pytest.mark.parametrize("engine", engines("stacked", "kernel"))
+def test_a_sweep_member_diverges(moons, engine):
     train, test = moons
     specs = [ModelSpec(DEEP, lr=0.1, seed=0), ModelSpec(DEEP, lr=LR, seed=1)]
-    for engine in ["stacked"] + (["kernel"] if fast.load_kernel() is not None else []):
-        diverged(lambda: train_many(specs, train, test, epochs=50, engine=engine))
+    diverged(lambda: train_many(specs, train, test, epochs=50, engine=engine))
 
 
 def test_a_ddp_run_diverges_with_one_line(tmp_path):
