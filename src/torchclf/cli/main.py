@@ -90,9 +90,10 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
         if getattr(e, "rank", 0) == 0:  # every DDP rank raises it; rank 0 says it
             print(f"{PROG}: error: {e}", file=err)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or an Interrupted naming its signal
         print(f"{PROG}: interrupted", file=err)
-        return 130
+        import signal
+        return 128 + getattr(e, "signum", signal.SIGINT)
     except BrokenPipeError:  # a write that bypassed ReaderMayLeave: the work stopped
         import os
         import signal
