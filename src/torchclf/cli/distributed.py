@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 from pathlib import Path
 from typing import IO
 
 from torchclf.cli.console import LessonPrinter, metrics_table
-from torchclf.errors import UserError
+from torchclf.errors import Interrupted, UserError
 from torchclf.scale import distributed
+from torchclf.scale.processes import run_to_the_end
 from torchclf.store.owned import check_destination
 from torchclf.store.rundir import save_run, unique_run_dir
 
@@ -50,13 +50,16 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
 
 def _launch(args: argparse.Namespace, err: IO[str]) -> int:
     """Run the ranks through torchrun. A rank's error (every rank raises the same, e.g.
-    a divergence) is shown once, as one line, with exit status 2 as in one process."""
+    a divergence) is shown once, as one line, with exit status 2 as in one process.
+    SIGINT/SIGTERM go to torchrun, which stops the ranks; we return when all have ended."""
     cmd = distributed.torchrun_command(list(args.argv), args.nproc)
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    error = distributed.first_error(proc.stderr)
-    if proc.returncode != 0 and error:
+    code, stderr, signum = run_to_the_end(cmd, env)
+    if signum is not None:  # torchrun and every rank have ended; the ranks' words too
+        raise Interrupted(signum)
+    error = distributed.first_error(stderr)
+    if code != 0 and error:
         print(error, file=err, flush=True)
         return 2
-    err.write(proc.stderr)
-    return proc.returncode
+    err.write(stderr)
+    return code

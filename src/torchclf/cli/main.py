@@ -58,8 +58,10 @@ def _command_modules() -> list:
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
          err: IO[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 recipe missed, 2 user mistake)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    from torchclf.cli.pipe import ReaderMayLeave
+    # `torchclf train ... | head`: when a reader leaves, printing stops, the work goes on
+    out = ReaderMayLeave(out or sys.stdout)
+    err = ReaderMayLeave(err or sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -79,18 +81,24 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
             output_config(args)  # bounds of --nproc, --resolution, ... before any work
             from torchclf.memory import map_big_blocks
             map_big_blocks()  # this process is ours: big freed blocks go back at once
-            return args.handler(args, out, err)
+            code = args.handler(args, out, err)
+        if out.left and code == 0:
+            print(f"{PROG}: stdout's reader left early, so the rest was not shown; the "
+                  f"command ran to the end: {out.last_line}", file=err)
+        return code
     except UserError as e:
         if getattr(e, "rank", 0) == 0:  # every DDP rank raises it; rank 0 says it
             print(f"{PROG}: error: {e}", file=err)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or an Interrupted naming its signal
         print(f"{PROG}: interrupted", file=err)
-        return 130
-    except BrokenPipeError:  # `torchclf ... | head`: the reader left, nothing is wrong
+        import signal
+        return 128 + getattr(e, "signum", signal.SIGINT)
+    except BrokenPipeError:  # a write that bypassed ReaderMayLeave: the work stopped
         import os
+        import signal
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 128 + signal.SIGPIPE
 
 
 def _one_line_warning(err: IO[str]):

@@ -9,10 +9,13 @@ RunConfig, so ``best_config(study)`` retrains the best trial to the same score.
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
+import threading
 
 from torchclf.config import RunConfig
-from torchclf.errors import UserError
+from torchclf.errors import Interrupted, UserError
 from torchclf.engine.callbacks import Callback
 
 WIDTHS = (4, 8, 16, 32, 64)
@@ -102,16 +105,71 @@ def open_study(name: str, storage: str | None, seed: int | None = None):
 
 
 def optimize(study, base: RunConfig, trials: int, timeout: float | None = None) -> None:
-    """Run ``trials`` trials of this worker on the (possibly shared) study."""
-    import optuna
+    """Run ``trials`` trials of this worker on the (possibly shared) study.
+
+    SIGINT or SIGTERM stops it at a safe point (see ``StopTrials``) and raises
+    ``Interrupted``; a second signal acts at once."""
     check_space()
+    stop = StopTrials()
 
     def objective(trial) -> float:
+        stop.check()
         config = suggest_config(trial, base)
         trial.set_user_attr("config", config.to_dict())
-        return validation_score(config, [PruneCallback(trial)])
+        return validation_score(config, [stop, PruneCallback(trial)])
 
-    study.optimize(objective, n_trials=trials, timeout=timeout, catch=())
+    def no_new_trial(study, trial) -> None:
+        if stop.received is not None:
+            study.stop()
+
+    with stop:
+        study.optimize(objective, n_trials=trials, timeout=timeout, catch=(),
+                       callbacks=[no_new_trial])
+        stop.check()
+
+
+class StopTrials(Callback):
+    """While searching, SIGINT and SIGTERM only set a flag: the running trial raises
+    ``Interrupted`` at its next epoch end, which Optuna records as a failed trial before
+    passing it on, so the signal never lands inside a storage write (a trial left
+    RUNNING for ever); no new trial starts. Optuna's warning about that trial (60 lines
+    of traceback) is dropped: the front end says "interrupted"."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    LOGGER = "optuna.study._optimize"  # where Optuna logs "Trial N failed ..."
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopTrials":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        logging.getLogger(self.LOGGER).addFilter(self._quiet)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
+        logging.getLogger(self.LOGGER).removeFilter(self._quiet)
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signum
+        self._restore()  # a second signal acts at once
+
+    def _restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def _quiet(self, record: logging.LogRecord) -> bool:
+        return self.received is None or not record.getMessage().startswith("Trial ")
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Interrupted(self.received)
+
+    def on_epoch_end(self, state, row) -> None:
+        self.check()
 
 
 def best_config(study) -> RunConfig:
