@@ -16,11 +16,13 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Callable, Mapping
 
 from torchclf.errors import UserError
 from torchclf.atomic import atomic_write_bytes, current_umask
+from torchclf.store.swap import put_in_place, swap_back
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +94,13 @@ def foreign_content(folder: Path, kind: str) -> str:
 
 
 def write_folder(path: str | Path, kind: str, fill: Callable[[Path], None]) -> Path:
-    """Create ``path`` whole: ``fill`` writes into a hidden sibling, renamed into place.
+    """Create ``path`` whole: ``fill`` writes into a hidden sibling, put in place in one
+    step (``swap``), so a reader or another writer never sees half of it.
 
     An existing torchclf folder of the same kind is replaced only once the new one is
-    complete; anything else there is refused (``check_destination``). The folder gets
-    the permissions the umask gives, like any folder the user makes.
+    complete; anything else there is refused (``check_destination``). Every save gets a
+    new version in its marker (``snapshot`` reads against it). The folder gets the
+    permissions the umask gives, like any folder the user makes.
     """
     path = check_destination(path, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +109,8 @@ def write_folder(path: str | Path, kind: str, fill: Callable[[Path], None]) -> P
                                 dir=path.parent))
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
-        (tmp / MARKER).write_text(json.dumps({"torchclf": kind}) + "\n", encoding="utf-8")
+        (tmp / MARKER).write_text(json.dumps({"torchclf": kind, "version": uuid.uuid4().hex})
+                                  + "\n", encoding="utf-8")
         fill(tmp)
         _swap_into_place(tmp, path, kind)
     except BaseException:
@@ -153,7 +158,7 @@ def remove_stale_siblings(path: Path) -> list[Path]:
         pid = int(match.group(1))
         if pid == os.getpid() or _alive(pid):
             continue
-        inner = sibling if match.group(2) == "tmp" else sibling / "run"
+        inner = sibling / "run" if (sibling / "run").is_dir() else sibling
         if not (inner / MARKER).is_file() and not any(_legacy_match(inner, k) for k in FILES):
             continue
         shutil.rmtree(sibling, ignore_errors=True)
@@ -164,13 +169,15 @@ def remove_stale_siblings(path: Path) -> list[Path]:
 
 def _swap_into_place(tmp: Path, path: Path, kind: str) -> None:
     check_destination(path, kind)  # it may have changed while the folder was written
-    if not path.exists():
-        os.replace(tmp, path)
+    old = put_in_place(tmp, path)
+    if old is None:
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".old",
-                                dir=path.parent))
-    os.replace(path, old / "run")
-    os.replace(tmp, path)
+    problem = foreign_content(old, kind)  # what another process put there meanwhile
+    if problem:
+        swap_back(old, path)
+        shutil.rmtree(old, ignore_errors=True)  # now our new folder
+        raise UserError(f"{path} changed while the {kind} was saved and is no longer a "
+                        f"torchclf {kind} folder ({problem}): choose a new folder")
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -1,0 +1,92 @@
+"""Many torchclf processes at once: each keeps its own run, and readers see whole runs.
+
+Real processes, started together; nothing here depends on timing (every process is
+waited for, and the reader's loop counts loads, not seconds).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+QUICK = ["--n-samples", "100", "--epochs", "5", "--no-plots", "-q", "--no-progress"]
+
+
+def start(cwd, *args):
+    return subprocess.Popen([sys.executable, "-m", "torchclf", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def finish(procs):
+    results = [(p.wait(), *p.communicate()) for p in procs]
+    for code, out, err in results:
+        assert "Traceback" not in err, err
+    return results
+
+
+def saved_to(out):
+    return [line.split("saved run to ", 1)[1] for line in out.splitlines()
+            if line.startswith("saved run to ")]
+
+
+def hidden(folder):
+    return [p.name for p in Path(folder).iterdir() if p.name.startswith(".")]
+
+
+SAVER = """
+import os, sys, time
+from pathlib import Path
+from torchclf.store.rundir import load_run, save_run
+source, target, go, times = sys.argv[1:]
+run = load_run(source)
+Path(f"{target}.{os.getpid()}.ready").write_text("")
+while not Path(go).exists():
+    time.sleep(0.001)
+for _ in range(int(times)):
+    save_run(run, target, plots=False)
+"""
+
+
+def two_runs(tmp_path):
+    """Two saved runs of one architecture (seeds 1 and 2), and their probabilities."""
+    from torchclf.experiment import run_config
+    from torchclf import config as cfg
+    from torchclf.store.rundir import save_run
+    points = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    expected = {}
+    for seed in (1, 2):
+        config = cfg.RunConfig().replace("data", source="moons", params={"n_samples": 100})
+        config = config.replace("train", epochs=3, seed=seed).replace(name=f"s{seed}")
+        run = run_config(config)
+        save_run(run, tmp_path / f"s{seed}", plots=False)
+        expected[seed] = run.predictor.predict_proba(points)
+    assert not np.allclose(expected[1], expected[2])
+    return points, expected
+
+
+def test_concurrent_saves_to_one_folder_all_succeed_and_leave_one_whole_run(tmp_path):
+    points, expected = two_runs(tmp_path)
+    target, go = tmp_path / "out", tmp_path / "go"
+    sources = [tmp_path / "s1", tmp_path / "s2", tmp_path / "s1", tmp_path / "s2"]
+    procs = [subprocess.Popen([sys.executable, "-c", SAVER, source, target, go, "25"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for source in sources]
+    while len(list(tmp_path.glob("out.*.ready"))) < 4:  # every process loaded: go at once
+        assert all(p.poll() is None for p in procs)
+    go.write_text("")
+    for p in procs:
+        _, err = p.communicate()
+        assert p.returncode == 0, err  # never "Directory not empty", nothing raised
+    assert hidden(tmp_path) == []  # no .out.PID.*.old or .tmp left behind
+    from torchclf.store.rundir import load_run
+    run = load_run(target)
+    seed = run.config["train"]["seed"]
+    np.testing.assert_array_equal(run.predictor.predict_proba(points), expected[seed])
+    assert sorted(p.name for p in target.iterdir()) == [
+        ".torchclf.json", "config.toml", "history.csv", "metrics.json", "model.json",
+        "model.safetensors"]
