@@ -38,6 +38,31 @@ def hidden(folder):
     return [p.name for p in Path(folder).iterdir() if p.name.startswith(".")]
 
 
+def test_parallel_trains_with_the_default_name_each_keep_their_own_run(tmp_path):
+    procs = [start(tmp_path, "train", "moons", "--seed", seed, *QUICK) for seed in range(4)]
+    results = finish(procs)
+    assert [code for code, _, _ in results] == [0] * 4, results
+    paths = [saved_to(out)[0] for _, out, _ in results]
+    assert len(set(paths)) == 4, paths
+    runs = tmp_path / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["moons", "moons-2", "moons-3", "moons-4"]
+    seeds = set()
+    for path in paths:
+        config = (tmp_path / path / "config.toml").read_text()
+        seeds.add(next(line for line in config.splitlines() if line.startswith("seed")))
+    assert len(seeds) == 4  # four different runs, not one run four times
+    assert not [p for p in tmp_path.rglob("*.checkpoint.pt")]
+
+
+def test_parallel_sweeps_with_the_default_name_each_keep_their_own_folder(tmp_path):
+    procs = [start(tmp_path, "sweep", "moons", "--n-samples", "60", "--epochs", "2",
+                   "--seeds", "1", "--lr", "0.1", "--no-progress") for _ in range(3)]
+    results = finish(procs)
+    assert [code for code, _, _ in results] == [0] * 3, results
+    assert sorted(p.name for p in (tmp_path / "sweeps").iterdir()) == \
+        ["moons", "moons-2", "moons-3"]
+
+
 SAVER = """
 import os, sys, time
 from pathlib import Path

@@ -119,6 +119,41 @@ def write_folder(path: str | Path, kind: str, fill: Callable[[Path], None]) -> P
     return path
 
 
+def reserve_folder(root: str | Path, name: str) -> Path:
+    """A new empty folder ``root/name`` (else ``name-2``, ``-3``...), made now: a name is
+    taken with one ``mkdir``, so two processes starting together never get the same one.
+    ``write_folder`` fills it later; ``release`` removes it if nothing was saved."""
+    root = Path(root)
+    _check_parents(root / name)
+    made = [p for p in [root, *root.parents] if not p.exists()]
+    i = 1
+    while True:
+        candidate = root / (name if i == 1 else f"{name}-{i}")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            os.mkdir(candidate)
+            _RESERVED[candidate] = [candidate, *made]
+            return candidate
+        except FileExistsError:
+            i += 1
+        except OSError as e:
+            raise UserError(f"cannot create a folder in {root} ({e.strerror}): choose a "
+                            "folder you can write to") from None
+
+
+_RESERVED: dict[Path, list[Path]] = {}
+
+
+def release(reserved: Path) -> None:
+    """Remove a folder ``reserve_folder`` made, and the parents it made for it, if they
+    are still empty (nothing was saved)."""
+    for folder in _RESERVED.pop(reserved, []):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
 def write_files(folder: str | Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write each of ``files`` (name -> bytes) into ``folder`` atomically, creating it;
     the paths written. If one fails, the files and folders this call created are removed

@@ -18,7 +18,7 @@ from torchclf import config as cfg
 from torchclf.errors import UserError
 from torchclf.run import Result
 from torchclf.store.modelfiles import load_model, save_model
-from torchclf.store.owned import write_folder
+from torchclf.store.owned import reserve_folder, write_folder
 
 CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"
 PLOTS = ("boundary.png", "curves.png", "confusion.png")
@@ -70,12 +70,10 @@ def load_config(path: str | Path) -> cfg.RunConfig:
 
 
 def unique_run_dir(root: str | Path, name: str) -> Path:
-    """``root/name``, or ``root/name-2``, ``-3``... so no earlier run is overwritten."""
-    root = Path(root)
-    candidate, i = root / name, 2
-    while candidate.exists():
-        candidate, i = root / f"{name}-{i}", i + 1
-    return candidate
+    """``root/name``, or ``root/name-2``, ``-3``... so no earlier run is overwritten; the
+    folder is created empty at once, so a run started at the same time takes another
+    name (``owned.reserve_folder``; ``owned.release`` gives it back if nothing is saved)."""
+    return reserve_folder(root, name)
 
 
 def _write_plots(result: Result, directory: Path) -> None:
