@@ -115,3 +115,47 @@ def test_concurrent_saves_to_one_folder_all_succeed_and_leave_one_whole_run(tmp_
     assert sorted(p.name for p in target.iterdir()) == [
         ".torchclf.json", "config.toml", "history.csv", "metrics.json", "model.json",
         "model.safetensors"]
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from torchclf.store.rundir import load_run, save_run
+a, b, target, started, stop = sys.argv[1:]
+runs = [load_run(a), load_run(b)]
+i = 0
+while not Path(stop).exists():
+    save_run(runs[i % 2], target, plots=False)
+    i += 1
+    if i == 2:
+        Path(started).write_text("")
+print(i)
+"""
+
+
+def test_a_reader_never_sees_half_of_a_run_being_resaved(tmp_path):
+    from torchclf.store.rundir import load_run, save_run
+    points, expected = two_runs(tmp_path)
+    target, started, stop = tmp_path / "target", tmp_path / "started", tmp_path / "stop"
+    save_run(load_run(tmp_path / "s1"), target, plots=False)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, tmp_path / "s1",
+                               tmp_path / "s2", target, started, stop],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not started.exists():
+            assert writer.poll() is None, writer.communicate()
+        seen = set()
+        for _ in range(200):
+            run = load_run(target)
+            seed = run.config["train"]["seed"]
+            np.testing.assert_allclose(run.predictor.predict_proba(points), expected[seed],
+                                       rtol=0, atol=0)
+            assert run.metrics == json.loads((tmp_path / f"s{seed}" / "metrics.json")
+                                             .read_text())
+            seen.add(seed)
+    finally:
+        stop.write_text("")
+        out, err = writer.communicate()
+    assert writer.returncode == 0, err
+    assert int(out) > 2  # the writer kept re-saving while the reader read
+    assert hidden(tmp_path) == []

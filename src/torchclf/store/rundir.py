@@ -19,6 +19,7 @@ from torchclf.errors import UserError
 from torchclf.run import Result
 from torchclf.store.modelfiles import load_model, save_model
 from torchclf.store.owned import reserve_folder, write_folder
+from torchclf.store.snapshot import read_consistent
 
 CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"
 PLOTS = ("boundary.png", "curves.png", "confusion.png")
@@ -50,8 +51,12 @@ def save_run(run: Result, path: str | Path, plots: bool = True,
 
 
 def load_run(path: str | Path, device: str = "cpu") -> Result:
-    """Read a run directory (its data is rebuilt by ``torchclf.api.load_run``)."""
-    path = Path(path)
+    """Read a run directory (its data is rebuilt by ``torchclf.api.load_run``): every
+    file from one save, even while another process re-saves it (``snapshot``)."""
+    return read_consistent(path, lambda: _load_run(Path(path), device))
+
+
+def _load_run(path: Path, device: str) -> Result:
     if not path.is_dir():
         raise UserError(f"run directory not found: {path}")
     predictor = load_model(path, device)
