@@ -212,7 +212,7 @@ def test_a_failed_write_of_several_files_removes_only_what_it_created(tmp_path, 
         return real(path, data)
 
     monkeypatch.setattr(owned, "atomic_write_bytes", disk_full_at_third)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="No space left on device"):
         owned.write_files(folder, {"one.png": b"1", "two.png": b"2", "three.png": b"3"})
     if existing:  # the user's file and the replaced one stay; the new one is gone
         assert sorted(os.listdir(folder)) == ["mine.txt", "two.png"]

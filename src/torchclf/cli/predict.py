@@ -53,8 +53,12 @@ def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     table = pd.concat([frame.reset_index(drop=True), result], axis=1)
     if args.output:
         from torchclf.atomic import atomic_write_text
+        from torchclf.store.owned import write_error
         _check_predictions_file(Path(args.output), Path(args.input))
-        atomic_write_text(args.output, table.to_csv(index=False))
+        try:
+            atomic_write_text(args.output, table.to_csv(index=False))
+        except OSError as e:
+            raise write_error(Path(args.output), "the predictions", e) from None
         print(f"wrote {len(table)} predictions to {args.output}", file=out)
     else:
         out.write(table.to_csv(index=False))

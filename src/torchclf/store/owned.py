@@ -53,6 +53,7 @@ def check_destination(path: str | Path, kind: str = "run") -> Path:
         raise UserError(f"{path} is a symbolic link: choose a new folder for the {kind}")
     if not path.exists():
         _check_parents(path)
+        check_writable(path)
         return path
     if not path.is_dir():
         raise UserError(f"{path} exists and is not a folder: choose a new folder for the "
@@ -61,6 +62,7 @@ def check_destination(path: str | Path, kind: str = "run") -> Path:
     if problem:
         raise UserError(f"{path} already exists and is not a torchclf {kind} folder "
                         f"({problem}): choose a new folder, or move it away yourself")
+    check_writable(path)
     return path
 
 
@@ -70,7 +72,44 @@ def check_file_destination(path: str | Path, what: str) -> Path:
     if path.is_dir():
         raise UserError(f"{path} is a folder: give a file name for the {what}")
     _check_parents(path)
+    check_writable(path)
     return path
+
+
+def check_writable(path: str | Path) -> None:
+    """A UserError unless ``path`` can be created or replaced: its folder (or the nearest
+    one that exists) must be writable. Checked before the work, so none is lost."""
+    path = Path(path)
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    why = "it is on a read-only file system" if read_only else "permission denied"
+    raise UserError(f"cannot write in {folder} ({why}), so {path} cannot be saved: "
+                    "choose a folder you can write to")
+
+
+def _remove_empty(folder: Path, top: Path | None) -> None:
+    """rmdir ``folder`` and its parents up to ``top`` while they are empty."""
+    if top is None:
+        return
+    for p in [folder, *folder.parents]:
+        try:
+            os.rmdir(p)
+        except OSError:
+            return
+        if p == top:
+            return
+
+
+def write_error(path: Path, what: str, error: OSError,
+                left: str = "nothing was written") -> UserError:
+    """The one line for a write that failed part-way (a full disk, an I/O error)."""
+    return UserError(f"cannot write {what} to {path} ({error.strerror or error}): {left}; "
+                     "free some space or choose another folder")
 
 
 def foreign_content(folder: Path, kind: str) -> str:
@@ -103,18 +142,25 @@ def write_folder(path: str | Path, kind: str, fill: Callable[[Path], None]) -> P
     permissions the umask gives, like any folder the user makes.
     """
     path = check_destination(path, kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_siblings(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
-                                dir=path.parent))
+    made = next((p for p in [path.parent, *path.parents][::-1] if not p.exists()), None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_siblings(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                    dir=path.parent))
+    except OSError as e:
+        raise write_error(path, f"the {kind}", e) from None
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
         (tmp / MARKER).write_text(json.dumps({"torchclf": kind, "version": uuid.uuid4().hex})
                                   + "\n", encoding="utf-8")
         fill(tmp)
         _swap_into_place(tmp, path, kind)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(path.parent, made)  # the parents this call made, if still empty
+        if isinstance(e, OSError):
+            raise write_error(path, f"the {kind}", e) from None
         raise
     return path
 
@@ -125,6 +171,7 @@ def reserve_folder(root: str | Path, name: str) -> Path:
     ``write_folder`` fills it later; ``release`` removes it if nothing was saved."""
     root = Path(root)
     _check_parents(root / name)
+    check_writable(root / name)
     made = [p for p in [root, *root.parents] if not p.exists()]
     i = 1
     while True:
@@ -168,12 +215,14 @@ def write_files(folder: str | Path, files: Mapping[str, bytes]) -> list[Path]:
             atomic_write_bytes(path, data)
             if new:
                 written.append(path)
-    except BaseException:
+    except BaseException as e:
         if first_new is not None:
             shutil.rmtree(first_new, ignore_errors=True)
         else:
             for path in written:
                 path.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_error(folder, "the files", e, "the new files were removed") from None
         raise
     return [folder / name for name in files]
 
