@@ -159,3 +159,19 @@ def test_a_reader_never_sees_half_of_a_run_being_resaved(tmp_path):
     assert writer.returncode == 0, err
     assert int(out) > 2  # the writer kept re-saving while the reader read
     assert hidden(tmp_path) == []
+
+
+def test_without_renameat2_saves_still_replace_whole(tmp_path, monkeypatch):
+    """Where renameat2 is missing (not Linux, an old kernel or file system), two plain
+    renames put the folder in place: re-saving still replaces the run whole."""
+    from torchclf.store import swap
+    from torchclf.store.rundir import load_run, save_run
+    two_runs(tmp_path)
+    monkeypatch.setattr(swap, "_RENAMEAT2", None)
+    out = tmp_path / "out"
+    out.mkdir()
+    for seed in (1, 2, 1):
+        run = load_run(tmp_path / f"s{seed}")
+        save_run(run, out / "r", plots=False)
+        assert load_run(out / "r").config["train"]["seed"] == seed
+    assert [p.name for p in out.iterdir()] == ["r"]
