@@ -152,6 +152,28 @@ def test_plot_and_predict_never_overwrite_a_users_file(tmp_path):
     assert code == 2 and "is a folder" in err
 
 
+def test_predict_output_replaces_only_its_own_predictions(tmp_path):
+    run = tmp_path / "r"
+    assert run_cli("train", "moons", *QUICK, "--out", run)[0] == 0
+    points = tmp_path / "points.csv"
+    points.write_text("x1,x2\n0,0\n1,0.5\n")
+    mine = tmp_path / "results.csv"
+    mine.write_text("x1,x2,label\n0,0,a\n")  # the user's own table
+    for target, needle in [(mine, "not written by torchclf predict"),
+                           (points, "is the input file"),
+                           (run / "model.json", "not written by torchclf predict")]:
+        before = target.read_bytes()
+        code, out, err = run_cli("predict", run, points, "-o", target)
+        assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+        assert target.read_bytes() == before
+    out_file = tmp_path / "predictions.csv"
+    assert run_cli("predict", run, points, "-o", out_file)[0] == 0
+    first = out_file.read_text()
+    assert first.splitlines()[0].startswith("x1,x2,predicted,proba_")
+    assert run_cli("predict", run, points, "-o", out_file)[0] == 0  # its own: replaced
+    assert out_file.read_text() == first
+
+
 def test_plot_writes_nothing_when_drawing_fails(tmp_path, monkeypatch):
     """Every picture is drawn before a byte is written: a failure while drawing the
     second one leaves no folder and no first picture behind."""
@@ -190,7 +212,7 @@ def test_a_failed_write_of_several_files_removes_only_what_it_created(tmp_path, 
         return real(path, data)
 
     monkeypatch.setattr(owned, "atomic_write_bytes", disk_full_at_third)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="No space left on device"):
         owned.write_files(folder, {"one.png": b"1", "two.png": b"2", "three.png": b"3"})
     if existing:  # the user's file and the replaced one stay; the new one is gone
         assert sorted(os.listdir(folder)) == ["mine.txt", "two.png"]

@@ -70,7 +70,7 @@ def test_failed_save_leaves_the_old_run_and_no_temp_files(trained_run, tmp_path,
     def boom(*a, **k):
         raise OSError("disk full")
     monkeypatch.setattr("torchclf.store.rundir._write_history", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=r"cannot write the run .* \(disk full\)"):
         trained_run.save(path, plots=False)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["r"]

@@ -91,7 +91,11 @@ def run_config(*args, **kwargs) -> Run:
 
 def load_run(path: str | Path, device: str = "cpu", with_data: bool = False) -> Run:
     """Read a run directory; ``with_data`` also rebuilds its train/test split."""
-    run = Run.of(rundir.load_run(path, device))
-    if with_data:
-        run.train, run.test = experiment.split_data(rundir.load_config(path))
+    from torchclf.store.snapshot import read_consistent
+    if not with_data:
+        return Run.of(rundir.load_run(path, device))
+    # the model and the config its data is rebuilt from, both from one save
+    run, config = read_consistent(path, lambda: (Run.of(rundir.load_run(path, device)),
+                                                 rundir.load_config(path)))
+    run.train, run.test = experiment.split_data(config)
     return run

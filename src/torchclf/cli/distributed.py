@@ -16,7 +16,7 @@ from torchclf.cli.console import LessonPrinter, metrics_table
 from torchclf.errors import Interrupted, UserError
 from torchclf.scale import distributed
 from torchclf.scale.processes import run_to_the_end
-from torchclf.store.owned import check_destination
+from torchclf.store.owned import check_destination, release
 from torchclf.store.rundir import save_run, unique_run_dir
 
 
@@ -41,7 +41,11 @@ def train_distributed(config, args: argparse.Namespace, out: IO[str], err: IO[st
     if result is None:
         return 0
     target = Path(args.out) if args.out else unique_run_dir(args.runs_dir, config.name)
-    save_run(result, target, plots=not args.no_plots)
+    try:
+        save_run(result, target, plots=not args.no_plots)
+    finally:
+        if not args.out:
+            release(target)  # removed only if still empty: the save failed
     print(metrics_table(result.metrics), file=out)
     print(f"saved run to {target} ({os.environ.get('WORLD_SIZE', '?')} processes)", file=out,
           flush=True)

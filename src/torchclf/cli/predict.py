@@ -42,6 +42,8 @@ def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf.data.tabular import read_frame
     from torchclf.store.modelfiles import load_model
 
+    if args.output:  # before any work: never the input, nor a file torchclf did not write
+        _check_predictions_file(Path(args.output), Path(args.input))
     predictor = load_model(_run_dir(args.run))
     frame = read_frame(args.input).rename(columns=str)
     proba = predictor.proba_of_features(predictor.features(frame, args.input))
@@ -51,13 +53,39 @@ def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     table = pd.concat([frame.reset_index(drop=True), result], axis=1)
     if args.output:
         from torchclf.atomic import atomic_write_text
-        from torchclf.store.owned import check_file_destination
-        check_file_destination(args.output, "predictions")
-        atomic_write_text(args.output, table.to_csv(index=False))
+        from torchclf.store.owned import write_error
+        _check_predictions_file(Path(args.output), Path(args.input))
+        try:
+            atomic_write_text(args.output, table.to_csv(index=False))
+        except OSError as e:
+            raise write_error(Path(args.output), "the predictions", e) from None
         print(f"wrote {len(table)} predictions to {args.output}", file=out)
     else:
         out.write(table.to_csv(index=False))
     return 0
+
+
+def _check_predictions_file(output: Path, source: Path) -> None:
+    """``predict -o`` may write a new file or replace predictions it wrote before (a CSV
+    whose last columns are ``predicted`` and ``proba_*``), never the input or another
+    file (``export -o`` refuses the same)."""
+    import csv
+    from torchclf.store.owned import check_file_destination
+    check_file_destination(output, "predictions")
+    if not output.exists():
+        return
+    if source.exists() and output.samefile(source):
+        raise UserError(f"{output} is the input file: give -o another file name")
+    try:
+        with output.open(newline="", encoding="utf-8") as f:
+            header = next(csv.reader([f.readline(65536)]), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        header = []
+    last = len(header) - 1 - header[::-1].index("predicted") if "predicted" in header else -1
+    probas = header[last + 1:]
+    if last < 0 or not probas or not all(c.startswith("proba_") for c in probas):
+        raise UserError(f"{output} already exists and was not written by torchclf predict: "
+                        "choose another output file, or move it away yourself")
 
 
 def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

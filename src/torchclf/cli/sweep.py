@@ -52,9 +52,8 @@ def grid_from_args(args: argparse.Namespace, base: RunConfig) -> Grid:
 
 def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from torchclf.cli.flags import apply_data_options, given
-    from torchclf.store.owned import check_destination
+    from torchclf.store.owned import release
     from torchclf.store.rundir import unique_run_dir
-    from torchclf.scale.sweep import run_sweep
 
     base = RunConfig().replace("data", source=args.source)
     base = apply_data_options(base, args).replace(name=Path(args.source).stem)
@@ -64,6 +63,17 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     grid = grid_from_args(args, base)  # checks every value before any training
     engine = SearchConfig(**given(args, ("engine",))).engine
     folder = Path(args.out) if args.out else unique_run_dir("sweeps", base.name)
+    try:  # the default name is taken (made empty) now, so a sweep started meanwhile gets another
+        return _sweep_into(folder, args, base, grid, engine, out, err)
+    finally:
+        if not args.out:
+            release(folder)  # removed only if still empty: nothing was saved
+
+
+def _sweep_into(folder: Path, args: argparse.Namespace, base: RunConfig, grid, engine,
+                out: IO[str], err: IO[str]) -> int:
+    from torchclf.store.owned import check_destination
+    from torchclf.scale.sweep import run_sweep
     check_destination(folder, "sweep")  # before training: never replace a user's folder
     if args.save_best:
         check_destination(args.save_best, "run")

@@ -113,17 +113,19 @@ def _flag(name: str) -> str:
         name, "--" + name.replace("_", "-"))
 
 
-def _target(args: argparse.Namespace, config, resume) -> Path:
-    """Where the run is saved: --out, else a new folder under --runs-dir; a resumed run
-    goes where its checkpoint says unless --out or --runs-dir say otherwise."""
+def _target(args: argparse.Namespace, config, resume) -> tuple[Path, bool]:
+    """Where the run is saved, and whether that folder was reserved (made empty) here:
+    --out, else a new folder under --runs-dir, taken now so no run started meanwhile
+    gets the same name; a resumed run goes where its checkpoint says unless --out or
+    --runs-dir say otherwise."""
     from torchclf.spec import default_of
     from torchclf.store.rundir import unique_run_dir
     if args.out:
-        return Path(args.out)
+        return Path(args.out), False
     if resume is not None and resume.extra.get("out") and \
             args.runs_dir == default_of(OutputConfig, "runs_dir"):
-        return Path(resume.extra["out"])
-    return unique_run_dir(args.runs_dir, config.name)
+        return Path(resume.extra["out"]), False
+    return unique_run_dir(args.runs_dir, config.name), True
 
 
 def check_device(config) -> None:
@@ -148,18 +150,27 @@ def _train_and_save(config, args: argparse.Namespace, out: IO[str], err: IO[str]
 
     Returns (run, path), or (None, exit code) when a signal interrupted training.
     """
+    from torchclf.store.owned import check_destination, release
+    check_device(config)
+    target, reserved = _target(args, config, resume)
+    try:
+        check_destination(target, "run")  # before training: never replace a user's folder
+        return _train_into(target, config, args, out, err, resume)
+    finally:
+        if reserved:
+            release(target)  # removed only if still empty: nothing was saved
+
+
+def _train_into(target: Path, config, args: argparse.Namespace, out: IO[str], err: IO[str],
+                resume):
     import signal
     from torchclf.cli.console import LessonPrinter, ProgressBar, metrics_table
     from torchclf.experiment import run_config
-    from torchclf.store.owned import check_destination
     from torchclf.store.rundir import save_run
     from torchclf.engine.callbacks import StopOnSignal
     from torchclf.engine.checkpoint import check_checkpoint_destination
     from torchclf.engine.loop import TrainingInterrupted
 
-    check_device(config)
-    target = _target(args, config, resume)
-    check_destination(target, "run")  # before training: never replace a user's folder
     show_bar = args.progress if args.progress is not None else err.isatty()
     bar = ProgressBar(err) if show_bar else None
     stopper = StopOnSignal()

@@ -101,7 +101,11 @@ class Checkpoint:
         }
         buffer = io.BytesIO()
         torch.save(blob, buffer)
-        return atomic_write_bytes(path, buffer.getvalue())
+        try:
+            return atomic_write_bytes(path, buffer.getvalue())
+        except OSError as e:
+            raise UserError(f"cannot write the checkpoint {path} ({e.strerror or e}): free "
+                            "some space or choose another --out") from None
 
     @classmethod
     def load(cls, path: str | Path) -> "Checkpoint":

@@ -64,10 +64,15 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Pre
 
     model.json is checked key by key (``store.modelcheck``) and the weights file's header
     against it, so a hand-edited file is refused before any weights are allocated.
+    Both files come from one save, even while another process re-saves the folder.
     """
+    from torchclf.store.snapshot import read_consistent
+    return read_consistent(directory, lambda: _load_model(Path(directory), device))
+
+
+def _load_model(directory: Path, device: str | torch.device) -> Predictor:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-    directory = Path(directory)
     d = check_description(_read_json(directory / DESCRIPTION), directory / DESCRIPTION)
     weights_path = directory / WEIGHTS
     float64 = _check_weights(weights_path, d)

@@ -16,11 +16,13 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Callable, Mapping
 
 from torchclf.errors import UserError
 from torchclf.atomic import atomic_write_bytes, current_umask
+from torchclf.store.swap import put_in_place, swap_back
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def check_destination(path: str | Path, kind: str = "run") -> Path:
         raise UserError(f"{path} is a symbolic link: choose a new folder for the {kind}")
     if not path.exists():
         _check_parents(path)
+        check_writable(path)
         return path
     if not path.is_dir():
         raise UserError(f"{path} exists and is not a folder: choose a new folder for the "
@@ -59,6 +62,7 @@ def check_destination(path: str | Path, kind: str = "run") -> Path:
     if problem:
         raise UserError(f"{path} already exists and is not a torchclf {kind} folder "
                         f"({problem}): choose a new folder, or move it away yourself")
+    check_writable(path)
     return path
 
 
@@ -68,7 +72,44 @@ def check_file_destination(path: str | Path, what: str) -> Path:
     if path.is_dir():
         raise UserError(f"{path} is a folder: give a file name for the {what}")
     _check_parents(path)
+    check_writable(path)
     return path
+
+
+def check_writable(path: str | Path) -> None:
+    """A UserError unless ``path`` can be created or replaced: its folder (or the nearest
+    one that exists) must be writable. Checked before the work, so none is lost."""
+    path = Path(path)
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    why = "it is on a read-only file system" if read_only else "permission denied"
+    raise UserError(f"cannot write in {folder} ({why}), so {path} cannot be saved: "
+                    "choose a folder you can write to")
+
+
+def _remove_empty(folder: Path, top: Path | None) -> None:
+    """rmdir ``folder`` and its parents up to ``top`` while they are empty."""
+    if top is None:
+        return
+    for p in [folder, *folder.parents]:
+        try:
+            os.rmdir(p)
+        except OSError:
+            return
+        if p == top:
+            return
+
+
+def write_error(path: Path, what: str, error: OSError,
+                left: str = "nothing was written") -> UserError:
+    """The one line for a write that failed part-way (a full disk, an I/O error)."""
+    return UserError(f"cannot write {what} to {path} ({error.strerror or error}): {left}; "
+                     "free some space or choose another folder")
 
 
 def foreign_content(folder: Path, kind: str) -> str:
@@ -92,26 +133,72 @@ def foreign_content(folder: Path, kind: str) -> str:
 
 
 def write_folder(path: str | Path, kind: str, fill: Callable[[Path], None]) -> Path:
-    """Create ``path`` whole: ``fill`` writes into a hidden sibling, renamed into place.
+    """Create ``path`` whole: ``fill`` writes into a hidden sibling, put in place in one
+    step (``swap``), so a reader or another writer never sees half of it.
 
     An existing torchclf folder of the same kind is replaced only once the new one is
-    complete; anything else there is refused (``check_destination``). The folder gets
-    the permissions the umask gives, like any folder the user makes.
+    complete; anything else there is refused (``check_destination``). Every save gets a
+    new version in its marker (``snapshot`` reads against it). The folder gets the
+    permissions the umask gives, like any folder the user makes.
     """
     path = check_destination(path, kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_siblings(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
-                                dir=path.parent))
+    made = next((p for p in [path.parent, *path.parents][::-1] if not p.exists()), None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_siblings(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                    dir=path.parent))
+    except OSError as e:
+        raise write_error(path, f"the {kind}", e) from None
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
-        (tmp / MARKER).write_text(json.dumps({"torchclf": kind}) + "\n", encoding="utf-8")
+        (tmp / MARKER).write_text(json.dumps({"torchclf": kind, "version": uuid.uuid4().hex})
+                                  + "\n", encoding="utf-8")
         fill(tmp)
         _swap_into_place(tmp, path, kind)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(path.parent, made)  # the parents this call made, if still empty
+        if isinstance(e, OSError):
+            raise write_error(path, f"the {kind}", e) from None
         raise
     return path
+
+
+def reserve_folder(root: str | Path, name: str) -> Path:
+    """A new empty folder ``root/name`` (else ``name-2``, ``-3``...), made now: a name is
+    taken with one ``mkdir``, so two processes starting together never get the same one.
+    ``write_folder`` fills it later; ``release`` removes it if nothing was saved."""
+    root = Path(root)
+    _check_parents(root / name)
+    check_writable(root / name)
+    made = [p for p in [root, *root.parents] if not p.exists()]
+    i = 1
+    while True:
+        candidate = root / (name if i == 1 else f"{name}-{i}")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            os.mkdir(candidate)
+            _RESERVED[candidate] = [candidate, *made]
+            return candidate
+        except FileExistsError:
+            i += 1
+        except OSError as e:
+            raise UserError(f"cannot create a folder in {root} ({e.strerror}): choose a "
+                            "folder you can write to") from None
+
+
+_RESERVED: dict[Path, list[Path]] = {}
+
+
+def release(reserved: Path) -> None:
+    """Remove a folder ``reserve_folder`` made, and the parents it made for it, if they
+    are still empty (nothing was saved)."""
+    for folder in _RESERVED.pop(reserved, []):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
 
 
 def write_files(folder: str | Path, files: Mapping[str, bytes]) -> list[Path]:
@@ -128,12 +215,14 @@ def write_files(folder: str | Path, files: Mapping[str, bytes]) -> list[Path]:
             atomic_write_bytes(path, data)
             if new:
                 written.append(path)
-    except BaseException:
+    except BaseException as e:
         if first_new is not None:
             shutil.rmtree(first_new, ignore_errors=True)
         else:
             for path in written:
                 path.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_error(folder, "the files", e, "the new files were removed") from None
         raise
     return [folder / name for name in files]
 
@@ -153,7 +242,7 @@ def remove_stale_siblings(path: Path) -> list[Path]:
         pid = int(match.group(1))
         if pid == os.getpid() or _alive(pid):
             continue
-        inner = sibling if match.group(2) == "tmp" else sibling / "run"
+        inner = sibling / "run" if (sibling / "run").is_dir() else sibling
         if not (inner / MARKER).is_file() and not any(_legacy_match(inner, k) for k in FILES):
             continue
         shutil.rmtree(sibling, ignore_errors=True)
@@ -164,13 +253,15 @@ def remove_stale_siblings(path: Path) -> list[Path]:
 
 def _swap_into_place(tmp: Path, path: Path, kind: str) -> None:
     check_destination(path, kind)  # it may have changed while the folder was written
-    if not path.exists():
-        os.replace(tmp, path)
+    old = put_in_place(tmp, path)
+    if old is None:
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".old",
-                                dir=path.parent))
-    os.replace(path, old / "run")
-    os.replace(tmp, path)
+    problem = foreign_content(old, kind)  # what another process put there meanwhile
+    if problem:
+        swap_back(old, path)
+        shutil.rmtree(old, ignore_errors=True)  # now our new folder
+        raise UserError(f"{path} changed while the {kind} was saved and is no longer a "
+                        f"torchclf {kind} folder ({problem}): choose a new folder")
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -18,7 +18,8 @@ from torchclf import config as cfg
 from torchclf.errors import UserError
 from torchclf.run import Result
 from torchclf.store.modelfiles import load_model, save_model
-from torchclf.store.owned import write_folder
+from torchclf.store.owned import reserve_folder, write_folder
+from torchclf.store.snapshot import read_consistent
 
 CONFIG, HISTORY, METRICS = "config.toml", "history.csv", "metrics.json"
 PLOTS = ("boundary.png", "curves.png", "confusion.png")
@@ -50,8 +51,12 @@ def save_run(run: Result, path: str | Path, plots: bool = True,
 
 
 def load_run(path: str | Path, device: str = "cpu") -> Result:
-    """Read a run directory (its data is rebuilt by ``torchclf.api.load_run``)."""
-    path = Path(path)
+    """Read a run directory (its data is rebuilt by ``torchclf.api.load_run``): every
+    file from one save, even while another process re-saves it (``snapshot``)."""
+    return read_consistent(path, lambda: _load_run(Path(path), device))
+
+
+def _load_run(path: Path, device: str) -> Result:
     if not path.is_dir():
         raise UserError(f"run directory not found: {path}")
     predictor = load_model(path, device)
@@ -70,12 +75,10 @@ def load_config(path: str | Path) -> cfg.RunConfig:
 
 
 def unique_run_dir(root: str | Path, name: str) -> Path:
-    """``root/name``, or ``root/name-2``, ``-3``... so no earlier run is overwritten."""
-    root = Path(root)
-    candidate, i = root / name, 2
-    while candidate.exists():
-        candidate, i = root / f"{name}-{i}", i + 1
-    return candidate
+    """``root/name``, or ``root/name-2``, ``-3``... so no earlier run is overwritten; the
+    folder is created empty at once, so a run started at the same time takes another
+    name (``owned.reserve_folder``; ``owned.release`` gives it back if nothing is saved)."""
+    return reserve_folder(root, name)
 
 
 def _write_plots(result: Result, directory: Path) -> None:
