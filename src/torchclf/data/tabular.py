@@ -117,6 +117,20 @@ def load_table(path: str | Path, target: str | None = None,
     return ds
 
 
+def column_names(path: str | Path) -> list[str]:
+    """The column names of a table file, as ``load_table`` reads them (header only)."""
+    path = Path(path)
+    kind = file_kind(path)
+    if not path.is_file():
+        raise UserError(f"file not found: {path}")
+    with reading(path, kind):
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+            return [str(c) for c in pq.read_schema(path).names]
+        import pandas as pd
+        return [str(c) for c in pd.read_csv(path, sep=separator(kind), nrows=0).columns]
+
+
 def table_dataset(frame, target: str | None = None, features: list[str] | None = None,
                   name: str = "data", where: str | Path = "the table") -> Dataset:
     """A Dataset from a DataFrame already read (``load_table`` without the file):

@@ -268,9 +268,10 @@ def _train_rank(config, callbacks: Sequence[Callback], dev: torch.device) -> Res
     dist.barrier()
     if rank != 0:
         return None
+    from torchclf.experiment import pin_data
     shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
     result = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
-                                  scaler, history, config.to_dict())
+                                  scaler, history, pin_data(config).to_dict())
     result.metrics = metrics
     return result
 
