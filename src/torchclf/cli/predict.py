@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
 def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import numpy as np
     import pandas as pd
-    from torchclf.data.tabular import read_frame
+    from torchclf.data.tabular import echo_frame, read_frame
     from torchclf.store.modelfiles import load_model
 
     predictor = load_model(_run_dir(args.run))
@@ -49,7 +49,7 @@ def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     result = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(predictor.classes)})
     labels = np.asarray(predictor.classes, dtype=object)[proba.argmax(axis=1)]
     result.insert(0, "predicted", labels if len(frame) else [])
-    table = pd.concat([frame.reset_index(drop=True), result], axis=1)
+    table = pd.concat([echo_frame(args.input, frame).reset_index(drop=True), result], axis=1)
     if args.output:
         from torchclf.atomic import atomic_write_text
         from torchclf.store.owned import check_file_destination

@@ -169,6 +169,7 @@ def _read_column(path: Path, target: str | None, kind: str, sep: str):
     """Every row's label, reading that one column only; and the column names."""
     import pandas as pd
     from torchclf.data import tabular
+    from torchclf.data.cells import labels_as_written
     if kind == "parquet":
         import pyarrow.parquet as pq
         columns = [str(c) for c in pq.ParquetFile(path).schema_arrow.names]
@@ -179,7 +180,8 @@ def _read_column(path: Path, target: str | None, kind: str, sep: str):
         raise UserError(tabular.missing_column(target, columns, path, "target column"))
     if kind == "parquet":
         return pq.read_table(path, columns=[target]).column(0).to_pandas(), columns
-    return pd.read_csv(path, sep=sep, usecols=[target])[target], columns
+    labels = pd.read_csv(path, sep=sep, usecols=[target], dtype={target: str})[target]
+    return labels_as_written(labels), columns
 
 
 def _read_csv_rows(path: Path, lo: int, hi: int, sep: str):
