@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,9 @@ def test_two_processes_match_one(table, name, split, tmp_path):
         assert m1[split]["confusion_matrix"] == m2[split]["confusion_matrix"]
         assert m1[split]["log_loss"] == pytest.approx(m2[split]["log_loss"], abs=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp", "single"]
+    data = [tomllib.loads((d / "config.toml").read_text())["data"] for d in (single, ddp)]
+    assert data[0] == data[1]  # both record the file's absolute path and its label column
+    assert (data[1]["source"], data[1]["target"]) == (str(table / name), "y")
 
 
 def test_torchrun_directly(table, tmp_path):

@@ -4,6 +4,7 @@ Each is one UserError naming the problem and where, from the Python API and from
 table on the command line; never a raw TypeError, and never a "nan" class.
 """
 
+import io
 import subprocess
 import sys
 
@@ -101,3 +102,29 @@ def test_a_class_written_NA_is_shown_as_read_as_missing(tmp_path, name):
                                "row 3: fill or drop those rows (the cell reads 'NA', which "
                                "is read as missing; if it names a class, rename that class "
                                "in the file)")
+
+
+@pytest.mark.parametrize("written, classes", [
+    (["01", "1", "2"], ["01", "1", "2"]),     # were two classes, 1 and 2
+    (["01", "02"], ["01", "02"]),             # came back as 1 and 2
+    (["1.0", "1", "2"], ["1", "1.0", "2"]),   # 1.0 and 1 merged
+    (["0", "1", "2"], [0, 1, 2]),             # canonical integers stay numbers
+    (["0.5", "1.5"], [0.5, 1.5]),             # numbers all written as Python writes them
+])
+def test_csv_labels_are_kept_as_written(tmp_path, written, classes):
+    import json
+    rng = np.random.default_rng(0)
+    rows = [f"{a:.3f},{b:.3f},{written[i % len(written)]}"
+            for i, (a, b) in enumerate(rng.normal(size=(60, 2)))]
+    (tmp_path / "t.csv").write_text("x1,x2,y\n" + "\n".join(rows) + "\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "torchclf", *a], cwd=tmp_path,
+                                    capture_output=True, text=True, timeout=120)
+    trained = run("train", "t.csv", "--epochs", "3", "--no-plots", "-q", "--out", "run")
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["classes"] == classes
+    predicted = run("predict", "run", "t.csv")
+    assert predicted.returncode == 0, predicted.stderr
+    frame = pd.read_csv(io.StringIO(predicted.stdout), dtype=str, keep_default_na=False)
+    assert frame["y"].tolist() == [written[i % len(written)] for i in range(60)]  # echoed
+    assert set(frame["predicted"]) <= set(map(str, classes))
+    assert [c[len("proba_"):] for c in frame.columns[4:]] == list(map(str, classes))

@@ -154,7 +154,8 @@ ODD = st.sampled_from(["", " 1.5", "1.5 ", "abc", "NA", "nan", "None", "inf", "-
                        "3.4028236e38", "True", "1,5", "0x10", "1e", "<NA>", "null", "1.5.2"])
 CELLS = st.one_of(NUMBERS, NUMBERS, NUMBERS, ODD)
 LABELS = st.sampled_from(["0", "1", "2", "a", "b", "c", "True", "False", "None", "1.5", "",
-                          " a", "NA", "-3", "007", "x y", "2020-01-01"])
+                          " a", "NA", "-3", "007", "x y", "2020-01-01", "01", "1.0", "true",
+                          "-0", "1e-05"])
 
 
 def csv_text(header, rows, quote_all):

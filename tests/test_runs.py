@@ -126,3 +126,27 @@ def test_plotting_never_moves_copies_or_switches_the_model(trained_run):
         assert next(model.parameters()).device.type == "cpu"
     finally:
         model.eval()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("command", [["predict", "r", "points.csv"], ["evaluate", "r"]])
+def test_weights_holding_nan_or_inf_are_refused(trained_run, tmp_path, bad, command):
+    """A model.safetensors full of NaN used to predict class 0 for every row, exit 0."""
+    import subprocess
+    import sys
+    from safetensors.torch import load_file, save_file
+    path = trained_run.save(tmp_path / "r", plots=False)
+    weights = path / "model.safetensors"
+    state = load_file(str(weights))
+    state[sorted(state)[0]].fill_(bad)
+    save_file(state, str(weights))
+    (tmp_path / "points.csv").write_text("x1,x2\n0.1,0.2\n")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    proc = subprocess.run([sys.executable, "-m", "torchclf", *command], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    kind = "NaN" if bad != bad else "inf"
+    assert f"weights in r/model.safetensors hold {kind}" in proc.stderr
+    assert "retrain" in proc.stderr and proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

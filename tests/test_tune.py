@@ -130,3 +130,60 @@ def test_unreachable_storage_is_one_clear_line(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2 and "cannot open storage" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def tune(cwd, *flags):
+    return subprocess.run([sys.executable, "-m", "torchclf", "tune", *map(str, flags),
+                           "--trials", "1", "--epochs", "5", "--log-every", "5",
+                           "--storage", f"sqlite:///{cwd / 'study.db'}", "--study-name", "s"],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("other,needle", [
+    (["moons", "--n-samples", "200", "--noise", "0.3"],
+     "data.params.noise is 0.2 in the study, 0.3 here"),
+    (["circles", "--n-samples", "200", "--noise", "0.2"],
+     "data.source is 'moons' in the study, 'circles' here"),
+    (["moons", "--n-samples", "200", "--noise", "0.2", "--optimizer", "sgd"],
+     "train.optimizer is 'adam' in the study, 'sgd' here"),
+])
+def test_a_study_refuses_other_data_or_settings(tmp_path, other, needle):
+    first = tune(tmp_path, "moons", "--n-samples", 200, "--noise", 0.2)
+    assert first.returncode == 0, first.stderr
+    proc = tune(tmp_path, *other, "--save-best", "best")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "study 's' was created for other data or settings" in lines[0]
+    assert needle in lines[0] and "another --study-name" in lines[0]
+    assert not (tmp_path / "best").exists()
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert len(study.trials) == 1  # nothing trained on the other data
+    again = tune(tmp_path, "moons", "--n-samples", 200, "--noise", 0.2)
+    assert again.returncode == 0, again.stderr  # the study's own settings still join
+
+
+def test_a_study_of_a_table_records_its_absolute_path_and_target(tmp_path):
+    for folder, flip in (("a", False), ("b", True)):
+        (tmp_path / folder).mkdir()
+        rows = [f"{i / 50:.2f},{(i % 7) / 7:.2f},{int((i % 2 == 0) != flip)}"
+                for i in range(100)]
+        (tmp_path / folder / "data.csv").write_text("u,v,y\n" + "\n".join(rows) + "\n")
+    storage = tmp_path / "a" / "study.db"
+    first = tune(tmp_path / "a", "data.csv")
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "b" / "study.db").symlink_to(storage)
+    proc = tune(tmp_path / "b", "data.csv")  # the same name, another file
+    assert proc.returncode == 2 and f"data.source is '{tmp_path / 'a' / 'data.csv'}'" \
+        in proc.stderr, proc.stderr
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{storage}")
+    assert study.user_attrs["torchclf"]["data"]["target"] == "y"
+
+
+def test_a_study_without_a_record_but_with_trials_is_refused():
+    from torchclf.errors import UserError
+    study = open_study("old", None)
+    study.optimize(lambda trial: 0.5, n_trials=1)  # as an older torchclf left it
+    with pytest.raises(UserError, match="does not record the data and settings"):
+        optimize(study, BASE, trials=1)
+    assert len(study.trials) == 1

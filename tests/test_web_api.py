@@ -518,3 +518,11 @@ def test_an_upload_with_more_classes_than_the_page_tells_apart_is_refused(client
     assert r.status_code == 400 and r.json()["error"] == (
         "the CSV has 11 classes; the playground takes 2 to 10 (the colours and markers its "
         "page tells apart)")
+
+
+def test_uploaded_labels_are_kept_as_written_as_torchclf_train_reads_them():
+    from torchclf.web.sources import from_csv_text
+    rows = [f"{i},{i % 5},{['01', '1', '2'][i % 3]}" for i in range(12)]
+    assert from_csv_text("a,b,label\n" + "\n".join(rows) + "\n").classes == ("01", "1", "2")
+    rows = [f"{i},{i % 5},{i % 2}" for i in range(12)]
+    assert from_csv_text("a,b,label\n" + "\n".join(rows) + "\n").classes == (0, 1)

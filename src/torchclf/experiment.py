@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -41,6 +42,20 @@ def load_data(data: DataConfig) -> Dataset:
     return synthetic.load(data.source, **data.params)
 
 
+def pin_data(config: RunConfig, target: str | None = None) -> RunConfig:
+    """``config`` as a run records it, so its data is rebuilt the same from any folder: a
+    table file's ``source`` made absolute and its ``target`` named (``target``, the label
+    column the data was read with, else the file's last column). Built-ins are as given."""
+    data = config.data
+    if not is_file_source(data.source):
+        return config
+    if data.target is None and target is None:
+        from torchclf.data.tabular import column_names
+        target = column_names(data.source)[-1]
+    return config.replace("data", source=os.path.abspath(data.source),
+                          target=data.target or target)
+
+
 def split_data(config: RunConfig) -> tuple[Dataset, Dataset]:
     """(train, test) exactly as a run with this config saw them."""
     ds = load_data(config.data)
@@ -64,6 +79,7 @@ def run_config(config: RunConfig, callbacks: Sequence[Callback] = (), **fit_opti
     ``fit_options`` pass through to ``fit`` (checkpointing and resuming).
     """
     train, test = split_data(config)
+    config = pin_data(config, train.meta.get("target"))
     model = build_model(config, train)
     t = config.train
     outcome = fit(model, train, test, optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,

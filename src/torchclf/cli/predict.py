@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
     ev.add_argument("run", type=path)
     ev.add_argument("data", nargs="?", type=path,
                     help="a labelled table (default: the run's test split)")
-    ev.add_argument("--target", help="label column of DATA (default: the run's)")
+    ev.add_argument("--target", help="label column of DATA (default: the run's target "
+                    "column if DATA has it, else DATA's last column)")
     ev.set_defaults(handler=cmd_evaluate)
 
     pl = sub.add_parser("plot", help="write boundary, curves and confusion PNGs for a run")
@@ -39,7 +40,7 @@ def add_parser(sub) -> None:
 def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import numpy as np
     import pandas as pd
-    from torchclf.data.tabular import read_frame
+    from torchclf.data.tabular import echo_frame, read_frame
     from torchclf.store.modelfiles import load_model
 
     if args.output:  # before any work: never the input, nor a file torchclf did not write
@@ -50,7 +51,7 @@ def cmd_predict(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     result = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(predictor.classes)})
     labels = np.asarray(predictor.classes, dtype=object)[proba.argmax(axis=1)]
     result.insert(0, "predicted", labels if len(frame) else [])
-    table = pd.concat([frame.reset_index(drop=True), result], axis=1)
+    table = pd.concat([echo_frame(args.input, frame).reset_index(drop=True), result], axis=1)
     if args.output:
         from torchclf.atomic import atomic_write_text
         from torchclf.store.owned import write_error
@@ -95,7 +96,7 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         from torchclf.store.modelfiles import load_model
         from torchclf.data.tabular import load_table
         predictor = load_model(_run_dir(args.run))
-        ds = load_table(args.data, target=args.target)
+        ds = load_table(args.data, target=args.target or _run_target(args.run, args.data))
         _check_classes(ds.classes, predictor.classes, args.data)
         ds = _recode(ds, predictor.features(ds.raw, args.data), predictor)
         metrics = {"test": predictor.report(ds)}
@@ -135,6 +136,17 @@ def _load_run_with_data(folder: str):
     from torchclf.store.rundir import load_config
     load_config(_run_dir(folder))
     return load_run(folder, with_data=True)
+
+
+def _run_target(run: str, data: str) -> str | None:
+    """The label column the run was trained on, when ``data`` has a column of that name
+    (else None: the file's last column)."""
+    from torchclf.data.tabular import column_names
+    from torchclf.store.rundir import CONFIG, load_config
+    if not (Path(run) / CONFIG).is_file():
+        return None
+    target = load_config(run).data.target
+    return target if target is not None and target in column_names(data) else None
 
 
 def _run_dir(path: str) -> Path:

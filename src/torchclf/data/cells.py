@@ -7,6 +7,9 @@ an error line that stays short whatever the cell holds.
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 
 from torchclf.errors import UserError
@@ -15,6 +18,9 @@ QUOTE_CHARS = 60  # a bad cell is quoted up to here, then "…": never a 30 MB e
 READER_CHARS = 160  # a reader's own message: long enough for "in line 1502, saw 6"
 LIST_NAMES = 12  # column names listed in an error before "… (N in all)"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+INTEGER = re.compile(r"(0|-?[1-9][0-9]{0,17})\Z")  # as int() prints it, within int64
+BOOLS = ({"True": True, "False": False}, {"true": True, "false": False},
+         {"TRUE": True, "FALSE": False})
 
 
 def cut(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -153,3 +159,39 @@ def duplicates(columns) -> list[str]:
             dupes.append(name)
         seen.add(str(original))
     return dupes
+
+
+def labels_as_written(labels):
+    """A text file's label column (strings as read, gaps NaN) as its classes: text as
+    written, unless every label is written the one way its value prints: canonical
+    integers (0, 1, -2) become int64, floats as Python prints them (0.5, 1e-05) float64,
+    and true/false in one spelling bool. So ``01`` and ``1`` stay two classes, ``1.0`` and
+    ``1`` too, ``007`` keeps its zeros, and a class comes back as it was written."""
+    if labels.isna().any():  # label_codes names the rows of missing labels
+        return labels
+    kind = written_type(set(labels.unique()))
+    if isinstance(kind, dict):
+        return labels.map(kind).astype(bool)
+    return labels.astype(kind)
+
+
+def written_type(distinct: set) -> type | dict:
+    """What labels written as the strings ``distinct`` are (``labels_as_written``):
+    np.int64, np.float64, a {spelling: bool} table, or object (text)."""
+    if all(INTEGER.match(v) for v in distinct):
+        return np.int64
+    if all(_prints_as(v) for v in distinct):
+        return np.float64
+    for spelling in BOOLS:
+        if distinct <= spelling.keys():
+            return spelling
+    return object
+
+
+def _prints_as(text: str) -> bool:
+    """``text`` is the way Python prints the float it holds (``0.5``, not ``.5``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and repr(value) == text

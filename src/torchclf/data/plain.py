@@ -17,13 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from torchclf.data.cells import FLOAT32_MAX, duplicates, separator
+from torchclf.data.cells import FLOAT32_MAX, duplicates, separator, written_type
 from torchclf.memory import release_free_memory
-
-# label cells pandas' CSV reader would read as a gap, a number or a boolean (pyarrow
-# keeps some of them as text): a column holding one is read the general way
-PANDAS_BOOLS = frozenset({"True", "TRUE", "true", "False", "FALSE", "false"})
-
 
 BLOCK = 1 << 20  # bytes of CSV text per batch: what pyarrow holds at a time
 PARQUET_BATCH = 1 << 16  # rows per batch read from a Parquet file
@@ -50,7 +45,19 @@ def read_plain(path: Path, kind: str, target: str | None, features: list[str] | 
         return None
     if X is None or len(X) == 0 or not _plain_labels(labels, kind):
         return None
-    return chosen, X, labels.to_pandas(), target
+    return chosen, X, (labels if kind == "parquet" else _as_written(labels)).to_pandas(), \
+        target
+
+
+def _as_written(labels):
+    """``cells.labels_as_written`` of an Arrow column of text, converted by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    kind = written_type(set(labels.unique().to_pylist()))
+    if isinstance(kind, dict):
+        true = next(k for k, v in kind.items() if v)
+        return pc.equal(labels, true)
+    return labels if kind is object else pc.cast(labels, pa.from_numpy_dtype(kind))
 
 
 def _columns(path: Path, kind: str) -> list[str] | None:
@@ -87,7 +94,8 @@ def _csv_options(kind: str, features: list[str], target: str, columns=None) -> d
     return dict(
         read_options=pacsv.ReadOptions(block_size=BLOCK, column_names=columns),
         parse_options=pacsv.ParseOptions(delimiter=separator(kind)),
-        convert_options=pacsv.ConvertOptions(column_types={f: pa.float32() for f in features},
+        convert_options=pacsv.ConvertOptions(column_types={**{f: pa.float32() for f in features},
+                                                           target: pa.string()},
                                              include_columns=features + [target]))
 
 
@@ -203,8 +211,9 @@ def _collect(rows: int | None, size: int, batches, features: list[str], target: 
 
 
 def _plain_labels(labels, kind: str) -> bool:
-    """Labels the general path reads to the same values: integers, or (in a CSV) text
-    none of whose values pandas would read as a gap, a number or a boolean."""
+    """Labels the general path reads to the same values: in a Parquet file integers, text
+    or booleans; in a CSV (read as text, then ``labels_as_written``) text with no value
+    that pandas would read as a gap and none with spaces around it."""
     import pyarrow as pa
     if labels.null_count:
         return False
@@ -218,7 +227,5 @@ def _plain_labels(labels, kind: str) -> bool:
     import pandas as pd
     from pandas._libs.parsers import STR_NA_VALUES
     distinct = pd.Series(labels.unique().to_pylist(), dtype=object)
-    numeric = pd.to_numeric(distinct, errors="coerce").notna()
-    return not (numeric.any() or distinct.isin(PANDAS_BOOLS).any()
-                or distinct.isin(STR_NA_VALUES).any()
+    return not (distinct.isin(STR_NA_VALUES).any()
                 or distinct.map(lambda s: s != s.strip()).any())

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from torchclf.data.cells import (READER_CHARS, container, cut, duplicates, names,
-                                  number_column, quote, separator)
+from torchclf.data.cells import (READER_CHARS, container, cut, duplicates,
+                                  labels_as_written, names, number_column, quote, separator)
 from torchclf.data.dataset import Dataset, frame_over, passes_through, plain_label
 from torchclf.data.encoding import TableEncoder
 from torchclf.data.plain import read_plain
@@ -66,6 +66,7 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
     With ``float_features`` every column but ``label`` (None: the last one) is parsed
     straight into float32, halving the memory of a large numeric CSV; a file that does
     not fit that is read again the general way, so its errors can be named precisely.
+    A text file's ``label`` column is read as written (``cells.labels_as_written``).
     """
     import pandas as pd
     path = Path(path)
@@ -73,20 +74,27 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
     if not path.is_file():
         raise UserError(f"file not found: {path}")
     sep = separator(kind)
-    frame = None
-    if float_features and kind != "parquet":
+    frame, columns, text = None, None, {}
+    if kind != "parquet" and (float_features or label != ""):
         try:
             columns = list(pd.read_csv(path, sep=sep, nrows=0).columns)
             label = columns[-1] if label is None else label
-            if label in columns:
-                with np.errstate(over="raise"):  # 1e39 -> inf: read float64, name it below
-                    frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in columns
-                                                              if c != label})
+            text = {label: str} if label in columns else {}  # labels as written
+        except Exception:  # anything unusual: the general path below explains it
+            columns = None
+    if float_features and text:
+        try:
+            with np.errstate(over="raise"):  # 1e39 -> inf: read float64, name it below
+                frame = pd.read_csv(path, sep=sep, dtype={
+                    **{c: np.float32 for c in columns if c != label}, **text})
         except Exception:  # anything unusual: the general path below explains it
             frame = None
     if frame is None:
         with reading(path, kind):
-            frame = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path, sep=sep)
+            frame = pd.read_parquet(path) if kind == "parquet" else \
+                pd.read_csv(path, sep=sep, dtype=text or None)
+    if text and label in frame.columns:
+        frame[label] = labels_as_written(frame[label])
     dupes = duplicates(frame.columns)
     if dupes:
         raise UserError(f"{path} has duplicate column names: {names(dupes)}; rename them")
@@ -95,12 +103,28 @@ def read_frame(path: str | Path, label: str | None = "", float_features: bool = 
     return frame
 
 
+def echo_frame(path: str | Path, frame):
+    """The cells of ``frame`` (``read_frame(path)``) as the file writes them, to echo
+    beside predictions: a text file's cells as text (``007`` keeps its zeros, ``NA``
+    stays ``NA``), a Parquet file's as read."""
+    import pandas as pd
+    path = Path(path)
+    kind = file_kind(path)
+    if kind == "parquet":
+        return frame
+    with reading(path, kind):
+        text = pd.read_csv(path, sep=separator(kind), dtype=str, keep_default_na=False)
+    return text.set_axis(frame.columns, axis=1) if text.shape == frame.shape else frame
+
+
 def load_table(path: str | Path, target: str | None = None,
                features: list[str] | None = None, name: str | None = None) -> Dataset:
     """Read a labelled table: ``target`` is the label column (default: the last one).
 
     Labels may be strings, integers or booleans; classes are their sorted distinct
-    values and keep their Python type, so predictions come back as the user wrote them.
+    values and keep their Python type, so predictions come back as the user wrote them
+    (a text file's labels are text unless all are numbers or booleans written one way:
+    ``cells.labels_as_written``).
     Feature columns may hold numbers, booleans, text and gaps: ``X`` is their encoding
     (``data.encoding``), which ``Dataset.split`` learns again from the training rows.
     """
@@ -115,6 +139,20 @@ def load_table(path: str | Path, target: str | None = None,
     del plain, labels  # read into pyarrow's pool, which keeps what they free
     release_free_memory()
     return ds
+
+
+def column_names(path: str | Path) -> list[str]:
+    """The column names of a table file, as ``load_table`` reads them (header only)."""
+    path = Path(path)
+    kind = file_kind(path)
+    if not path.is_file():
+        raise UserError(f"file not found: {path}")
+    with reading(path, kind):
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+            return [str(c) for c in pq.read_schema(path).names]
+        import pandas as pd
+        return [str(c) for c in pd.read_csv(path, sep=separator(kind), nrows=0).columns]
 
 
 def table_dataset(frame, target: str | None = None, features: list[str] | None = None,

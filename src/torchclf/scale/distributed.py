@@ -169,6 +169,7 @@ def _read_column(path: Path, target: str | None, kind: str, sep: str):
     """Every row's label, reading that one column only; and the column names."""
     import pandas as pd
     from torchclf.data import tabular
+    from torchclf.data.cells import labels_as_written
     if kind == "parquet":
         import pyarrow.parquet as pq
         columns = [str(c) for c in pq.ParquetFile(path).schema_arrow.names]
@@ -179,7 +180,8 @@ def _read_column(path: Path, target: str | None, kind: str, sep: str):
         raise UserError(tabular.missing_column(target, columns, path, "target column"))
     if kind == "parquet":
         return pq.read_table(path, columns=[target]).column(0).to_pandas(), columns
-    return pd.read_csv(path, sep=sep, usecols=[target])[target], columns
+    labels = pd.read_csv(path, sep=sep, usecols=[target], dtype={target: str})[target]
+    return labels_as_written(labels), columns
 
 
 def _read_csv_rows(path: Path, lo: int, hi: int, sep: str):
@@ -268,9 +270,10 @@ def _train_rank(config, callbacks: Sequence[Callback], dev: torch.device) -> Res
     dist.barrier()
     if rank != 0:
         return None
+    from torchclf.experiment import pin_data
     shard = lambda A, rows: Dataset(A, codes[rows], classes, features, name)
     result = Result.from_training(model, shard(Xtr, tr_rows), shard(Xte, te_rows), task,
-                                  scaler, history, config.to_dict())
+                                  scaler, history, pin_data(config).to_dict())
     result.metrics = metrics
     return result
 

@@ -5,6 +5,10 @@ the study. Each trial trains on the training split minus a validation part and r
 validation accuracy at every log point, so Optuna's MedianPruner can stop poor trials
 early; the test split is never looked at while searching. Every trial stores its full
 RunConfig, so ``best_config(study)`` retrains the best trial to the same score.
+
+A study compares trials of one experiment only: the first worker records what the study
+is for (the data, its split and every setting the search does not vary) as the study's
+``torchclf`` user attribute, and a worker with other data or settings is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ DEPTHS = (1, 3)                       # smallest and largest number of hidden la
 ACTIVATIONS = ("relu", "tanh", "gelu")
 LOG_RANGES = {"lr": (1e-3, 0.3), "weight_decay": (1e-6, 1e-2)}  # sampled log-uniformly
 VALIDATION_FRACTION = 0.2
+SEARCHED = {"model": ("hidden", "activation"), "train": ("lr", "weight_decay")}
+FINGERPRINT = "torchclf"              # the study user attribute recording what it is for
 
 
 def check_space() -> None:
@@ -104,12 +110,67 @@ def open_study(name: str, storage: str | None, seed: int | None = None):
                 from None
 
 
+def fingerprint(base: RunConfig) -> dict:
+    """What a study's trials share: the data (source, parameters, target, split) and every
+    model and training setting the search does not vary, as plain JSON data."""
+    import json
+    d = base.to_dict()
+    return json.loads(json.dumps({section: {k: v for k, v in d[section].items()
+                                            if k not in SEARCHED.get(section, ())}
+                                  for section in ("data", "model", "train")}))
+
+
+def claim(study, base: RunConfig) -> None:
+    """Record what ``study`` is for, or refuse ``base`` if the study was made for other
+    data or settings (its trials' scores would not be comparable, and the best trial
+    would be retrained on data it was never scored on)."""
+    wanted = fingerprint(base)
+    found = study.user_attrs.get(FINGERPRINT)
+    if found is None:
+        if study.trials:
+            raise UserError(f"study {study.study_name!r} has trials but does not record the "
+                            "data and settings they were trained with (an older torchclf "
+                            "made it): give another --study-name")
+        study.set_user_attr(FINGERPRINT, wanted)
+        found = study.user_attrs.get(FINGERPRINT)  # another worker may have been first
+    if found != wanted:
+        raise UserError(f"study {study.study_name!r} was created for other data or "
+                        f"settings: {_differences(found, wanted)}; its trials would not "
+                        "be comparable: give this run another --study-name, or the study's "
+                        "data and settings")
+
+
+def _differences(found: dict, wanted: dict, limit: int = 4) -> str:
+    """``data.params.noise is 0.2 in the study, 0.3 here``, for each key that differs."""
+    a, b = _flat(found), _flat(wanted)
+    show = lambda d, k: repr(d[k]) if k in d else "unset"
+    diffs = [f"{k} is {show(a, k)} in the study, {show(b, k)} here"
+             for k in sorted(a.keys() | b.keys()) if k not in a or k not in b or a[k] != b[k]]
+    more = f" (and {len(diffs) - limit} more)" if len(diffs) > limit else ""
+    return ", ".join(diffs[:limit]) + more
+
+
+def _flat(d, prefix: str = "") -> dict:
+    """Nested tables as dotted keys (``data.params.noise``)."""
+    if not isinstance(d, dict):
+        return {prefix.rstrip("."): d}
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else
+                   {f"{prefix}{k}": v})
+    return out
+
+
 def optimize(study, base: RunConfig, trials: int, timeout: float | None = None) -> None:
-    """Run ``trials`` trials of this worker on the (possibly shared) study.
+    """Run ``trials`` trials of this worker on the (possibly shared) study, which must
+    be the study of ``base``'s data and settings (``claim``).
 
     SIGINT or SIGTERM stops it at a safe point (see ``StopTrials``) and raises
     ``Interrupted``; a second signal acts at once."""
+    from torchclf.experiment import pin_data
     check_space()
+    base = pin_data(base)  # a table by its absolute path: workers in any folder agree
+    claim(study, base)
     stop = StopTrials()
 
     def objective(trial) -> float:

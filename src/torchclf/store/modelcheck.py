@@ -184,6 +184,19 @@ def expected_shapes(d: dict) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def check_finite(state: dict, path: Path) -> None:
+    """Every weight finite: a NaN or inf weight makes every prediction meaningless (class 0
+    with empty probabilities), so such a file is refused rather than answered from."""
+    import torch
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            kinds = [k for k, bad in (("NaN", torch.isnan(tensor).any()),
+                                      ("inf", torch.isinf(tensor).any())) if bool(bad)]
+            raise UserError(f"weights in {path} hold {' and '.join(kinds)} (in {name!r}): the "
+                            "model is broken (training diverged or the file was damaged); "
+                            "retrain the run")
+
+
 def _any_table(f: _File, info: dict, key: str) -> None:
     """``versions`` and ``estimator`` hold free-form values, but as a table."""
     if info.get(key) is not None and not isinstance(info[key], dict):

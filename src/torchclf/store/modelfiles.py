@@ -17,7 +17,8 @@ from torchclf.data.encoding import TableEncoder
 from torchclf.errors import UserError
 from torchclf.model import MLP
 from torchclf.run import Predictor
-from torchclf.store.modelcheck import FORMAT_VERSION, check_description, expected_shapes
+from torchclf.store.modelcheck import (FORMAT_VERSION, check_description, check_finite,
+                                       expected_shapes)
 from torchclf.version import __version__
 
 WEIGHTS, DESCRIPTION = "model.safetensors", "model.json"
@@ -81,6 +82,7 @@ def _load_model(directory: Path, device: str | torch.device) -> Predictor:
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"cannot read weights {weights_path} (corrupt or truncated): {e}") \
             from None
+    check_finite(state, weights_path)
     model = MLP(d["in_features"], d["hidden"], d["n_classes"], d["activation"], d["dropout"],
                 d["task"])
     if float64:

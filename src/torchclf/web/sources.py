@@ -55,6 +55,7 @@ def from_csv_text(text: str) -> Dataset:
     named label, else target, else class (in any case), else the last column."""
     import io
     import pandas as pd
+    from torchclf.data.cells import labels_as_written
     from torchclf.data.tabular import table_dataset
     try:
         frame = pd.read_csv(io.StringIO(text))
@@ -64,6 +65,10 @@ def from_csv_text(text: str) -> Dataset:
     LIMITS.check_points(len(frame))
     named = {str(c).lower(): str(c) for c in reversed(frame.columns)}
     target = next((named[n] for n in LABEL_NAMES if n in named), str(frame.columns[-1]))
+    if target in frame.columns:  # the labels as written, as torchclf train reads them
+        column = list(frame.columns).index(target)
+        frame[target] = labels_as_written(pd.read_csv(io.StringIO(text), usecols=[column],
+                                                      dtype=str).iloc[:, 0])
     ds = table_dataset(frame, target, name="custom", where="the CSV")
     LIMITS.check_data_classes(ds.n_classes, "the CSV")
     return ds
