@@ -19,6 +19,14 @@ ProbaFn = Callable[[np.ndarray], np.ndarray]
 """(m, d) float32 feature rows -> (m, K) class probabilities, K >= 2."""
 
 CHUNK = 65536  # most rows handed to predict_proba at once
+CHUNK_BYTES = 32 << 20  # most bytes of one chunk's float64 feature rows (or probabilities)
+
+
+def chunk_rows(n_features: int, n_classes: int = 0) -> int:
+    """Grid rows (points) per chunk: at most CHUNK, and fewer for wide or many-class data,
+    so one chunk's float64 features plus its probabilities stay near CHUNK_BYTES. A
+    row-count chunk alone made 65,536 rows x 10,000 features 5 GB per copy."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (8 * (max(1, n_features) + n_classes))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,9 +135,11 @@ class View2D:
 def _complete_basis(rows: np.ndarray, d: int) -> np.ndarray:
     """(r, d) orthonormal rows, r <= 2 -> (2, d), adding unit vectors if too few samples."""
     basis = [np.asarray(r, dtype=np.float64) for r in rows]
-    for e in np.eye(d):
+    for i in range(d):  # unit vectors one at a time: np.eye(10_000) alone is 800 MB
         if len(basis) == 2:
             break
+        e = np.zeros(d)
+        e[i] = 1.0
         v = e - sum((e @ b) * b for b in basis)
         if np.linalg.norm(v) > 1e-6:
             basis.append(v / np.linalg.norm(v))
@@ -207,8 +217,9 @@ def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence
 
     The view is fitted on X unless given; the box is ``bounds(view.to_2d(X), margin)``
     unless given. Rows go to ``predict_proba`` as float32 (m, d) chunks of whole grid
-    rows, at most ``CHUNK`` rows (or one grid row, if longer); it is only called, so
-    the model behind it is never touched.
+    rows, at most ``chunk_rows(d, K)`` rows (or one grid row, if longer): the first
+    chunk is one grid row, which tells K. It is only called, so the model behind it is
+    never touched.
     """
     if resolution < 2:
         raise ValueError(f"resolution must be at least 2, got {resolution}")
@@ -217,10 +228,12 @@ def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence
     xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
     xx, yy = np.meshgrid(xs, ys, copy=False)
     xx.flags.writeable = yy.flags.writeable = False  # views of xs and ys, shared by cells
-    step = max(1, CHUNK // resolution)
-    proba = None
-    for lo in range(0, resolution, step):
-        hi = min(lo + step, resolution)
+    d = len(view.mean)
+    proba, lo = None, 0
+    while lo < resolution:
+        k = 0 if proba is None else proba.shape[-1]
+        hi = min(resolution, lo + (1 if proba is None else
+                                   max(1, chunk_rows(d, k) // resolution)))
         rows = view.grid_rows(xs, ys[lo:hi], dtype=np.float32)
         p = np.asarray(predict_proba(rows))
         if (p.ndim != 2 or p.shape[0] != len(rows) or p.shape[1] < 2
@@ -237,6 +250,7 @@ def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence
             confidence = np.empty((resolution, resolution), dtype=proba.dtype)
         proba[lo:hi] = p.reshape(hi - lo, resolution, -1)
         _winners(proba[lo:hi], labels[lo:hi], confidence[lo:hi])
+        lo = hi
     return BoundaryGrid(xx, yy, proba, labels, confidence, view)
 
 
