@@ -123,7 +123,8 @@ def test_grid_calls_the_model_in_float32_chunks():
     resolution = 300  # 90 000 rows: more than one chunk
     grid = decision_grid(model.predict_proba, ds.X, ds.feature_names, resolution=resolution)
     assert grid.proba.shape == (resolution, resolution, 3)
-    assert len(model.calls) == 2 and sum(s[0] for s, _ in model.calls) == resolution ** 2
+    # the first chunk is one grid row (it tells K), then chunks of up to CHUNK rows
+    assert len(model.calls) == 3 and sum(s[0] for s, _ in model.calls) == resolution ** 2
     assert all(s[0] <= CHUNK and s[1] == 5 and dt == np.float32 for s, dt in model.calls)
 
 

@@ -19,6 +19,15 @@ ProbaFn = Callable[[np.ndarray], np.ndarray]
 """(m, d) float32 feature rows -> (m, K) class probabilities, K >= 2."""
 
 CHUNK = 65536  # most rows handed to predict_proba at once
+CHUNK_BYTES = 32 << 20  # most bytes of one chunk's float64 feature rows (or probabilities)
+PROBA_CLASSES = 30  # classes up to which a grid keeps every probability (r x r x K)
+
+
+def chunk_rows(n_features: int, n_classes: int = 0) -> int:
+    """Grid rows (points) per chunk: at most CHUNK, and fewer for wide or many-class data,
+    so one chunk's float64 features plus its probabilities stay near CHUNK_BYTES. A
+    row-count chunk alone made 65,536 rows x 10,000 features 5 GB per copy."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (8 * (max(1, n_features) + n_classes))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,9 +136,11 @@ class View2D:
 def _complete_basis(rows: np.ndarray, d: int) -> np.ndarray:
     """(r, d) orthonormal rows, r <= 2 -> (2, d), adding unit vectors if too few samples."""
     basis = [np.asarray(r, dtype=np.float64) for r in rows]
-    for e in np.eye(d):
+    for i in range(d):  # unit vectors one at a time: np.eye(10_000) alone is 800 MB
         if len(basis) == 2:
             break
+        e = np.zeros(d)
+        e[i] = 1.0
         v = e - sum((e @ b) * b for b in basis)
         if np.linalg.norm(v) > 1e-6:
             basis.append(v / np.linalg.norm(v))
@@ -142,8 +153,9 @@ class BoundaryGrid:
 
     xx, yy : (r, r) picture coordinates (row 0 is the bottom, ``yy`` grows with the row);
         read-only broadcast views, so a million-point grid costs no coordinate copies
-    proba : (r, r, K), float32 or the model's wider float ; labels : (r, r) argmax, int8
-    (intp for K > 127) ; confidence : (r, r) max probability
+    proba : (r, r, K), float32 or the model's wider float, for K <= PROBA_CLASSES; None
+    beyond (a 200 x 200 grid of 5,000 classes is 800 MB) ; labels : (r, r) argmax, int8
+    (intp for K > 127) ; confidence : (r, r) max probability ; n_classes : K
     """
 
     xx: np.ndarray
@@ -152,6 +164,7 @@ class BoundaryGrid:
     labels: np.ndarray
     confidence: np.ndarray
     view: View2D
+    n_classes: int = 0
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -163,14 +176,14 @@ class BoundaryGrid:
         """Plain lists and numbers (4 decimals) for a web client; rows go bottom to top.
 
         ``proba`` ((r, r, K) nested lists) is included only with ``with_proba``: it is
-        K times the size of the rest.
+        K times the size of the rest, and kept only for K <= PROBA_CLASSES.
         """
         x0, x1, y0, y1 = self.box
         out = {
             "x_min": round(x0, 4), "x_max": round(x1, 4),
             "y_min": round(y0, 4), "y_max": round(y1, 4),
             "resolution": int(self.xx.shape[0]),
-            "n_classes": int(self.proba.shape[-1]),
+            "n_classes": int(self.n_classes),
             "x": np.round(self.xx[0], 4).tolist(),
             "y": np.round(self.yy[:, 0], 4).tolist(),
             "labels": self.labels.astype(int).tolist(),
@@ -180,6 +193,9 @@ class BoundaryGrid:
             "note": self.view.note,
         }
         if with_proba:
+            if self.proba is None:
+                raise ValueError(f"a grid of {self.n_classes} classes keeps no probabilities "
+                                 f"(only up to {PROBA_CLASSES}): ask without with_proba")
             out["proba"] = np.round(self.proba.astype(np.float64), 4).tolist()
         return out
 
@@ -207,8 +223,9 @@ def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence
 
     The view is fitted on X unless given; the box is ``bounds(view.to_2d(X), margin)``
     unless given. Rows go to ``predict_proba`` as float32 (m, d) chunks of whole grid
-    rows, at most ``CHUNK`` rows (or one grid row, if longer); it is only called, so
-    the model behind it is never touched.
+    rows, at most ``chunk_rows(d, K)`` rows (or one grid row, if longer): the first
+    chunk is one grid row, which tells K. It is only called, so the model behind it is
+    never touched.
     """
     if resolution < 2:
         raise ValueError(f"resolution must be at least 2, got {resolution}")
@@ -217,33 +234,45 @@ def decision_grid(predict_proba: ProbaFn, X: np.ndarray, feature_names: Sequence
     xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
     xx, yy = np.meshgrid(xs, ys, copy=False)
     xx.flags.writeable = yy.flags.writeable = False  # views of xs and ys, shared by cells
-    step = max(1, CHUNK // resolution)
-    proba = None
-    for lo in range(0, resolution, step):
-        hi = min(lo + step, resolution)
+    d = len(view.mean)
+    proba = labels = confidence = None
+    k, lo = 0, 0
+    while lo < resolution:
+        hi = min(resolution, lo + (1 if not k else max(1, chunk_rows(d, k) // resolution)))
         rows = view.grid_rows(xs, ys[lo:hi], dtype=np.float32)
         p = np.asarray(predict_proba(rows))
         if (p.ndim != 2 or p.shape[0] != len(rows) or p.shape[1] < 2
-                or (proba is not None and p.shape[1] != proba.shape[-1])):
+                or (k and p.shape[1] != k)):
             raise ValueError(f"predict_proba must return ({len(rows)}, K>=2) probabilities, "
                              f"got shape {p.shape}")
-        if proba is None:
-            proba = np.empty((resolution, resolution, p.shape[1]),
-                             dtype=np.result_type(p.dtype, np.float32))
+        if not k:
+            k, dtype = p.shape[1], np.result_type(p.dtype, np.float32)
+            if k <= PROBA_CLASSES:
+                proba = np.empty((resolution, resolution, k), dtype=dtype)
             # the smallest int for the classes: a million-cell grid then allocates
             # (and page-faults) 1 MB of labels instead of 8
             labels = np.empty((resolution, resolution),
-                              dtype=np.int8 if p.shape[1] <= 127 else np.intp)
-            confidence = np.empty((resolution, resolution), dtype=proba.dtype)
-        proba[lo:hi] = p.reshape(hi - lo, resolution, -1)
-        _winners(proba[lo:hi], labels[lo:hi], confidence[lo:hi])
-    return BoundaryGrid(xx, yy, proba, labels, confidence, view)
+                              dtype=np.int8 if k <= 127 else np.intp)
+            confidence = np.empty((resolution, resolution), dtype=dtype)
+        part = p.reshape(hi - lo, resolution, -1)
+        if proba is not None:
+            part = proba[lo:hi]
+            part[...] = p.reshape(hi - lo, resolution, -1)
+        _winners(part, labels[lo:hi], confidence[lo:hi])
+        lo = hi
+    return BoundaryGrid(xx, yy, proba, labels, confidence, view, k)
 
 
 def _winners(proba: np.ndarray, labels: np.ndarray, best: np.ndarray) -> None:
     """Write argmax and max over the last axis of (..., K) ``proba`` into ``labels`` and
     ``best``, one class at a time: NumPy's own reductions over a short last axis are
-    about ten times slower. Ties go to the first class, as with argmax."""
+    about ten times slower (for a long axis, of more than 16 classes, they are used).
+    Ties go to the first class, as with argmax."""
+    if proba.shape[-1] > 16:
+        winner = proba.argmax(axis=-1)
+        labels[...] = winner
+        best[...] = np.take_along_axis(proba, winner[..., None], axis=-1)[..., 0]
+        return
     np.greater(proba[..., 1], proba[..., 0], out=labels)
     np.maximum(proba[..., 0], proba[..., 1], out=best)
     for c in range(2, proba.shape[-1]):

@@ -19,7 +19,7 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 
 from torchclf.data.dataset import Dataset
-from torchclf.grid import ProbaFn, View2D, bounds, decision_grid
+from torchclf.grid import BoundaryGrid, ProbaFn, View2D, bounds, decision_grid
 from torchclf.errors import UserError
 from torchclf.run import Result
 
@@ -39,9 +39,18 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (6, 5)) -> tuple[Figur
     return fig, fig.add_subplot()
 
 
+LEGEND_CLASSES = 20  # classes up to which a scatter is labelled per class (a legend)
+
+
 def _scatter(ax: Axes, P: np.ndarray, y: np.ndarray, classes: Sequence, colors: list[str],
              size: float = 18) -> None:
-    """(n, 2) points, one labelled scatter per class present."""
+    """(n, 2) points, one labelled scatter per class present; for more than
+    LEGEND_CLASSES classes one unlabelled scatter coloured per point (no legend)."""
+    if len(classes) > LEGEND_CLASSES:
+        if len(y):
+            ax.scatter(P[:, 0], P[:, 1], s=size, c=np.asarray(colors)[y],
+                       edgecolors="#222222", linewidths=0.4, zorder=3)
+        return
     for code, name in enumerate(classes):
         mask = y == code
         if mask.any():
@@ -80,7 +89,7 @@ def plot_data(ds: Dataset, ax: Axes | None = None, title: str | None = None) -> 
     heading = title or f"{ds.name}: {len(ds)} points, {ds.n_classes} classes" + (
         f" ({len(X):,} drawn)" if len(X) < len(ds) else "")
     ax.set_title(heading + ("\n(PCA projection)" if view.kind == "pca" else ""))
-    if len(ds):
+    if len(ds) and ds.n_classes <= LEGEND_CLASSES:
         ax.legend(loc="best", fontsize=8, title="class")
     return fig
 
@@ -94,19 +103,38 @@ def _shaded_image(labels: np.ndarray, confidence: np.ndarray, colors: list[str],
     return 1 - (0.1 + 0.4 * strength) * (1 - rgb)
 
 
-def _draw_boundary(ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> None:
-    """Black line where the predicted class changes, from the smooth probabilities."""
-    k = proba.shape[-1]
+CONTOUR_CLASSES = 30  # classes winning somewhere up to which boundaries are contours
+
+
+def _draw_boundary(ax: Axes, grid: BoundaryGrid) -> None:
+    """Black line where the predicted class changes: contours of the smooth
+    probabilities, or for more classes (or no probabilities kept) the edges between
+    grid cells of different predicted classes."""
     style = dict(colors="black", linewidths=0.8)
-    if k == 2:
+    proba, labels, winners = grid.proba, grid.labels, np.unique(grid.labels)
+    if proba is None or len(winners) > CONTOUR_CLASSES:
+        edges = np.zeros(labels.shape, dtype=bool)
+        edges[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+        edges[1:, :] |= labels[1:, :] != labels[:-1, :]
+        if edges.any():
+            overlay = np.zeros(labels.shape + (4,))
+            overlay[..., 3] = edges * 0.8
+            ax.imshow(overlay, origin="lower", extent=grid.box, aspect="auto",
+                      interpolation="nearest", zorder=2)
+        return
+    if proba.shape[-1] == 2:
         field = proba[..., 1] - proba[..., 0]
         if field.min() < 0 < field.max():
-            ax.contour(xx, yy, field, levels=[0.0], **style)
+            ax.contour(grid.xx, grid.yy, field, levels=[0.0], **style)
         return
-    for c in range(k):  # class c wins where p_c - max(other p) > 0
-        field = proba[..., c] - np.delete(proba, c, axis=-1).max(axis=-1)
+    # class c wins where p_c - max(other p) > 0; the largest other p is the runner-up
+    # where c wins, else the winner's: no (r, r, K) copy per class. A class winning
+    # nowhere has no line (its field is <= 0 everywhere).
+    runner_up = np.partition(proba, -2, axis=-1)[..., -2]
+    for c in winners:
+        field = proba[..., c] - np.where(labels == c, runner_up, grid.confidence)
         if field.min() < 0 < field.max():
-            ax.contour(xx, yy, field, levels=[0.0], **style)
+            ax.contour(grid.xx, grid.yy, field, levels=[0.0], **style)
 
 
 def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None = None,
@@ -129,14 +157,14 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
     box = bounds(view.to_2d(X_all))
     grid = decision_grid(predict_proba, X_all, train.feature_names, resolution,
                          view=view, box=box)
-    k = grid.proba.shape[-1]
+    k = grid.n_classes
     colors = class_colors(max(k, train.n_classes))
     image = _shaded_image(grid.labels, grid.confidence, colors, k)
     fig = Figure(figsize=(5.5 * len(parts), 5), layout="constrained")
     axes = fig.subplots(1, len(parts), squeeze=False)[0]
     for ax, (name, ds), (X, y) in zip(axes, parts, shown):
         ax.imshow(image, origin="lower", extent=box, aspect="auto", interpolation="bilinear")
-        _draw_boundary(ax, grid.xx, grid.yy, grid.proba)
+        _draw_boundary(ax, grid)
         _scatter(ax, view.to_2d(X), y, train.classes, colors)
         if len(ds):  # the accuracy of every row, drawn or not
             acc = float((np.asarray(predict_proba(ds.X)).argmax(axis=1) == ds.y).mean())
@@ -147,7 +175,8 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
         _label_axes(ax, view)
         ax.set_xlim(box[0], box[1])
         ax.set_ylim(box[2], box[3])
-    axes[-1].legend(loc="best", fontsize=8, title="class", framealpha=0.8)
+    if len(train.classes) <= LEGEND_CLASSES:
+        axes[-1].legend(loc="best", fontsize=8, title="class", framealpha=0.8)
     heading = title or train.name
     fig.suptitle(heading + (f"\n{view.note}" if view.note else ""),
                  fontsize=11 if view.note else 12)
@@ -183,22 +212,30 @@ def plot_curves(history: dict[str, list[float]]) -> Figure:
     return fig
 
 
+ANNOTATED_CLASSES = 30  # classes up to which a confusion heat map has names and counts
+
+
 def plot_confusion(matrix: np.ndarray, classes: Sequence, title: str | None = None,
                    ax: Axes | None = None) -> Figure:
-    """(K, K) matrix as an annotated heat map: true class on y, predicted on x."""
+    """(K, K) matrix as an annotated heat map: true class on y, predicted on x. Beyond
+    ANNOTATED_CLASSES classes the map has no names or counts (and no bigger figure)."""
     matrix = np.asarray(matrix)
     k = len(classes)
     if matrix.shape != (k, k):
         raise ValueError(f"expected a ({k}, {k}) matrix for {k} classes, got {matrix.shape}")
-    side = max(k, 3)
+    side = min(max(k, 3), ANNOTATED_CLASSES)
     fig, ax = _axes(ax, figsize=(1.6 + 0.7 * side, 1.2 + 0.6 * side))
-    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, interpolation="nearest")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title(title or "Confusion matrix")
+    if k > ANNOTATED_CLASSES:
+        return fig
     names = [str(c) for c in classes]
     ax.set_xticks(range(k), names, rotation=45 if k > 4 else 0,
                   ha="right" if k > 4 else "center")
     ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
     threshold = float(matrix.max()) / 2 if matrix.size else 0.0
     integral = np.issubdtype(matrix.dtype, np.integer) or np.all(np.mod(matrix, 1) == 0)
     for i in range(k):
@@ -206,8 +243,24 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence, title: str | None = No
             v = matrix[i, j]
             ax.text(j, i, str(int(v)) if integral else f"{v:.2f}", ha="center", va="center",
                     color="white" if v > threshold else "black", fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_title(title or "Confusion matrix")
+    return fig
+
+
+def plot_top_confusions(report: dict, title: str | None = None) -> Figure:
+    """A report of many classes (no matrix kept, ``torchclf.metrics``): its most frequent
+    mistakes as bars, true -> predicted, most frequent on top."""
+    pairs = report.get("top_confusions", [])
+    fig, ax = _axes(None, figsize=(7, 1.6 + 0.3 * max(len(pairs), 3)))
+    labels = [f"{p['true']} -> {p['predicted']}" for p in pairs][::-1]
+    ax.barh(range(len(pairs)), [p["count"] for p in pairs][::-1], color="#4a7ab5")
+    ax.set_yticks(range(len(pairs)), labels, fontsize=8)
+    ax.set_xlabel("rows (true -> predicted)")
+    if not pairs:
+        ax.text(0.5, 0.5, "no mistakes", ha="center", va="center", transform=ax.transAxes)
+    k = report.get("n_classes", "many")
+    ax.set_title((title or "Most frequent mistakes") +
+                 f"\n{k} classes: too many for a matrix; accuracy "
+                 f"{100 * report.get('accuracy', float('nan')):.1f}%", fontsize=10)
     return fig
 
 
@@ -255,7 +308,11 @@ def curves_figure(result: Result) -> Figure:
 
 
 def confusion_figure(result: Result, split: str = "test") -> Figure:
-    """The confusion matrix of ``result`` on ``split`` ("train" or "test")."""
+    """The confusion matrix of ``result`` on ``split`` ("train" or "test"); for a report
+    of too many classes to keep one, its most frequent mistakes."""
+    if "confusion_matrix" not in result.metrics[split]:
+        return plot_top_confusions(result.metrics[split],
+                                   title=f"Most frequent mistakes ({split})")
     return plot_confusion(np.asarray(result.metrics[split]["confusion_matrix"]),
                           result.predictor.classes, title=f"Confusion matrix ({split})")
 

@@ -21,6 +21,7 @@ from torchclf.errors import UserError
 from torchclf.metrics import classification_report
 
 PREDICT_CHUNK = 65536
+PREDICT_CHUNK_BYTES = 32 << 20  # and at most this many bytes of rows plus probabilities
 FAST_PREDICT_MIN_ROWS = 4096  # below this, torch's own forward is just as quick
 
 
@@ -83,9 +84,13 @@ class Predictor:
         kernel = device.type == "cpu" and len(X) >= FAST_PREDICT_MIN_ROWS
         was_training = self.model.training
         self.model.eval()
-        try:  # a chunk at a time: the scaled copy and the layers' outputs stay small
-            out = [self._proba_chunk(X[i:i + PREDICT_CHUNK], kernel, device, dtype)
-                   for i in range(0, len(X), PREDICT_CHUNK)]
+        # a chunk at a time: the scaled copy and the layers' outputs stay small, in bytes
+        # too (wide rows or many classes make fewer rows per chunk)
+        step = max(1, min(PREDICT_CHUNK, PREDICT_CHUNK_BYTES
+                          // (4 * (X.shape[1] + len(self.classes)))))
+        try:
+            out = [self._proba_chunk(X[i:i + step], kernel, device, dtype)
+                   for i in range(0, len(X), step)]
         finally:
             self.model.train(was_training)
         if not out:

@@ -108,7 +108,7 @@ def cmd_evaluate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         classes = run.predictor.classes
     print(metrics_table(metrics), file=out)
     print("\nconfusion matrix (test)", file=out)
-    print(confusion_table(metrics["test"]["confusion_matrix"], classes), file=out)
+    print(confusion_table(metrics["test"], classes), file=out)
     return 0
 
 
