@@ -256,6 +256,36 @@ def test_bad_settings_answer_400(client, body):
     assert r.status_code == 400 and r.json()["error"], r.text
 
 
+@pytest.mark.parametrize("settings,needle", [
+    ({"hidden": "64"}, "hidden must be a list of neurons per layer such as [8, 8]"),
+    ({"hidden": ["8", "8"]}, "hidden must be a list of whole numbers"),
+    ({"hidden": [8.5]}, "hidden must be a list of whole numbers"),
+    ({"hidden": [True]}, "hidden must be a list of whole numbers"),
+    ({"epochs": 1.5}, "epochs must be a whole number such as 500"),
+    ({"epochs": "500"}, "epochs must be a whole number"),
+    ({"points": True}, "points must be a whole number"),
+    ({"lr": "0.1"}, "lr must be a number such as 0.03"),
+    ({"noise": False}, "noise must be a number"),
+    ({"dataset": 5}, "dataset must be a name in quotes"),
+])
+def test_settings_of_the_wrong_type_are_refused_naming_the_setting(client, settings, needle):
+    """Types are checked, not converted: "64" was read as layers [6, 4], 1.5 epochs as 1."""
+    r = client.post("/api/session", json={"settings": settings})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert needle in error and "\n" not in error
+    assert client.app.state.sessions == {}
+    sid = start(client)["id"]  # the same check for a live change
+    r = client.post(f"/api/session/{sid}/settings", json={"settings": settings})
+    assert r.status_code == 400 and needle in r.json()["error"]
+
+
+def test_whole_floats_and_tuples_are_still_taken(client):
+    frame = start(client, epochs=300.0, hidden=[4.0, 3], lr=1)
+    shapes = [w["shape"] for w in frame["network"]["weights"]]
+    assert frame["max_epochs"] == 300 and shapes[:2] == [[4, 2], [3, 4]]
+
+
 def test_session_ids_are_minted_by_the_server_only(client):
     sessions = client.app.state.sessions
     r = client.post("/api/session/made-up-id/upload", content=b"x1,x2,label\n0,0,a\n1,1,b\n",
@@ -356,7 +386,7 @@ def test_lr_l2_and_the_epoch_cap_change_while_training_goes_on(client):
 
 @pytest.mark.parametrize("changes,needle", [
     ({"hidden": [3]}, "start a new session"), ({"dataset": "circles"}, "start a new session"),
-    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "bad value for l2"), ({"l1": -1}, "L1 penalty"),
+    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "l2 must be a number such as 0"), ({"l1": -1}, "L1 penalty"),
     ({"epochs": 10**9}, "epochs"), ({"colour": 1}, "unknown setting"),
 ])
 def test_a_refused_settings_change_leaves_the_session_alone(client, changes, needle):
