@@ -548,3 +548,72 @@ def test_an_upload_with_more_classes_than_the_page_tells_apart_is_refused(client
     assert r.status_code == 400 and r.json()["error"] == (
         "the CSV has 11 classes; the playground takes 2 to 10 (the colours and markers its "
         "page tells apart)")
+
+
+def test_training_never_takes_the_request_pool_so_other_requests_answer(monkeypatch):
+    """Steps that hold every request thread used to starve /api/options and new sessions
+    (45 heavy streams: 6.7 s for options); training has threads of its own now."""
+    import asyncio
+    import threading
+
+    import anyio.to_thread
+    import httpx
+
+    from torchclf.web import session as session_module
+
+    release, entered, threads = threading.Event(), threading.Semaphore(0), set()
+    real_step = session_module.Session.step
+
+    def blocked_step(self, *args, **kwargs):
+        threads.add(threading.current_thread().name)
+        entered.release()
+        release.wait(60)
+        return real_step(self, *args, **kwargs)
+
+    async def scenario():
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2  # a small pool
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            ids = [(await c.post("/api/session", json={"settings": {}})).json()["id"]
+                   for _ in range(3)]
+            monkeypatch.setattr(session_module.Session, "step", blocked_step)
+            steps = [asyncio.create_task(c.post(f"/api/session/{sid}/step", json={"epochs": 1}))
+                     for sid in ids]
+            await asyncio.to_thread(entered.acquire, True, 30)  # training is under way
+            try:  # generous bound: it only matters when requests wait for training
+                options = await asyncio.wait_for(c.get("/api/options"), 30)
+                new = await asyncio.wait_for(c.post("/api/session", json={"settings": {}}), 30)
+            finally:
+                release.set()
+            return options, new, [(await s) for s in steps]
+
+    options, new, steps = asyncio.run(scenario())
+    assert options.status_code == 200 and new.status_code == 200
+    assert [s.status_code for s in steps] == [200] * 3
+    assert all(name.startswith("torchclf-train") for name in threads), threads
+
+
+def test_training_threads_take_sessions_in_turn_and_cap_what_one_session_queues():
+    import threading
+
+    from torchclf.web.trainer import QUEUED, Busy, Trainer
+
+    trainer, order, gate, started = Trainer(workers=1), [], threading.Event(), threading.Event()
+
+    def job(name):
+        if name == "a0":
+            started.set()
+            gate.wait(30)
+        order.append(name)
+        return name
+
+    first = trainer.submit("a", job, "a0")
+    assert started.wait(30)  # a0 runs: the only thread is taken
+    a_jobs = [trainer.submit("a", job, f"a{i}") for i in range(1, QUEUED + 1)]
+    with pytest.raises(Busy, match="already has work waiting"):  # one more than QUEUED
+        trainer.submit("a", job, "a-too-many")
+    b_job = trainer.submit("b", job, "b0")  # a light tab, queued behind a's backlog
+    gate.set()
+    assert [f.result(30) for f in [first, *a_jobs, b_job]][-1] == "b0"
+    assert order[:3] == ["a0", "b0", "a1"]  # b had its turn before a's second job
+    assert trainer.queues == {} and trainer.running == set()

@@ -3,8 +3,8 @@
 The page opens ``/api/session/{id}/stream`` and sends small JSON messages:
 ``{"play": true}`` / ``{"play": false}`` start and stop training, ``{"ack": 1}`` says a
 frame was drawn. While playing, the server trains ``EPOCHS_PER_FRAME`` epochs (fewer
-if they would take longer than ``FRAME_SECONDS``; at least one) on a worker
-thread (never on the event loop; the session's lock keeps other requests out), builds
+if they would take longer than ``FRAME_SECONDS``; at least one) on a training
+thread (web/trainer.py: never on the event loop nor the request pool; the session's lock keeps other requests out), builds
 the frame, and sends it as one binary message (web/frames.py). At most
 ``IN_FLIGHT`` frames are unacknowledged: a slow page gets fewer frames, never a queue of
 stale ones. A tab that closes (or goes away) ends the loop: nothing trains for it.
@@ -26,11 +26,11 @@ import json
 import time
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
 
 from torchclf.errors import UserError
 from torchclf.web import frames
 from torchclf.web.limits import LIMITS
+from torchclf.web.trainer import TRAINER
 
 FRAME_SECONDS = 0.012  # training time between two frames; building a frame costs about as much
 IN_FLIGHT = 2         # frames sent and not yet drawn
@@ -140,7 +140,7 @@ async def _serve(ws: WebSocket, sid: str, sessions: dict, touch) -> None:
             touch(sid)
             start = sent[1] if sent[0] is session else 0
             try:
-                data, rows, done = await run_in_threadpool(_tick, session, start, pace)
+                data, rows, done = await TRAINER.run(sid, _tick, session, start, pace)
             except UserError as e:  # training diverged: as the step request says it
                 return await _end(ws, str(e))
             sent = (session, rows)
