@@ -288,7 +288,7 @@ def test_sweep_grid_and_tune_space_are_checked_by_the_schema(monkeypatch):
     ({"seed": 2**70}, "expected seed >= 0"),
     ({"batch_size": -1}, "batch_size"),
     ({"noise": 1e9}, "expected noise"),
-    ({"epochs": "abc"}, "bad value for epochs"),
+    ({"epochs": "abc"}, "epochs must be a whole number"),
 ])
 def test_playground_settings_use_the_schema_bounds_in_the_pages_words(settings, needle):
     from torchclf.web.session import Settings

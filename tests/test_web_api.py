@@ -256,6 +256,36 @@ def test_bad_settings_answer_400(client, body):
     assert r.status_code == 400 and r.json()["error"], r.text
 
 
+@pytest.mark.parametrize("settings,needle", [
+    ({"hidden": "64"}, "hidden must be a list of neurons per layer such as [8, 8]"),
+    ({"hidden": ["8", "8"]}, "hidden must be a list of whole numbers"),
+    ({"hidden": [8.5]}, "hidden must be a list of whole numbers"),
+    ({"hidden": [True]}, "hidden must be a list of whole numbers"),
+    ({"epochs": 1.5}, "epochs must be a whole number such as 500"),
+    ({"epochs": "500"}, "epochs must be a whole number"),
+    ({"points": True}, "points must be a whole number"),
+    ({"lr": "0.1"}, "lr must be a number such as 0.03"),
+    ({"noise": False}, "noise must be a number"),
+    ({"dataset": 5}, "dataset must be a name in quotes"),
+])
+def test_settings_of_the_wrong_type_are_refused_naming_the_setting(client, settings, needle):
+    """Types are checked, not converted: "64" was read as layers [6, 4], 1.5 epochs as 1."""
+    r = client.post("/api/session", json={"settings": settings})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert needle in error and "\n" not in error
+    assert client.app.state.sessions == {}
+    sid = start(client)["id"]  # the same check for a live change
+    r = client.post(f"/api/session/{sid}/settings", json={"settings": settings})
+    assert r.status_code == 400 and needle in r.json()["error"]
+
+
+def test_whole_floats_and_tuples_are_still_taken(client):
+    frame = start(client, epochs=300.0, hidden=[4.0, 3], lr=1)
+    shapes = [w["shape"] for w in frame["network"]["weights"]]
+    assert frame["max_epochs"] == 300 and shapes[:2] == [[4, 2], [3, 4]]
+
+
 def test_session_ids_are_minted_by_the_server_only(client):
     sessions = client.app.state.sessions
     r = client.post("/api/session/made-up-id/upload", content=b"x1,x2,label\n0,0,a\n1,1,b\n",
@@ -356,7 +386,7 @@ def test_lr_l2_and_the_epoch_cap_change_while_training_goes_on(client):
 
 @pytest.mark.parametrize("changes,needle", [
     ({"hidden": [3]}, "start a new session"), ({"dataset": "circles"}, "start a new session"),
-    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "bad value for l2"), ({"l1": -1}, "L1 penalty"),
+    ({"lr": -1}, "learning rate"), ({"l2": "x"}, "l2 must be a number such as 0"), ({"l1": -1}, "L1 penalty"),
     ({"epochs": 10**9}, "epochs"), ({"colour": 1}, "unknown setting"),
 ])
 def test_a_refused_settings_change_leaves_the_session_alone(client, changes, needle):
@@ -526,3 +556,72 @@ def test_uploaded_labels_are_kept_as_written_as_torchclf_train_reads_them():
     assert from_csv_text("a,b,label\n" + "\n".join(rows) + "\n").classes == ("01", "1", "2")
     rows = [f"{i},{i % 5},{i % 2}" for i in range(12)]
     assert from_csv_text("a,b,label\n" + "\n".join(rows) + "\n").classes == (0, 1)
+
+
+def test_training_never_takes_the_request_pool_so_other_requests_answer(monkeypatch):
+    """Steps that hold every request thread used to starve /api/options and new sessions
+    (45 heavy streams: 6.7 s for options); training has threads of its own now."""
+    import asyncio
+    import threading
+
+    import anyio.to_thread
+    import httpx
+
+    from torchclf.web import session as session_module
+
+    release, entered, threads = threading.Event(), threading.Semaphore(0), set()
+    real_step = session_module.Session.step
+
+    def blocked_step(self, *args, **kwargs):
+        threads.add(threading.current_thread().name)
+        entered.release()
+        release.wait(60)
+        return real_step(self, *args, **kwargs)
+
+    async def scenario():
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2  # a small pool
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            ids = [(await c.post("/api/session", json={"settings": {}})).json()["id"]
+                   for _ in range(3)]
+            monkeypatch.setattr(session_module.Session, "step", blocked_step)
+            steps = [asyncio.create_task(c.post(f"/api/session/{sid}/step", json={"epochs": 1}))
+                     for sid in ids]
+            await asyncio.to_thread(entered.acquire, True, 30)  # training is under way
+            try:  # generous bound: it only matters when requests wait for training
+                options = await asyncio.wait_for(c.get("/api/options"), 30)
+                new = await asyncio.wait_for(c.post("/api/session", json={"settings": {}}), 30)
+            finally:
+                release.set()
+            return options, new, [(await s) for s in steps]
+
+    options, new, steps = asyncio.run(scenario())
+    assert options.status_code == 200 and new.status_code == 200
+    assert [s.status_code for s in steps] == [200] * 3
+    assert all(name.startswith("torchclf-train") for name in threads), threads
+
+
+def test_training_threads_take_sessions_in_turn_and_cap_what_one_session_queues():
+    import threading
+
+    from torchclf.web.trainer import QUEUED, Busy, Trainer
+
+    trainer, order, gate, started = Trainer(workers=1), [], threading.Event(), threading.Event()
+
+    def job(name):
+        if name == "a0":
+            started.set()
+            gate.wait(30)
+        order.append(name)
+        return name
+
+    first = trainer.submit("a", job, "a0")
+    assert started.wait(30)  # a0 runs: the only thread is taken
+    a_jobs = [trainer.submit("a", job, f"a{i}") for i in range(1, QUEUED + 1)]
+    with pytest.raises(Busy, match="already has work waiting"):  # one more than QUEUED
+        trainer.submit("a", job, "a-too-many")
+    b_job = trainer.submit("b", job, "b0")  # a light tab, queued behind a's backlog
+    gate.set()
+    assert [f.result(30) for f in [first, *a_jobs, b_job]][-1] == "b0"
+    assert order[:3] == ["a0", "b0", "a1"]  # b had its turn before a's second job
+    assert trainer.queues == {} and trainer.running == set()

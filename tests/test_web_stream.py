@@ -175,13 +175,22 @@ def test_the_pages_own_origin_may_stream(client):
         assert frames.decode(ws.receive_bytes())["epoch"] > 0
 
 
-def test_a_malformed_message_closes_the_stream(client):
+@pytest.mark.parametrize("send,reason", [
+    (lambda ws: ws.send_text("not json"), "not JSON"),
+    (lambda ws: ws.send_bytes(b'{"play": true}'), "not binary"),
+    (lambda ws: ws.send_text("[" * 5000 + "]" * 5000), "not JSON"),  # past the parser's stack
+    (lambda ws: ws.send_text('{"play": [[[[[[1]]]]]]}'), "nests at most"),
+    (lambda ws: ws.send_text('{"play": "false"}'), "play must be true or false"),
+    (lambda ws: ws.send_text("[1]"), "small JSON object"),
+])
+def test_a_malformed_message_closes_the_stream_with_1003_and_a_reason(client, send, reason):
     sid = start(client)["id"]
     with client.websocket_connect(f"{WS}/api/session/{sid}/stream") as ws:
-        ws.send_text("not json")
+        send(ws)
         with pytest.raises(WebSocketDisconnect) as e:
             ws.receive_bytes()
-    assert e.value.code == 1003
+    assert e.value.code == 1003 and reason in e.value.reason
+    assert "\n" not in e.value.reason
     assert client.app.state.streams == set()
 
 
@@ -224,3 +233,30 @@ def test_a_replayed_frame_is_the_boundary_of_its_weights_and_bad_requests_are_re
         r = client.get(f"/api/session/{sid}/{path}")
         assert r.status_code == 400 and words in r.json()["error"], (path, r.text)
     assert client.get("/api/session/nope/replay/0").status_code == 400
+
+
+def test_divergence_during_play_ends_the_stream_with_the_step_requests_message(client, caplog):
+    from helpers import DEEP, DIVERGING_LR
+    sid = start(client, hidden=list(DEEP), lr=DIVERGING_LR, epochs=5000)["id"]
+    with client.websocket_connect(f"{WS}/api/session/{sid}/stream") as ws:
+        ws.send_json({"play": True})
+        message = None
+        for _ in range(1000):  # frames until the loss blows up, then the error
+            got = ws.receive()
+            if got.get("text") is not None:
+                message = got["text"]
+                break
+            assert got["type"] == "websocket.send", got
+            ws.send_json({"ack": 1})
+        assert message is not None and "training diverged" in message
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_bytes()
+    import json
+    error = json.loads(message)["error"]
+    assert error.startswith("training diverged at epoch") and "lower the learning rate" in error
+    assert e.value.code == 4400 and e.value.reason == error
+    assert client.app.state.streams == set()
+    assert not [r for r in caplog.records if "RuntimeError" in r.getMessage()
+                or r.exc_info and r.exc_info[0] is RuntimeError]
+    step = client.post(f"/api/session/{sid}/step", json={"epochs": 1})
+    assert step.status_code == 400 and "training diverged" in step.json()["error"]

@@ -24,6 +24,7 @@ from torchclf.web.network_view import weight_value
 from torchclf.web.session import Session, Settings
 from torchclf.web.sources import from_csv_text, generate, table_refusal
 from torchclf.web.stream import add_stream
+from torchclf.web.trainer import TRAINER
 
 STATIC = Path(__file__).with_name("static")
 THUMBNAIL_POINTS = 120  # per dataset picture on the page
@@ -91,25 +92,26 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         sweep_idle()
         if sid not in sessions and len(sessions) >= LIMITS.max_sessions:
             raise UserError("the playground is full: close other tabs or try again later")
-        session = await run_in_threadpool(Session.create, settings, custom)
+        session, frame = await run_in_threadpool(_created, settings, custom)  # no training
         sessions[sid] = session
-        return {"id": sid, **await run_in_threadpool(_frame, session)}
+        return {"id": sid, **frame}
 
     @app.post("/api/session/{sid}/step")
     async def step(sid: str, request: Request):
         body = await json_object(request)
         session = get(sid)
         epochs, points = integer(body, "epochs", 1), bool(body.get("points", False))
-        # training runs on a worker thread, never on the event loop: other tabs answer
-        # while this one trains, and the time budget bounds how long it holds a thread
-        return await run_in_threadpool(_step, session, epochs, points)
+        # training runs on the training threads (web/trainer.py), never on the event loop
+        # nor the request pool: other tabs answer while this one trains, and the time
+        # budget bounds how long it holds a training thread
+        return await TRAINER.run(sid, _step, session, epochs, points)
 
     @app.post("/api/session/{sid}/settings")
     async def retune(sid: str, request: Request):
         """Learning rate, L2 and the epoch cap change while training goes on."""
         body = await json_object(request)
         session = get(sid)
-        return await run_in_threadpool(_retune, session, body.get("settings"))
+        return await TRAINER.run(sid, _retune, session, body.get("settings"))
 
     @app.post("/api/session/{sid}/weight")
     async def edit_weight(sid: str, request: Request):
@@ -117,24 +119,23 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
         body = await json_object(request)
         session = get(sid)
         where = integer(body, "layer"), integer(body, "row"), integer(body, "col")
-        return await run_in_threadpool(_set_weight, session, *where, weight_value(body))
+        return await TRAINER.run(sid, _set_weight, session, *where, weight_value(body))
 
     @app.post("/api/session/{sid}/points")
     async def add_point(sid: str, request: Request):
         body = await json_object(request)
         session = get(sid)
         point = coordinate(body, "x"), coordinate(body, "y"), integer(body, "label")
-        return await run_in_threadpool(_add_point, session, *point)
+        return await TRAINER.run(sid, _add_point, session, *point)
 
     @app.post("/api/session/{sid}/upload")
     async def upload(sid: str, request: Request):
         text = await csv_text(request)
         old = get(sid)  # uploads replace a live session's data; they never create one
-        data = await run_in_threadpool(from_csv_text, text)
         settings = Settings(**{**old.settings.__dict__, "dataset": "custom"})
-        session = await run_in_threadpool(Session.create, settings, data)
+        session, frame = await run_in_threadpool(_uploaded, settings, text)
         sessions[sid] = session
-        return {"id": sid, **await run_in_threadpool(_frame, session)}
+        return {"id": sid, **frame}
 
     @app.delete("/api/session/{sid}")
     def close(sid: str):
@@ -155,13 +156,13 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
     @app.get("/api/session/{sid}/replay/{index}")
     async def replay_frame(sid: str, index: int):
         """The scrubber: the boundary as it was at kept frame ``index``."""
-        return await run_in_threadpool(_replayed, get(sid), index)
+        return await TRAINER.run(sid, _replayed, get(sid), index)
 
     @app.get("/api/session/{sid}/export/replay.gif")
     async def export_gif(sid: str, frames: str | None = None):
         n = replay.GIF_FRAMES if frames is None else _whole(frames)
         session = get(sid)
-        data = await run_in_threadpool(replay.gif, session, n)  # matplotlib: off the loop
+        data = await TRAINER.run(sid, replay.gif, session, n)  # matplotlib: off the loop
         return Response(data, media_type="image/gif", headers=_attachment("playground.gif"))
 
     @app.get("/api/session/{sid}/export/model.zip")
@@ -195,6 +196,15 @@ def create_app(hosts: Iterable[str] = ()) -> FastAPI:
 def _frame(session: Session) -> dict:
     with session.lock:
         return session.frame()
+
+
+def _created(settings: Settings, custom) -> tuple[Session, dict]:
+    session = Session.create(settings, custom)
+    return session, _frame(session)
+
+
+def _uploaded(settings: Settings, text: str) -> tuple[Session, dict]:
+    return _created(settings, from_csv_text(text))
 
 
 def _replayed(session: Session, index: int) -> dict:

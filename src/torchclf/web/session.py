@@ -34,6 +34,7 @@ from torchclf.web import features as input_features
 from torchclf.web.limits import LIMITS
 from torchclf.web.network_view import network_view, set_weight
 from torchclf.web.replay import Replay
+from torchclf.web.setting_types import typed
 from torchclf.web.sources import check_table, generate, generator_params
 
 GRID_RESOLUTION = 60
@@ -88,19 +89,9 @@ class Settings:
                 from torchclf.registry import unknown_name
                 raise unknown_name("setting", key, known)
             default = getattr(cls, key)
-            try:
-                if key == "hidden":
-                    out[key] = tuple(int(h) for h in value)
-                elif key == "features":
-                    out[key] = input_features.parse(value)
-                elif isinstance(default, str):
-                    out[key] = str(value)
-                else:
-                    out[key] = type(default)(value)
-            except UserError:
-                raise
-            except (TypeError, ValueError, OverflowError):
-                raise UserError(f"bad value for {key}: {value!r:.60}") from None
+            # types first (web/setting_types.py): "64" is not [64], 1.5 epochs is not 1
+            out[key] = (input_features.parse(value) if key == "features"
+                        else typed(key, value, default))
         s = cls(**out)
         s.check()
         return s
