@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from pathlib import Path
 
 from torchclf import animation, experiment, plots
+from torchclf.engine import precheck
 from torchclf.engine.loop import fit as _train
 from torchclf.errors import UserError
 from torchclf.run import Result
@@ -79,9 +81,23 @@ def _retrain_with_frames(run: Result) -> tuple[Result, list[animation.Frame]]:
     return again, snapshots.frames
 
 
+_FIT_SIGNATURE = inspect.signature(_train)
+
+
 @functools.wraps(_train)
 def fit(*args, **kwargs) -> Run:
-    return Run.from_outcome(_train(*args, **kwargs))
+    try:
+        call = _FIT_SIGNATURE.bind(*args, **kwargs)
+    except TypeError:
+        call = None  # fit itself names what is wrong with the arguments
+    if call is not None:
+        call.apply_defaults()
+        given = call.arguments
+        precheck.check_call(given["model"], given["train"], given["test"], given["task"])
+    run = Run.from_outcome(_train(*args, **kwargs))
+    if call is not None:
+        precheck.warn_if_stuck(run.history, run.train, float(given["lr"]))
+    return run
 
 
 @functools.wraps(experiment.run_config)

@@ -121,6 +121,25 @@ class Predictor:
         return classification_report(ds.y, self.proba_of_features(ds.X), self.classes)
 
 
+class Metrics(dict):
+    """``{"train": report, "test": report}``; a split that was not measured is a KeyError
+    (a UserError too) that says how to measure it, not a bare ``KeyError: 'test'``."""
+
+    def __missing__(self, split):
+        if split == "test":
+            raise NoSuchSplit("this run has no test metrics: it was trained without test "
+                              "data; pass it, e.g. train, test = ds.split(); "
+                              "run = tc.fit(model, train, test)")
+        raise NoSuchSplit(f"this run has no metrics {split!r}: it has "
+                          f"{', '.join(map(repr, self)) or 'none'}")
+
+
+class NoSuchSplit(UserError, KeyError):
+    """A missing split of ``Result.metrics``: a KeyError that reads as one line."""
+
+    __str__ = UserError.__str__
+
+
 @dataclass
 class Result:
     """What training produced: predictor, per-epoch history, metrics and config.
@@ -136,6 +155,10 @@ class Result:
     train: Dataset | None = None
     test: Dataset | None = None
     stop_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, Metrics):
+            self.metrics = Metrics(self.metrics)
 
     @classmethod
     def from_training(cls, model: torch.nn.Module, train: Dataset, test: Dataset | None,
