@@ -28,17 +28,18 @@ class Run(Result):
     def of(cls, result: Result) -> "Run":
         return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(Result)})
 
-    def plot_boundary(self, resolution: int = 200):
-        """Figure with Train | Test decision boundaries, as in the lesson."""
-        return plots.boundary_figure(self, resolution)
+    def plot_boundary(self, resolution: int = 200, axes=None):
+        """Figure with Train | Test decision boundaries, as in the lesson; ``axes`` draws
+        into your own Axes (two with test data, one without). A notebook shows it."""
+        return plots.boundary_figure(self, resolution, axes)
 
-    def plot_curves(self):
-        """Figure with loss and accuracy per epoch, train and test."""
-        return plots.curves_figure(self)
+    def plot_curves(self, axes=None):
+        """Figure with loss and accuracy per epoch, train and test; ``axes``: your two."""
+        return plots.curves_figure(self, axes)
 
-    def plot_confusion(self, split: str = "test"):
+    def plot_confusion(self, split: str = "test", ax=None):
         """Figure with the confusion matrix of ``split`` ("train" or "test")."""
-        return plots.confusion_figure(self, split)
+        return plots.confusion_figure(self, split, ax)
 
     def animate_boundary(self, path: str | Path = animation.GIF_NAME,
                          recorded: list[animation.Frame] | None = None,
