@@ -94,7 +94,8 @@ def warn_if_stuck(history: dict, train: Dataset, lr: float) -> str | None:
                    f"is probably too high, try lr={lr / 10:g}")
     elif len(loss) >= STUCK_EPOCHS and acc[-1] <= chance + 0.02 and last >= (1 - FLAT) * first:
         fix = (f"lr={lr:g} is probably too high, try lr={lr / 10:g}" if lr >= 1 else
-               f"lr={lr:g} may be too low, try lr={lr * 10:g} or more epochs")
+               f"try a higher lr (lr={lr * 10:g}), more epochs, or a model that can "
+               "bend (a non-linear activation)")
         message = (f"the accuracy stayed at chance ({100 * acc[-1]:.0f}%) and the loss "
                    f"did not fall ({first:.3g} -> {last:.3g}): {fix}")
     if message:
