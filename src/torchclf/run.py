@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from torchclf import task as tasks
+from torchclf.data import summary
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.data.encoding import TableEncoder
 from torchclf.errors import UserError
@@ -38,6 +39,8 @@ class Predictor:
     feature_names: tuple[str, ...]
     scaler: Standardizer | None = None
     encoder: TableEncoder | None = None
+
+    __repr__, _repr_html_ = summary.predictor_text, summary.predictor_html  # a few lines
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -155,6 +158,14 @@ class Result:
     train: Dataset | None = None
     test: Dataset | None = None
     stop_reason: str = ""
+
+    __repr__, _repr_html_ = summary.result_text, summary.result_html  # not 37,000 chars
+
+    def history_frame(self):
+        """The per-epoch history as a pandas DataFrame, one row per epoch (a copy:
+        ``history`` itself stays the dict of lists that run files and callbacks use)."""
+        import pandas as pd
+        return pd.DataFrame({k: list(v) for k, v in self.history.items()})
 
     def __post_init__(self) -> None:
         if not isinstance(self.metrics, Metrics):

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from torchclf.data import summary
 from torchclf.errors import UserError
 from torchclf.spec import DEFAULT_SEED, RANDOM_STATE, Spec
 
@@ -75,6 +76,8 @@ class Dataset:
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "feature_names", tuple(str(f) for f in self.feature_names))
+
+    __repr__, _repr_html_ = summary.dataset_text, summary.dataset_html  # a few lines
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -245,6 +248,8 @@ class Standardizer:
     Constant columns keep a scale of 1 so they pass through unchanged instead of
     dividing by zero.
     """
+
+    __repr__, _repr_html_ = summary.scaler_text, summary.scaler_html
 
     def __init__(self) -> None:
         self.mean_: np.ndarray | None = None
