@@ -95,3 +95,11 @@ def test_a_real_kernel_shows_the_boundary_as_an_image_and_the_run_briefly(tmp_pa
     assert not [o for o in boundary if o.output_type == "display_data"]  # no second picture
     text = [o for o in run_cell if o.output_type == "execute_result"][0].data["text/plain"]
     assert text.startswith("Run(") and len(text) < 3000
+
+
+def test_a_run_without_test_data_shows_train_scores_only():
+    train = tc.datasets.circles(100)
+    run = tc.fit(tc.MLP(2, 4, seed=0), train, epochs=3)
+    text = repr(run)
+    assert text.startswith("Run('circles': MLP 2 → 4 → 1 (relu); epochs 3; train: accuracy ")
+    assert "test" not in text

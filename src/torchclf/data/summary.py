@@ -135,8 +135,9 @@ def _result_rows(r) -> list[tuple[str, str]]:
 
 def result_text(r) -> str:
     name = r.config.get("name", "") if isinstance(r.config, dict) else ""
-    shown = [f"{k} {v}" if k in ("epochs",) else f"{k}: {v}" if k in ("train", "test")
-             else v for k, v in _result_rows(r)[:4]]
+    rows = dict(_result_rows(r))  # the model, its epochs and its final scores
+    shown = [rows["model"], f"epochs {rows['epochs']}"] + [
+        f"{split}: {rows[split]}" for split in ("train", "test") if split in rows]
     return f"{type(r).__name__}({name!r}: " + "; ".join(shown) + ")"
 
 
