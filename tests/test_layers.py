@@ -26,7 +26,7 @@ LAYERS = [
                            "torchclf.export"]),
     ("workflows", ["torchclf.experiment", "torchclf.scale"]),
     ("front ends", ["torchclf.cli", "torchclf.web", "torchclf.estimator",
-                    "torchclf.estimator_training", "torchclf.api", "torchclf.__main__"]),
+                    "torchclf.estimator_training", "torchclf.estimator_display", "torchclf.api", "torchclf.__main__"]),
 ]
 TOP = "torchclf"  # the package itself: the public API, above everything
 MAX_LINES = 400

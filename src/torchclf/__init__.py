@@ -36,6 +36,7 @@ _EXPORTS = {
     "TorchClassifier": "torchclf.estimator",
     "export_onnx": "torchclf.export",
     "export_torchscript": "torchclf.export",
+    "plot_decision_boundary": "torchclf.plots",
 }
 _MODULES = {"datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
             "plots": "torchclf.plots", "recipes": "torchclf.recipes"}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from pathlib import Path
 
 from torchclf import animation, experiment, plots
+from torchclf.engine import precheck
 from torchclf.engine.loop import fit as _train
 from torchclf.errors import UserError
 from torchclf.run import Result
@@ -26,17 +28,18 @@ class Run(Result):
     def of(cls, result: Result) -> "Run":
         return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(Result)})
 
-    def plot_boundary(self, resolution: int = 200):
-        """Figure with Train | Test decision boundaries, as in the lesson."""
-        return plots.boundary_figure(self, resolution)
+    def plot_boundary(self, resolution: int = 200, axes=None):
+        """Figure with Train | Test decision boundaries, as in the lesson; ``axes`` draws
+        into your own Axes (two with test data, one without). A notebook shows it."""
+        return plots.boundary_figure(self, resolution, axes)
 
-    def plot_curves(self):
-        """Figure with loss and accuracy per epoch, train and test."""
-        return plots.curves_figure(self)
+    def plot_curves(self, axes=None):
+        """Figure with loss and accuracy per epoch, train and test; ``axes``: your two."""
+        return plots.curves_figure(self, axes)
 
-    def plot_confusion(self, split: str = "test"):
+    def plot_confusion(self, split: str = "test", ax=None):
         """Figure with the confusion matrix of ``split`` ("train" or "test")."""
-        return plots.confusion_figure(self, split)
+        return plots.confusion_figure(self, split, ax)
 
     def animate_boundary(self, path: str | Path = animation.GIF_NAME,
                          recorded: list[animation.Frame] | None = None,
@@ -79,9 +82,23 @@ def _retrain_with_frames(run: Result) -> tuple[Result, list[animation.Frame]]:
     return again, snapshots.frames
 
 
+_FIT_SIGNATURE = inspect.signature(_train)
+
+
 @functools.wraps(_train)
 def fit(*args, **kwargs) -> Run:
-    return Run.from_outcome(_train(*args, **kwargs))
+    try:
+        call = _FIT_SIGNATURE.bind(*args, **kwargs)
+    except TypeError:
+        call = None  # fit itself names what is wrong with the arguments
+    if call is not None:
+        call.apply_defaults()
+        given = call.arguments
+        precheck.check_call(given["model"], given["train"], given["test"], given["task"])
+    run = Run.from_outcome(_train(*args, **kwargs))
+    if call is not None:
+        precheck.warn_if_stuck(run.history, run.train, float(given["lr"]))
+    return run
 
 
 @functools.wraps(experiment.run_config)

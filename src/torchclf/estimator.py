@@ -27,6 +27,7 @@ from torchclf.config.sklearn_names import check_params, layer_sizes
 from torchclf.data.dataset import Standardizer, check_labels, split_indices
 from torchclf.data.frames import encode, is_frame, learn_encoder
 from torchclf.errors import UserError
+from torchclf.estimator_display import ShortDisplay
 from torchclf.runtime import resolve_device
 from torchclf.model import MLP
 from torchclf.engine.backends import AutogradBackend
@@ -46,7 +47,7 @@ def _default(section: str, name: str):
     return profiles.value(profiles.ESTIMATOR, section, name)
 
 
-class TorchClassifier(ClassifierMixin, BaseEstimator):
+class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
     """A multi-layer perceptron classifier trained with PyTorch.
 
     Parameters keep scikit-learn's names; their defaults are ``profiles.ESTIMATOR``

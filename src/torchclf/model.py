@@ -6,6 +6,7 @@ JSON next to its weights and rebuilt without pickle.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import torch
@@ -57,7 +58,8 @@ class MLP(nn.Module):
     Parameters
     ----------
     in_features : number of input columns
-    hidden : sizes of the hidden layers, e.g. ``(8, 8)``
+    hidden : sizes of the hidden layers, e.g. ``(8, 8)``; an int is one layer (``8`` is
+        ``(8,)``)
     n_classes : number of classes; binary problems get one logit unless ``task`` says
         ``"multiclass"``
     activation : a name from ``torchclf.activations.ACTIVATIONS``
@@ -74,6 +76,8 @@ class MLP(nn.Module):
 
         self.task = resolve_task(n_classes, task)
         self.n_classes = int(n_classes)
+        if isinstance(hidden, numbers.Integral):  # hidden=8: one layer of 8
+            hidden = (int(hidden),)
         self.spec = MLPSpec(int(in_features), tuple(hidden),
                             output_size(n_classes, self.task), activation, float(dropout))
         if seed is None:
@@ -99,6 +103,10 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(n, in_features) -> logits (n, out_features)."""
+        if not isinstance(x, torch.Tensor):
+            raise UserError(f"the model takes a torch tensor, got {type(x).__name__}: "
+                            "convert it with torch.as_tensor(X, dtype=torch.float32), or "
+                            "use run.predict(X) for arrays")
         return self.layers(x)
 
     def describe(self) -> dict:

@@ -32,14 +32,41 @@ def class_colors(n_classes: int) -> list[str]:
     return [to_hex(tab10[i % len(tab10)]) for i in range(n_classes)]
 
 
+class Picture(Figure):
+    """A Figure that a notebook shows as an image when it is a cell's value.
+
+    Figures made without pyplot have no display of their own in Jupyter (the cell shows
+    ``<Figure size 1100x500 with 2 Axes>``); ``_repr_png_`` draws this one as PNG bytes
+    (``png_bytes``), with no magic and no pyplot, so it is shown once. Everything else is
+    the Figure's own: ``savefig``, ``axes``, ``suptitle``...
+    """
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self)
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (6, 5)) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.get_figure(), ax
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Picture(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
 
 LEGEND_CLASSES = 20  # classes up to which a scatter is labelled per class (a legend)
+
+
+def _panels(axes, n: int, figsize: tuple[float, float]) -> tuple[Figure, list[Axes], bool]:
+    """(figure, n Axes, whether they are the caller's): the caller's ``axes`` (an Axes or a
+    sequence of n), or a new Picture with n panels side by side."""
+    if axes is None:
+        fig = Picture(figsize=figsize, layout="constrained")
+        return fig, list(fig.subplots(1, n, squeeze=False)[0]), False
+    given = [axes] if isinstance(axes, Axes) else list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(given) != n or not all(isinstance(a, Axes) for a in given):
+        raise UserError(f"this plot draws {n} panel{'s' if n > 1 else ''}, got axes="
+                        f"{len(given)} item(s): pass {n} Axes, e.g. fig, axes = "
+                        f"plt.subplots(1, {n})")
+    return given[0].get_figure(), given, True
 
 
 def _scatter(ax: Axes, P: np.ndarray, y: np.ndarray, classes: Sequence, colors: list[str],
@@ -138,7 +165,7 @@ def _draw_boundary(ax: Axes, grid: BoundaryGrid) -> None:
 
 
 def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None = None,
-                  resolution: int = 200, title: str | None = None) -> Figure:
+                  resolution: int = 200, title: str | None = None, axes=None) -> Figure:
     """Decision regions with the Train | Test points side by side (one panel without test).
 
     Both panels share one view and grid fitted on the train + test points drawn (all of
@@ -146,6 +173,9 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
     is the predicted class and its shade the confidence; the black line is the boundary.
     With more than 2 features the regions are the model on the PCA plane through the
     mean (see ``torchclf.grid.View2D``), which the figure's subtitle says.
+
+    ``axes`` draws into the caller's own Axes (two with test data, one without) and
+    leaves their figure's title alone.
     """
     parts = [("Train", train)] + ([("Test", test)] if test is not None else [])
     for _, ds in parts[1:]:
@@ -160,8 +190,7 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
     k = grid.n_classes
     colors = class_colors(max(k, train.n_classes))
     image = _shaded_image(grid.labels, grid.confidence, colors, k)
-    fig = Figure(figsize=(5.5 * len(parts), 5), layout="constrained")
-    axes = fig.subplots(1, len(parts), squeeze=False)[0]
+    fig, axes, given = _panels(axes, len(parts), (5.5 * len(parts), 5))
     for ax, (name, ds), (X, y) in zip(axes, parts, shown):
         ax.imshow(image, origin="lower", extent=box, aspect="auto", interpolation="bilinear")
         _draw_boundary(ax, grid)
@@ -177,20 +206,22 @@ def plot_boundary(predict_proba: ProbaFn, train: Dataset, test: Dataset | None =
         ax.set_ylim(box[2], box[3])
     if len(train.classes) <= LEGEND_CLASSES:
         axes[-1].legend(loc="best", fontsize=8, title="class", framealpha=0.8)
+    if given:
+        return fig
     heading = title or train.name
     fig.suptitle(heading + (f"\n{view.note}" if view.note else ""),
                  fontsize=11 if view.note else 12)
     return fig
 
 
-def plot_curves(history: dict[str, list[float]]) -> Figure:
+def plot_curves(history: dict[str, list[float]], axes=None) -> Figure:
     """Loss and accuracy vs epoch, train and test, in two panels.
 
     Missing keys are skipped; NaN/inf values (epochs where test was not evaluated) are
     left out, so only measured points are drawn. Without "epoch", epochs are 0, 1, ...
+    ``axes`` draws into the caller's own two Axes (loss, accuracy).
     """
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    loss_ax, acc_ax = fig.subplots(1, 2)
+    fig, (loss_ax, acc_ax), _ = _panels(axes, 2, (11, 4.2))
     for ax, metric in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         for key, label in ((metric, "train"), (f"test_{metric}", "test")):
             values = np.asarray(history.get(key, []), dtype=float).ravel()
@@ -246,11 +277,12 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence, title: str | None = No
     return fig
 
 
-def plot_top_confusions(report: dict, title: str | None = None) -> Figure:
+def plot_top_confusions(report: dict, title: str | None = None,
+                        ax: Axes | None = None) -> Figure:
     """A report of many classes (no matrix kept, ``torchclf.metrics``): its most frequent
     mistakes as bars, true -> predicted, most frequent on top."""
     pairs = report.get("top_confusions", [])
-    fig, ax = _axes(None, figsize=(7, 1.6 + 0.3 * max(len(pairs), 3)))
+    fig, ax = _axes(ax, figsize=(7, 1.6 + 0.3 * max(len(pairs), 3)))
     labels = [f"{p['true']} -> {p['predicted']}" for p in pairs][::-1]
     ax.barh(range(len(pairs)), [p["count"] for p in pairs][::-1], color="#4a7ab5")
     ax.set_yticks(range(len(pairs)), labels, fontsize=8)
@@ -294,27 +326,28 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
 
 # -- the three figures of a training result (run directories, notebooks, the CLI) ------
 
-def boundary_figure(result: Result, resolution: int = 200) -> Figure:
+def boundary_figure(result: Result, resolution: int = 200, axes=None) -> Figure:
     """Train | Test decision boundaries of ``result``, titled with the run's name."""
     if result.train is None:
         raise UserError("this run has no train data to plot: load it with with_data=True")
     return plot_boundary(result.predictor.proba_of_features, result.train, result.test,
-                         resolution=resolution, title=result.config.get("name"))
+                         resolution=resolution, title=result.config.get("name"), axes=axes)
 
 
-def curves_figure(result: Result) -> Figure:
+def curves_figure(result: Result, axes=None) -> Figure:
     """Loss and accuracy per epoch of ``result``, train and test."""
-    return plot_curves(result.history)
+    return plot_curves(result.history, axes)
 
 
-def confusion_figure(result: Result, split: str = "test") -> Figure:
+def confusion_figure(result: Result, split: str = "test", ax: Axes | None = None) -> Figure:
     """The confusion matrix of ``result`` on ``split`` ("train" or "test"); for a report
     of too many classes to keep one, its most frequent mistakes."""
     if "confusion_matrix" not in result.metrics[split]:
         return plot_top_confusions(result.metrics[split],
-                                   title=f"Most frequent mistakes ({split})")
+                                   title=f"Most frequent mistakes ({split})", ax=ax)
     return plot_confusion(np.asarray(result.metrics[split]["confusion_matrix"]),
-                          result.predictor.classes, title=f"Confusion matrix ({split})")
+                          result.predictor.classes, title=f"Confusion matrix ({split})",
+                          ax=ax)
 
 
 def run_figures(result: Result, resolution: int = 200) -> dict[str, Figure]:
@@ -325,3 +358,39 @@ def run_figures(result: Result, resolution: int = 200) -> dict[str, Figure]:
     figures.update({"curves.png": curves_figure(result),
                     "confusion.png": confusion_figure(result, split)})
     return figures
+
+
+def plot_decision_boundary(model, X, y, ax: Axes | None = None, resolution: int = 200
+                           ) -> Figure:
+    """The lesson's helper done right: ``model``'s decision regions over the points
+    ``X`` (arrays or tensors, on any device), coloured by their labels ``y``.
+
+    The model is called where it is, in eval mode, under ``torch.no_grad``, and is left
+    on its device, in its mode, with its parameters untouched; ``X`` and ``y`` are not
+    changed. One output is a binary logit; K outputs are K classes' logits.
+    """
+    import torch
+    from torchclf.data.dataset import from_arrays
+
+    data = from_arrays(X, y, name="decision boundary")
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+
+    @torch.no_grad()
+    def proba(rows: np.ndarray) -> np.ndarray:
+        was_training = model.training
+        model.eval()
+        try:
+            logits = model(torch.as_tensor(np.asarray(rows, dtype=np.float32),
+                                           device=device, dtype=dtype))
+        finally:
+            model.train(was_training)
+        logits = logits.float().cpu().reshape(len(rows), -1)
+        if logits.shape[1] == 1:
+            p = torch.sigmoid(logits[:, 0])
+            return torch.stack([1 - p, p], dim=1).numpy()
+        return torch.softmax(logits, dim=1).numpy()
+
+    return plot_boundary(proba, data, resolution=resolution, axes=ax,
+                         title=type(model).__name__)

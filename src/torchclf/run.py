@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from torchclf import task as tasks
+from torchclf.data import summary
 from torchclf.data.dataset import Dataset, Standardizer
 from torchclf.data.encoding import TableEncoder
 from torchclf.errors import UserError
@@ -39,6 +40,8 @@ class Predictor:
     feature_names: tuple[str, ...]
     scaler: Standardizer | None = None
     encoder: TableEncoder | None = None
+
+    __repr__, _repr_html_ = summary.predictor_text, summary.predictor_html  # a few lines
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -126,6 +129,25 @@ class Predictor:
         return classification_report(ds.y, self.proba_of_features(ds.X), self.classes)
 
 
+class Metrics(dict):
+    """``{"train": report, "test": report}``; a split that was not measured is a KeyError
+    (a UserError too) that says how to measure it, not a bare ``KeyError: 'test'``."""
+
+    def __missing__(self, split):
+        if split == "test":
+            raise NoSuchSplit("this run has no test metrics: it was trained without test "
+                              "data; pass it, e.g. train, test = ds.split(); "
+                              "run = tc.fit(model, train, test)")
+        raise NoSuchSplit(f"this run has no metrics {split!r}: it has "
+                          f"{', '.join(map(repr, self)) or 'none'}")
+
+
+class NoSuchSplit(UserError, KeyError):
+    """A missing split of ``Result.metrics``: a KeyError that reads as one line."""
+
+    __str__ = UserError.__str__
+
+
 @dataclass
 class Result:
     """What training produced: predictor, per-epoch history, metrics and config.
@@ -141,6 +163,18 @@ class Result:
     train: Dataset | None = None
     test: Dataset | None = None
     stop_reason: str = ""
+
+    __repr__, _repr_html_ = summary.result_text, summary.result_html  # not 37,000 chars
+
+    def history_frame(self):
+        """The per-epoch history as a pandas DataFrame, one row per epoch (a copy:
+        ``history`` itself stays the dict of lists that run files and callbacks use)."""
+        import pandas as pd
+        return pd.DataFrame({k: list(v) for k, v in self.history.items()})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, Metrics):
+            self.metrics = Metrics(self.metrics)
 
     @classmethod
     def from_training(cls, model: torch.nn.Module, train: Dataset, test: Dataset | None,

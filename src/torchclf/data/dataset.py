@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from torchclf.data import summary
 from torchclf.errors import UserError
 from torchclf.spec import DEFAULT_SEED, RANDOM_STATE, Spec
 
@@ -51,6 +52,11 @@ class Dataset:
         if y.size and y.dtype.kind not in "biuf":
             raise UserError(f"y must be class codes 0..{len(self.classes) - 1}, got values "
                             f"such as {y.flat[0]!r}: use from_arrays for labels such as text")
+        if y.dtype.kind == "f" and y.size and not np.all(y == np.round(y)):
+            value = y.flat[int(np.flatnonzero(y != np.round(y))[0])]
+            raise UserError(f"y must be whole class codes 0..{len(self.classes) - 1}, got "
+                            f"{float(value):g}, which is not a whole number: use "
+                            "tc.from_arrays(X, y) to make classes of any labels")
         y = np.ascontiguousarray(y, dtype=np.int64)
         if X.ndim != 2:
             raise UserError(f"expected X with 2 dimensions (samples, features), got shape {X.shape}")
@@ -70,6 +76,8 @@ class Dataset:
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "feature_names", tuple(str(f) for f in self.feature_names))
+
+    __repr__, _repr_html_ = summary.dataset_text, summary.dataset_html  # a few lines
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -241,6 +249,8 @@ class Standardizer:
     dividing by zero.
     """
 
+    __repr__, _repr_html_ = summary.scaler_text, summary.scaler_html
+
     def __init__(self) -> None:
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
@@ -306,19 +316,35 @@ def column_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def from_arrays(X: Sequence, y: Sequence, feature_names: Sequence[str] | None = None,
                 name: str = "data") -> Dataset:
-    """A Dataset from any labels (strings, ints, bools): codes follow sorted label order.
+    """A Dataset from arrays, lists or torch tensors of features and labels (strings, ints,
+    bools, floats): codes follow sorted label order.
 
-    Missing labels (None, NaN, pd.NA) and labels mixing text with numbers are refused
-    (``check_labels``): neither is a class.
+    X must be (n_samples, n_features) and y (n_samples,) (a (n, 1) column is taken as
+    it); missing labels (None, NaN, pd.NA) and labels mixing text with numbers are
+    refused (``check_labels``): neither is a class.
     """
-    X = np.asarray(X, dtype=np.float32)
-    y = check_labels(y)
+    X = np.asarray(_plain(X), dtype=np.float32)
+    y = check_labels(_plain(y))
     if X.ndim != 2:
-        raise UserError(f"expected X with 2 dimensions (samples, features), got shape {X.shape}")
+        raise UserError(f"expected X with 2 dimensions (samples, features), got shape "
+                        f"{X.shape}: reshape it, e.g. X.reshape(-1, 1) for one feature")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.ndim != 1:
+        raise UserError(f"expected y with 1 dimension (one label per row), got shape {y.shape}")
+    if len(y) != len(X):
+        raise UserError(f"X has {len(X)} rows but y has {len(y)} labels: give one label per row")
     classes, codes = np.unique(y, return_inverse=True)
     names = tuple(feature_names) if feature_names is not None else tuple(
         f"x{i}" for i in range(X.shape[1]))
     return Dataset(X, codes.reshape(-1), tuple(map(plain_label, classes)), names, name)
+
+
+def _plain(values):
+    """A torch tensor (on any device, with grad or not) as a NumPy array; else as given."""
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        return values.detach().cpu().numpy()
+    return values
 
 
 def check_labels(y: Sequence, what: str = "labels") -> np.ndarray:
