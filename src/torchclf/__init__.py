@@ -37,7 +37,7 @@ _EXPORTS = {
     "export_onnx": "torchclf.export",
     "export_torchscript": "torchclf.export",
 }
-_MODULES = {"datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
+_MODULES = {"callbacks": "torchclf.callbacks", "datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
             "plots": "torchclf.plots", "recipes": "torchclf.recipes"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from pathlib import Path
 
 from torchclf import animation, experiment, plots
+from torchclf.callbacks import watchers
 from torchclf.engine.loop import fit as _train
 from torchclf.errors import UserError
 from torchclf.run import Result
@@ -79,9 +81,29 @@ def _retrain_with_frames(run: Result) -> tuple[Result, list[animation.Frame]]:
     return again, snapshots.frames
 
 
-@functools.wraps(_train)
-def fit(*args, **kwargs) -> Run:
-    return Run.from_outcome(_train(*args, **kwargs))
+def fit(model, train, test=None, *, verbose: bool | int | None = None, live: bool = False,
+        callbacks=(), **kwargs) -> Run:
+    return Run.from_outcome(_train(model, train, test, callbacks=[
+        *callbacks, *watchers(verbose, live, kwargs.get("log_every"), train, test)], **kwargs))
+
+
+fit.__doc__ = (_train.__doc__ or "") + """
+    verbose : None (the default) prints the lesson's line at each log point when
+        ``log_every`` is given, on stdout where fit is called, and shows a progress bar
+        (a widget in Jupyter, text on stderr in a terminal) on a fit still running after
+        2 seconds; True also prints the last epoch's line without ``log_every``; False or
+        0 prints nothing (``torchclf.callbacks``: PrintLog, ProgressBar)
+    live : in a Jupyter notebook, redraw the Train | Test boundary and the loss and
+        accuracy curves in place at each log point, the final picture staying
+        (``torchclf.callbacks.LiveView``); does nothing outside a notebook kernel
+    """
+_signature = inspect.signature(_train)
+fit.__signature__ = _signature.replace(parameters=[
+    *_signature.parameters.values(),
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation="bool | int | None"),
+    inspect.Parameter("live", inspect.Parameter.KEYWORD_ONLY, default=False,
+                      annotation="bool")], return_annotation="Run")
 
 
 @functools.wraps(experiment.run_config)
