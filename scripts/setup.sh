@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[test,bench,scale,web,export]"
+python -m pip install --quiet -e ".[test,bench,scale,web,export,notebook]"
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   # The playground's browser tests drive Debian's Chromium (Playwright cannot download one here).
   if [ "$(id -u)" = "0" ]; then

@@ -413,3 +413,16 @@ def test_partial_fit_and_warm_start_keep_the_first_encoder():
     with pytest.raises(ValueError, match="feature names"):
         warm.fit(frame.rename(columns={"num": "number"}), y)
     assert isinstance(warm.predict(pd.DataFrame(frame)), np.ndarray)
+
+
+def test_verbose_prints_sklearns_iteration_lines_and_quiet_prints_nothing(iris, capsys):
+    X, y = iris[0], iris[2]
+    clf = TorchClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0,
+                          verbose=True).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in out] == [f"Iteration {i}" for i in range(1, 6)]
+    assert out[0] == f"Iteration 1, loss = {clf.loss_curve_[0]:.8f}"
+    clf.partial_fit(X, y)  # counts on across calls, as scikit-learn's
+    assert capsys.readouterr().out.startswith("Iteration 6, loss = ")
+    TorchClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""

@@ -23,7 +23,7 @@ LAYERS = [
     ("engine", ["torchclf.engine"]),
     ("results", ["torchclf.run", "torchclf.metrics", "torchclf.grid"]),
     ("storage and plots", ["torchclf.store", "torchclf.plots", "torchclf.animation",
-                           "torchclf.export"]),
+                           "torchclf.export", "torchclf.callbacks"]),
     ("workflows", ["torchclf.experiment", "torchclf.scale"]),
     ("front ends", ["torchclf.cli", "torchclf.web", "torchclf.estimator",
                     "torchclf.estimator_training", "torchclf.estimator_display", "torchclf.api", "torchclf.__main__"]),

@@ -38,7 +38,7 @@ _EXPORTS = {
     "export_torchscript": "torchclf.export",
     "plot_decision_boundary": "torchclf.plots",
 }
-_MODULES = {"datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
+_MODULES = {"callbacks": "torchclf.callbacks", "datasets": "torchclf.data.synthetic", "metrics": "torchclf.metrics",
             "plots": "torchclf.plots", "recipes": "torchclf.recipes"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])

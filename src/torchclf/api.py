@@ -14,6 +14,7 @@ import inspect
 from pathlib import Path
 
 from torchclf import animation, experiment, plots
+from torchclf.callbacks import watchers
 from torchclf.engine import precheck
 from torchclf.engine.loop import fit as _train
 from torchclf.errors import UserError
@@ -85,20 +86,37 @@ def _retrain_with_frames(run: Result) -> tuple[Result, list[animation.Frame]]:
 _FIT_SIGNATURE = inspect.signature(_train)
 
 
-@functools.wraps(_train)
-def fit(*args, **kwargs) -> Run:
+def fit(*args, verbose: bool | int | None = None, live: bool = False, **kwargs) -> Run:
     try:
         call = _FIT_SIGNATURE.bind(*args, **kwargs)
-    except TypeError:
-        call = None  # fit itself names what is wrong with the arguments
-    if call is not None:
-        call.apply_defaults()
-        given = call.arguments
-        precheck.check_call(given["model"], given["train"], given["test"], given["task"])
-    run = Run.from_outcome(_train(*args, **kwargs))
-    if call is not None:
-        precheck.warn_if_stuck(run.history, run.train, float(given["lr"]))
+    except TypeError:  # fit itself names what is wrong with the arguments
+        return Run.from_outcome(_train(*args, **kwargs))
+    call.apply_defaults()
+    given = call.arguments
+    precheck.check_call(given["model"], given["train"], given["test"], given["task"])
+    given["callbacks"] = [*given["callbacks"], *watchers(verbose, live, given["log_every"],
+                                                         given["train"], given["test"])]
+    run = Run.from_outcome(_train(*call.args, **call.kwargs))
+    precheck.warn_if_stuck(run.history, run.train, float(given["lr"]))
     return run
+
+
+fit.__doc__ = (_train.__doc__ or "") + """
+    verbose : None (the default) prints the lesson's line at each log point when
+        ``log_every`` is given, on stdout where fit is called, and shows a progress bar
+        (a widget in Jupyter, text on stderr in a terminal) on a fit still running after
+        2 seconds; True also prints the last epoch's line without ``log_every``; False or
+        0 prints nothing (``torchclf.callbacks``: PrintLog, ProgressBar)
+    live : in a Jupyter notebook, redraw the Train | Test boundary and the loss and
+        accuracy curves in place at each log point, the final picture staying
+        (``torchclf.callbacks.LiveView``); does nothing outside a notebook kernel
+    """
+fit.__signature__ = _FIT_SIGNATURE.replace(parameters=[
+    *_FIT_SIGNATURE.parameters.values(),
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation="bool | int | None"),
+    inspect.Parameter("live", inspect.Parameter.KEYWORD_ONLY, default=False,
+                      annotation="bool")], return_annotation="Run")
 
 
 @functools.wraps(experiment.run_config)

@@ -34,9 +34,10 @@ from torchclf.engine.backends import AutogradBackend
 from torchclf.engine.callbacks import EarlyStopping
 from torchclf.engine.engine import Engine
 from torchclf.optimizers import make_optimizer
-from torchclf.estimator_training import (Plateau, class_weight_tensor, copy_back,
-                                         fit_schedule, float32_split, kernel_backend,
-                                         warn_unconverged)
+from torchclf.callbacks import IterationLog
+from torchclf.estimator_training import (Plateau, class_weight_tensor, column_names,
+                                         copy_back, fit_schedule, float32_split,
+                                         kernel_backend, warn_unconverged)
 
 MIN_ROWS_FOR_VALIDATION = 20
 # arrays: converted to float64; NaN is imputed by the encoder, infinity refused
@@ -85,6 +86,8 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
         ``partial_fit`` (as MLPClassifier has none for solver 'lbfgs')
     class_weight : "none", "balanced" or a dict {label: weight}, as scikit-learn's
         (train.class_weight); "balanced" counts the rows trained on
+    verbose : as MLPClassifier's: True prints "Iteration N, loss = ..." for every epoch
+        on stdout (and the validation score, and why training stopped); False is silent
 
     Labels may be text, integers or booleans; missing ones (None, NaN, pd.NA) or labels
     mixing text with numbers are a ``UserError`` naming the rows or the types.
@@ -127,7 +130,7 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
                  lr_step_size=_default("train", "lr_step_size"),
                  lr_gamma=_default("train", "lr_gamma"),
                  lr_patience=_default("train", "lr_patience"),
-                 class_weight=_default("train", "class_weight")):
+                 class_weight=_default("train", "class_weight"), verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -149,6 +152,7 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
         self.lr_gamma = lr_gamma
         self.lr_patience = lr_patience
         self.class_weight = class_weight
+        self.verbose = verbose
 
     # -- fitting ------------------------------------------------------------------------
     def fit(self, X, y):
@@ -221,7 +225,7 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
         check_consistent_length(X, y)
         check_classification_targets(y)
         if reset:
-            self.encoder_ = learn_encoder(X, _column_names(self))
+            self.encoder_ = learn_encoder(X, column_names(self))
         return self._encode(X), y
 
     def _validate(self, X, y="no_validation", reset=False):
@@ -298,7 +302,8 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
             Plateau(self.n_iter_no_change, self.tol) if val is None else
             EarlyStopping(self.n_iter_no_change, self.tol, restore_best=True)]
         start = self.n_iter_
-        engine = Engine(backend, callbacks=stopping, val=val, start_epoch=start,
+        engine = Engine(backend, callbacks=stopping + [IterationLog()] * bool(self.verbose),
+                        val=val, start_epoch=start,
                         sync_every=None if backend.chunked else 1, schedule=schedule)
         try:
             stopped = engine.run(start + epochs).stop
@@ -343,7 +348,7 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         encoder = getattr(self, "encoder_", None)
-        names = encoder.feature_names if encoder is not None else _column_names(self)
+        names = encoder.feature_names if encoder is not None else column_names(self)
         save_model(Predictor(self.model_, self.task_, tuple(self.classes_.tolist()), names,
                              self.scaler_, encoder), directory, estimator=self._description())
         return directory
@@ -388,12 +393,3 @@ class TorchClassifier(ShortDisplay, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # imputed by ``encoder_``
         return tags
-
-
-def _column_names(est) -> tuple[str, ...]:
-    """The raw columns' names: ``feature_names_in_`` when scikit-learn set them (string
-    column names, all distinct), else x0, x1, ..."""
-    names = getattr(est, "feature_names_in_", None)
-    if names is not None and len(set(names)) == len(names):
-        return tuple(str(n) for n in names)
-    return tuple(f"x{i}" for i in range(est.n_features_in_))

@@ -133,3 +133,12 @@ def float32_split(split):
     """Validation (X, targets) for the float32 copy: float tensors in float32."""
     X, y = split
     return X.float(), (y.float() if y.is_floating_point() else y)
+
+
+def column_names(est) -> tuple[str, ...]:
+    """The raw columns' names: ``feature_names_in_`` when scikit-learn set them (string
+    column names, all distinct), else x0, x1, ..."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None and len(set(names)) == len(names):
+        return tuple(str(n) for n in names)
+    return tuple(f"x{i}" for i in range(est.n_features_in_))

@@ -1,10 +1,11 @@
 """Hooks into the training loop: documented no-ops to override, plus early stopping.
 
 The loop calls every hook of every callback; a callback stops training by setting
-``state.stop = True``. Printing belongs to front ends, which pass their own callbacks.
-The fast engine runs the epochs between two sync points in one call and then replays
-their hooks, so a stop request or a change to the model made in between takes effect at
-the next sync point (use ``engine="autograd"`` for epoch-exact intervention).
+``state.stop = True``. The engine never prints: the callbacks of ``torchclf.callbacks``
+write to the streams they are given, and front ends attach them. The fast engine runs
+the epochs between two sync points in one call and then replays their hooks, so a stop
+request or a change to the model made in between takes effect at the next sync point
+(use ``engine="autograd"`` for epoch-exact intervention).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class TrainState:
     interrupted: bool = False   # stopped from outside: checkpoint and raise, no result
     history: dict = field(default_factory=dict)
     n_rows: int = 0             # training rows per epoch
+    # what the model reads, for a callback that calls it on raw rows: the task its
+    # logits answer, and the Standardizer its inputs went through (None: raw rows)
+    task: str | None = None
+    scaler: object = None
 
 
 class Callback:

@@ -170,7 +170,8 @@ class Engine:
         seconds = self.history["seconds"]
         self._start = time.perf_counter() - (seconds[-1] if seconds else 0.0)
         self.state = TrainState(model=backend.model, epochs=start_epoch, history=self.history,
-                                n_rows=backend.n_rows, epoch=start_epoch - 1)
+                                n_rows=backend.n_rows, epoch=start_epoch - 1,
+                                task=backend.task)
 
     @property
     def lr(self) -> float:

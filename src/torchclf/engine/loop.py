@@ -169,12 +169,14 @@ def fit(model: torch.nn.Module, train: Dataset, test: Dataset | None = None, *,
                              batch_size_for(X.shape[0], batch_size), gen, l1=l1,
                              class_weight=weights, schedule=schedule,
                              labels=torch.from_numpy(train.y) if dev.type == "cpu" else None)
-    state = Engine(backend, callbacks=callbacks, history=history, log_every=log_every,
-                   eval_every=eval_every, checkpoint_every=checkpoint_every,
-                   checkpoint=writer, start_epoch=start_epoch, schedule=schedule,
-                   test=_tensors(test, held_out, dev, task) if test is not None else None,
-                   val=_tensors(val, held_out, dev, task) if val is not None else None,
-                   prepare=prepare).run(epochs)
+    engine_ = Engine(backend, callbacks=callbacks, history=history, log_every=log_every,
+                     eval_every=eval_every, checkpoint_every=checkpoint_every,
+                     checkpoint=writer, start_epoch=start_epoch, schedule=schedule,
+                     test=_tensors(test, held_out, dev, task) if test is not None else None,
+                     val=_tensors(val, held_out, dev, task) if val is not None else None,
+                     prepare=prepare)
+    engine_.state.scaler = scaler  # for callbacks that call the model on raw rows
+    state = engine_.run(epochs)
     if config is None:
         config = _describe_call(model, val_source, task, dict(
             optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
