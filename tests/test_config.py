@@ -44,6 +44,7 @@ KNOWN_DEFAULTS = {
 }
 KNOWN_BOUNDS = {
     ("web/session.py", "epochs"),  # Session.step: "nothing left to train", not a bound
+    ("engine/precheck.py", "lr"),  # the stuck-loss warning picks its advice, not a bound
 }
 
 

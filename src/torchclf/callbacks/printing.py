@@ -114,16 +114,24 @@ class ProgressBar(Callback):
             self.tqdm.set_description(self._text, refresh=False)
             self.tqdm.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
 
+    def on_log(self, state: TrainState, row: dict) -> None:
+        if self.tqdm is not None:  # a log point shows its epoch, however fast training ran
+            self.tqdm.refresh()
+
     def on_fit_end(self, state: TrainState) -> None:
         if self.tqdm is not None:
             self.tqdm.close()
 
     def write(self, line: str, file: IO[str]) -> None:
-        """``line`` on ``file`` without tearing the bar (tqdm.write when it shows)."""
-        if self.tqdm is not None:
-            self.tqdm.write(line, file=file)
-        else:
+        """``line`` on ``file`` without tearing the bar: the bar is cleared, the line
+        printed, the bar drawn again. (tqdm.write does this only for streams it can tell
+        share a terminal, which the CLI's wrapped stdout and stderr are not.)"""
+        if self.tqdm is None:
             print(line, file=file, flush=True)
+            return
+        self.tqdm.clear()
+        print(line, file=file, flush=True)
+        self.tqdm.refresh()
 
 
 class PrintLog(Callback):
