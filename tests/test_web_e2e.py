@@ -252,7 +252,7 @@ def test_test_points_wear_their_class_colour_and_wrong_ones_a_cross(open_page, v
 @WIDTHS
 @pytest.mark.parametrize("link,needle", [("dataset=custom&points=100", "upload a CSV"),
                                          ("points=999999", "too many points"),
-                                         ("dataset=moons&lr=abc", "bad value for lr")])
+                                         ("dataset=moons&lr=abc", "lr must be a number")])
 def test_a_link_the_server_refuses_shows_why_and_the_default_set_up_works(
         open_page, viewport, link, needle):
     page = open_page(link, viewport)
