@@ -74,3 +74,16 @@ def test_shell_commands_run_as_written(doc, tmp_path):
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         ran += 1
     assert ran >= 5
+
+
+def test_readme_cross_val_score_prints_what_it_says(tmp_path):
+    """The scikit-learn example prints "about 0.97" and no ConvergenceWarning."""
+    blocks = [body for lang, body in fenced(DOCS[0]) if lang == "python"
+              and "cross_val_score" in body]
+    assert len(blocks) == 1 and "# about 0.97" in blocks[0]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-c", blocks[0]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
+    assert abs(float(proc.stdout.split()[-1]) - 0.97) < 0.015
