@@ -53,6 +53,8 @@ def check_call(model: nn.Module, train: object, test: object = None,
     if linears and linears[0].in_features != n_features:
         raise UserError(f"the model takes {linears[0].in_features} input features but the "
                         f"data has {n_features}: build it with in_features={n_features}")
+    if len(train) == 0:
+        return  # fit's own line names the empty training set
     if train.n_classes < 2:  # no model size fixes one class: say what the data lacks
         resolve_task(train.n_classes, task)
     model_classes = getattr(model, "n_classes", None)
