@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 QUICK = ["--n-samples", "100", "--epochs", "5", "--no-plots", "-q", "--no-progress"]
 

@@ -10,7 +10,6 @@ import errno
 import io
 import os
 import subprocess
-import sys
 
 import pytest
 

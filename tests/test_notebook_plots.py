@@ -1,7 +1,6 @@
 """Pictures in a notebook: figures that show themselves as PNG, drawn into the learner's
 own Axes when given, and ``tc.plot_decision_boundary`` with no side effects."""
 
-import numpy as np
 import pytest
 import torch
 from matplotlib.axes import Axes
